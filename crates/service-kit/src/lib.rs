@@ -1,0 +1,25 @@
+//! What every feedline server shares: typed configuration from the environment, the inbound
+//! tower stack, gRPC health and reflection, field-violation errors, and the shutdown sequence.
+//!
+//! A service's `lib.rs` builds its routes and calls [`serve`]; its `main.rs` reads config with
+//! [`process_env`], binds, and hands a [`shutdown_on_signals`] token to `run`.
+
+pub mod config;
+mod health;
+mod launch;
+pub mod layers;
+mod server;
+mod shutdown;
+pub mod status;
+pub mod validation;
+
+pub use config::{ConfigError, Env, ServerConfig, process_env};
+pub use health::Health;
+pub use launch::launch;
+pub use server::{ServeError, serve};
+pub use shutdown::shutdown_on_signals;
+pub use tokio_util::sync::CancellationToken;
+
+/// Exit code for a configuration error, as linkerd2-proxy does (BSD `EX_USAGE`): an orchestrator
+/// tells it apart from a crash and does not restart in a tight loop for nothing.
+pub const EXIT_CONFIG: i32 = 64;

@@ -1,0 +1,130 @@
+//! Installs the process-wide tracing subscriber and, when configured, the OTLP exporter.
+
+use opentelemetry::global;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::TelemetryConfig;
+
+/// Directives always added to the filter. The OpenTelemetry SDK reports export failures through
+/// `tracing` itself: with no collector listening that would print an error on every batch, and
+/// feeding its own events back into the exporter can loop. sqlx logs every statement at INFO.
+const QUIET: &[&str] = &[
+    "opentelemetry=off",
+    "opentelemetry_sdk=off",
+    "opentelemetry_otlp=off",
+    "sqlx=warn",
+    "h2=warn",
+    "hyper=warn",
+    "tower=warn",
+];
+
+/// Why telemetry could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The OTLP exporter could not be built (for example a malformed endpoint).
+    #[error("otlp exporter: {0}")]
+    Exporter(String),
+    /// A global subscriber was already installed in this process.
+    #[error("tracing subscriber: {0}")]
+    Subscriber(String),
+}
+
+/// Keeps the tracer provider alive; call [`TelemetryGuard::shutdown`] last, after the server has
+/// drained, so the spans of the shutdown itself are exported. Dropping it without shutdown loses
+/// the spans still buffered.
+#[must_use = "dropping the guard without shutdown loses buffered spans"]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl TelemetryGuard {
+    /// Whether spans are exported over OTLP.
+    pub fn exporting(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Exports every buffered span now.
+    pub async fn flush(&self) {
+        if let Some(provider) = self.provider.clone() {
+            // The batch processor blocks on its own thread; on a current-thread runtime a direct
+            // call would wait on the very runtime it blocks (see shared/versions.md, pitfall 3).
+            let _ = tokio_blocking(move || provider.force_flush().map_err(|e| e.to_string())).await;
+        }
+    }
+
+    /// Flushes and stops the exporter.
+    pub async fn shutdown(self) {
+        if let Some(provider) = self.provider {
+            if let Err(error) =
+                tokio_blocking(move || provider.shutdown().map_err(|e| e.to_string())).await
+            {
+                eprintln!("telemetry shutdown: {error}");
+            }
+        }
+    }
+}
+
+/// Runs a blocking SDK call on tokio's blocking pool and flattens its outcome into a message.
+async fn tokio_blocking(
+    f: impl FnOnce() -> Result<(), String> + Send + 'static,
+) -> Result<(), String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+/// Installs the global subscriber (log lines to stderr, spans to OTLP when configured) and the
+/// W3C propagator. Call once, from inside a tokio runtime (the tonic exporter needs one).
+pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+
+    let mut filter = EnvFilter::new(config.log_filter.as_deref().unwrap_or("info"));
+    for directive in QUIET {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+
+    let provider = match &config.otlp_endpoint {
+        None => None,
+        Some(endpoint) => {
+            let exporter = SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            let resource = Resource::builder()
+                .with_service_name(config.service_name.clone())
+                .build();
+            Some(
+                SdkTracerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(resource)
+                    .build(),
+            )
+        }
+    };
+
+    let registry = tracing_subscriber::registry().with(filter).with(fmt);
+    let result = match &provider {
+        Some(provider) => {
+            global::set_tracer_provider(provider.clone());
+            let tracer = provider.tracer(config.service_name.clone());
+            registry
+                .with(tracing_opentelemetry::layer().with_tracer(tracer))
+                .try_init()
+        }
+        // Without export, spans still get ids so that trace context is propagated downstream.
+        None => registry.with(tracing_opentelemetry::layer()).try_init(),
+    };
+    result.map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
+    Ok(TelemetryGuard { provider })
+}

@@ -1,0 +1,49 @@
+//! Readiness for gRPC servers in tests: an ephemeral listener and a health poll with a deadline.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tonic::transport::Endpoint;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+/// Polls `grpc.health.v1.Health/Check` for `service` ("" = the whole server) at `addr` every ~25 ms
+/// until it is SERVING, retrying connection errors; after `deadline`, fails with the last answer seen.
+pub async fn wait_for_serving(addr: SocketAddr, service: &str, deadline: Duration) -> Result<()> {
+    let end = Instant::now() + deadline;
+    // A server that accepts TCP but never speaks HTTP/2 must not eat the whole deadline in one try.
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))?
+        .connect_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_millis(500));
+    loop {
+        let last = match check(&endpoint, service).await {
+            Ok(ServingStatus::Serving) => return Ok(()),
+            Ok(status) => format!("status {}", status.as_str_name()),
+            Err(error) => format!("{error:#}"),
+        };
+        if Instant::now() >= end {
+            bail!("{addr} service {service:?} not SERVING within {deadline:?}; last: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// One Check on a fresh connection, so a restarted server is picked up on the next poll.
+async fn check(endpoint: &Endpoint, service: &str) -> Result<ServingStatus> {
+    let channel = endpoint.connect().await.context("connecting")?;
+    let request = HealthCheckRequest {
+        service: service.to_owned(),
+    };
+    let response = HealthClient::new(channel).check(request).await?;
+    Ok(response.into_inner().status())
+}
+
+/// Binds 127.0.0.1:0 and returns the listener, to hand to a server's `run()`.
+pub async fn ephemeral_listener() -> Result<TcpListener> {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding 127.0.0.1:0")
+}

@@ -1,0 +1,194 @@
+//! An in-process OTLP/gRPC trace collector, so tests can assert on the spans services export.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value::Value};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{Request, Response, Status};
+
+type SpanStore = Arc<Mutex<Vec<ReceivedSpan>>>;
+
+/// A running trace collector; dropping it stops the server.
+pub struct OtlpReceiver {
+    addr: SocketAddr,
+    spans: SpanStore,
+    /// The server task; Drop aborts it, which closes the listener at once instead of waiting
+    /// for exporters (which keep their connections open) to hang up.
+    server: JoinHandle<()>,
+}
+
+/// One exported span, flattened out of its resource and scope.
+#[derive(Clone, Debug)]
+pub struct ReceivedSpan {
+    /// The resource's `service.name`, or "" when absent.
+    pub service_name: String,
+    /// The span name.
+    pub name: String,
+    /// 32 lowercase hex digits.
+    pub trace_id: String,
+    /// 16 lowercase hex digits.
+    pub span_id: String,
+    /// 16 hex digits, or "" for a root span.
+    pub parent_span_id: String,
+    /// The OTLP `SpanKind` number (2 = server, 3 = client, 4 = producer, 5 = consumer).
+    pub kind: i32,
+    /// Attribute values rendered as strings (arrays, maps and bytes in Debug form).
+    pub attributes: BTreeMap<String, String>,
+    /// Links as (trace_id, span_id) hex pairs.
+    pub links: Vec<(String, String)>,
+}
+
+impl OtlpReceiver {
+    /// Serves on 127.0.0.1:0 on the current tokio runtime until dropped.
+    pub async fn start() -> Result<OtlpReceiver> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the OTLP receiver")?;
+        let addr = listener.local_addr()?;
+        let spans = SpanStore::default();
+        let service = TraceServiceServer::new(Collector {
+            spans: Arc::clone(&spans),
+        });
+        let server = tokio::spawn(async move {
+            let served = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(TcpListenerStream::new(listener))
+                .await;
+            if let Err(error) = served {
+                tracing::warn!(%error, "otlp receiver failed");
+            }
+        });
+        Ok(OtlpReceiver {
+            addr,
+            spans,
+            server,
+        })
+    }
+
+    /// The URL to give an OTLP exporter, `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every span received so far, in arrival order.
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Polls until some span matches `pred` and returns it; after `timeout`, fails listing the
+    /// names of the spans that did arrive.
+    pub async fn wait_for_span(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&ReceivedSpan) -> bool,
+    ) -> Result<ReceivedSpan> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let spans = self.spans();
+            if let Some(span) = spans.iter().find(|span| pred(span)) {
+                return Ok(span.clone());
+            }
+            if Instant::now() >= deadline {
+                let names: Vec<&str> = spans.iter().map(|span| span.name.as_str()).collect();
+                bail!("no matching span within {timeout:?}; received {names:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for OtlpReceiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+struct Collector {
+    spans: SpanStore,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let received = flatten(request.into_inner());
+        self.spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(received);
+        Ok(Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+fn flatten(request: ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
+    let mut out = Vec::new();
+    for resource_spans in request.resource_spans {
+        let service_name = resource_spans
+            .resource
+            .iter()
+            .flat_map(|resource| &resource.attributes)
+            .find(|kv| kv.key == "service.name")
+            .map(|kv| render(kv.value.as_ref()))
+            .unwrap_or_default();
+        for span in resource_spans
+            .scope_spans
+            .into_iter()
+            .flat_map(|scope| scope.spans)
+        {
+            out.push(ReceivedSpan {
+                service_name: service_name.clone(),
+                name: span.name,
+                trace_id: hex(&span.trace_id),
+                span_id: hex(&span.span_id),
+                parent_span_id: hex(&span.parent_span_id),
+                kind: span.kind,
+                attributes: span
+                    .attributes
+                    .iter()
+                    .map(|kv| (kv.key.clone(), render(kv.value.as_ref())))
+                    .collect(),
+                links: span
+                    .links
+                    .iter()
+                    .map(|l| (hex(&l.trace_id), hex(&l.span_id)))
+                    .collect(),
+            });
+        }
+    }
+    out
+}
+
+fn render(value: Option<&AnyValue>) -> String {
+    match value.and_then(|v| v.value.as_ref()) {
+        None => String::new(),
+        Some(Value::StringValue(s)) => s.clone(),
+        Some(Value::BoolValue(b)) => b.to_string(),
+        Some(Value::IntValue(i)) => i.to_string(),
+        Some(Value::DoubleValue(d)) => d.to_string(),
+        // Arrays, maps and bytes are rare in our spans; Debug is enough to assert on.
+        Some(other) => format!("{other:?}"),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

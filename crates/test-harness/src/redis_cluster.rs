@@ -1,0 +1,327 @@
+//! A throwaway Redis Cluster made of real `redis-server` processes, for tests and `cargo xtask up`.
+
+use std::ffi::OsStr;
+use std::fmt::Debug;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use tempfile::TempDir;
+use tokio::time::Instant;
+
+/// Ports come from 10000..22000 so that the cluster bus ports (+10000) stay below Linux's ephemeral
+/// range (32768+), where outgoing connections would otherwise grab them between probe and bind.
+const PORT_LOW: u16 = 10_000;
+const PORT_SPAN: u16 = 12_000;
+const BUS_OFFSET: u16 = 10_000;
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often `start` picks a new port when a node dies at startup (another process won the port).
+const SPAWN_ATTEMPTS: usize = 5;
+
+/// Next port offset to probe; starts at a random point so parallel test binaries rarely collide.
+static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+
+/// A running Redis Cluster; dropping it SIGKILLs every node.
+pub struct RedisCluster {
+    addrs: Vec<SocketAddr>,
+    masters: Vec<SocketAddr>,
+    /// One per node, in `addrs` order; `stop` (and so Drop) kills and reaps them, emptying the list.
+    children: Vec<Child>,
+    /// The node directories of `start`, deleted on drop after the nodes are dead (fields drop after
+    /// `Drop::drop`). None for `start_in`, whose directory belongs to the caller and keeps the logs.
+    _temp: Option<TempDir>,
+}
+
+impl RedisCluster {
+    /// Starts `masters` masters (>= 3) with `replicas` replicas each on free loopback ports, in a
+    /// temp dir, and returns once every node reports `cluster_state:ok` with all slots assigned.
+    pub async fn start(masters: usize, replicas: usize) -> Result<RedisCluster> {
+        let temp = tempfile::Builder::new()
+            .prefix("feedline-redis-")
+            .tempdir()?;
+        let dir = temp.path().to_owned();
+        let mut cluster = RedisCluster::empty(Some(temp));
+        let next = |_| next_free_port();
+        cluster
+            .launch(&dir, masters, replicas, next, SPAWN_ATTEMPTS)
+            .await?;
+        Ok(cluster)
+    }
+
+    /// Like `start`, but on ports `first_port..first_port + n` in `dir`; node directories left by
+    /// an earlier run are wiped first, so the cluster is always fresh.
+    pub async fn start_in(
+        dir: &Path,
+        first_port: u16,
+        masters: usize,
+        replicas: usize,
+    ) -> Result<RedisCluster> {
+        let port = |i: usize| -> Result<u16> {
+            let port = first_port.checked_add(u16::try_from(i)?);
+            port.context("port out of range")
+        };
+        for i in 0..masters * (1 + replicas) {
+            let port = port(i)?;
+            // Checked up front, or a new node that fails to bind would take an old one's PONG as its own.
+            ensure!(
+                port_pair_free(port),
+                "port {port} or {port}+10000 is in use"
+            );
+            // A node that finds an old nodes.conf rejoins that cluster instead of forming a new one.
+            let node_dir = dir.join(format!("node-{port}"));
+            if node_dir.exists() {
+                std::fs::remove_dir_all(&node_dir)
+                    .with_context(|| format!("wiping {}", node_dir.display()))?;
+            }
+        }
+        let mut cluster = RedisCluster::empty(None);
+        cluster.launch(dir, masters, replicas, port, 1).await?;
+        Ok(cluster)
+    }
+
+    /// The nodes that own slots, sorted by port.
+    pub fn master_addrs(&self) -> Vec<SocketAddr> {
+        self.masters.clone()
+    }
+
+    /// Every node, masters and replicas, in start order.
+    pub fn all_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs.clone()
+    }
+
+    /// fred's cluster URL listing every node as a seed, e.g.
+    /// `redis-cluster://127.0.0.1:P1?node=127.0.0.1:P2&node=127.0.0.1:P3`.
+    pub fn url(&self) -> String {
+        let first = self.addrs.first().map(ToString::to_string);
+        let seeds: Vec<String> = self
+            .addrs
+            .iter()
+            .skip(1)
+            .map(|a| format!("node={a}"))
+            .collect();
+        format!(
+            "redis-cluster://{}?{}",
+            first.unwrap_or_default(),
+            seeds.join("&")
+        )
+    }
+
+    /// SIGKILLs every node and waits for it to exit, so its ports are closed on return.
+    pub fn stop(&mut self) {
+        self.children.drain(..).for_each(kill);
+    }
+
+    fn empty(temp: Option<TempDir>) -> RedisCluster {
+        RedisCluster {
+            addrs: Vec::new(),
+            masters: Vec::new(),
+            children: Vec::new(),
+            _temp: temp,
+        }
+    }
+
+    /// Spawns every node (each on `port(i)`, with up to `attempts` tries when a node dies at
+    /// startup) and forms the cluster.
+    async fn launch(
+        &mut self,
+        dir: &Path,
+        masters: usize,
+        replicas: usize,
+        port: impl Fn(usize) -> Result<u16>,
+        attempts: usize,
+    ) -> Result<()> {
+        ensure!(
+            masters >= 3,
+            "a Redis Cluster needs at least 3 masters, got {masters}"
+        );
+        let deadline = Instant::now() + READY_TIMEOUT;
+        for i in 0..masters * (1 + replicas) {
+            for attempt in 1..=attempts {
+                let (mut child, addr) = spawn_node(dir, port(i)?)?;
+                match wait_for_ping(&mut child, addr, dir, deadline).await {
+                    Ok(()) => {
+                        self.children.push(child);
+                        self.addrs.push(addr);
+                        break;
+                    }
+                    Err(error) => {
+                        kill(child);
+                        if attempt == attempts {
+                            return Err(error);
+                        }
+                    }
+                }
+            }
+        }
+        self.create(masters, replicas).await
+    }
+
+    async fn create(&mut self, masters: usize, replicas: usize) -> Result<()> {
+        let mut args: Vec<String> = self.addrs.iter().map(ToString::to_string).collect();
+        args.splice(0..0, ["--cluster".into(), "create".into()]);
+        args.extend([
+            "--cluster-replicas".into(),
+            replicas.to_string(),
+            "--cluster-yes".into(),
+        ]);
+        redis_cli(&args).await?;
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            match self.check_ready(masters).await {
+                Ok(found) => {
+                    self.masters = found;
+                    return Ok(());
+                }
+                Err(error) if Instant::now() >= deadline => {
+                    return Err(error.context("cluster not ready within 30 s"));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+
+    /// Ok with the master addresses once every node agrees the cluster is whole: state ok, all
+    /// slots assigned, every node known and `masters` of them owning slots.
+    async fn check_ready(&self, masters: usize) -> Result<Vec<SocketAddr>> {
+        let n = self.addrs.len();
+        let want = format!(
+            "cluster_state:ok cluster_slots_assigned:16384 cluster_known_nodes:{n} cluster_size:{masters}"
+        );
+        for &addr in &self.addrs {
+            let info = redis_cli(&["-p", &addr.port().to_string(), "CLUSTER", "INFO"]).await?;
+            for line in want.split(' ') {
+                ensure!(info.lines().any(|l| l.trim() == line), "{addr}: not {line}");
+            }
+        }
+        let first = *self.addrs.first().context("cluster has no nodes")?;
+        let nodes = redis_cli(&["-p", &first.port().to_string(), "CLUSTER", "NODES"]).await?;
+        // `<id> <ip:port@bus[,host]> <flags> <master> <ping> <pong> <epoch> <link> [slots..]`
+        let mut found: Vec<SocketAddr> = nodes
+            .lines()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .filter(|fields| fields.len() > 8 && fields[2].split(',').any(|f| f == "master"))
+            .filter_map(|fields| fields[1].split('@').next()?.parse().ok())
+            .collect();
+        found.sort();
+        ensure!(found.len() == masters, "{first} sees masters {found:?}");
+        Ok(found)
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Whether `redis-server` is on PATH.
+pub fn redis_server_available() -> bool {
+    Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// SIGKILLs and reaps one node; errors mean it is already gone, which is what we want.
+fn kill(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Starts one cluster node in `dir/node-<port>` (its nodes.conf and redis.log live there).
+fn spawn_node(dir: &Path, port: u16) -> Result<(Child, SocketAddr)> {
+    let node_dir = dir.join(format!("node-{port}"));
+    std::fs::create_dir_all(&node_dir)
+        .with_context(|| format!("creating {}", node_dir.display()))?;
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args([
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+        ])
+        .args(["--save", "", "--appendonly", "no", "--logfile", "redis.log"])
+        // Relative paths (nodes.conf, redis.log, the default `dir ./`) resolve against this.
+        .current_dir(&node_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("spawning redis-server (is it on PATH?)")?;
+    Ok((child, SocketAddr::from((Ipv4Addr::LOCALHOST, port))))
+}
+
+/// Polls PING until the node answers; fails early with its log if the process exits.
+async fn wait_for_ping(
+    child: &mut Child,
+    addr: SocketAddr,
+    dir: &Path,
+    deadline: Instant,
+) -> Result<()> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let log = std::fs::read_to_string(dir.join(format!("node-{}/redis.log", addr.port())))
+                .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(5).collect();
+            bail!("redis-server on {addr} exited ({status}): {:?}", tail);
+        }
+        match redis_cli(&["-p", &addr.port().to_string(), "PING"]).await {
+            Ok(pong) if pong.trim() == "PONG" => return Ok(()),
+            answer if Instant::now() >= deadline => {
+                bail!("redis-server on {addr} did not answer PING: {answer:?}");
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// Runs redis-cli with `args` and returns its stdout; fails when it exits non-zero.
+async fn redis_cli<S: AsRef<OsStr> + Debug>(args: &[S]) -> Result<String> {
+    let output = tokio::process::Command::new("redis-cli")
+        .args(args)
+        // Its cluster manager colours output even into a pipe when TERM looks like xterm.
+        .env("TERM", "dumb")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(READY_TIMEOUT, output)
+        .await
+        .context("redis-cli hung")??;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(
+        output.status.success(),
+        "redis-cli {args:?} failed: {stdout}{stderr}"
+    );
+    Ok(stdout)
+}
+
+/// Probes ports from a process-wide cursor until both the port and its bus port are free.
+fn next_free_port() -> Result<u16> {
+    let _ = NEXT_PORT.compare_exchange(
+        0,
+        rand::random_range(1..PORT_SPAN),
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..PORT_SPAN {
+        let port = PORT_LOW + NEXT_PORT.fetch_add(1, Ordering::Relaxed) % PORT_SPAN;
+        if port_pair_free(port) {
+            return Ok(port);
+        }
+    }
+    bail!("no free port pair in {PORT_LOW}..{}", PORT_LOW + PORT_SPAN)
+}
+
+/// True when both `port` and `port + 10000` can be bound on loopback right now.
+fn port_pair_free(port: u16) -> bool {
+    let free = |p: u16| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok();
+    port.checked_add(BUS_OFFSET)
+        .is_some_and(|bus| free(port) && free(bus))
+}

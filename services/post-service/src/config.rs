@@ -1,0 +1,74 @@
+//! post-service configuration, read from the environment before any port is bound.
+
+use feedline_service_kit::config::{check_range, parse_or};
+use feedline_service_kit::{ConfigError, Env, ServerConfig};
+
+use crate::ids::MAX_NODE_ID;
+
+/// post-service's well-known port.
+pub const DEFAULT_PORT: u16 = 50051;
+
+/// Everything post-service reads from its environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Listen address, timeouts, limits (`FEEDLINE_LISTEN_ADDR`, ...).
+    pub server: ServerConfig,
+    /// `FEEDLINE_DATABASE_URL`: `sqlite://PATH?mode=rwc`, `postgres://...` or `mysql://...`
+    /// (default `sqlite://feedline.db?mode=rwc`, a file in the working directory).
+    pub database_url: String,
+    /// `FEEDLINE_DB_MAX_CONNECTIONS`: pool size (default 10).
+    pub db_max_connections: u32,
+    /// `FEEDLINE_NODE_ID`: 0 to 1023, distinct per replica; part of every id (default 0).
+    pub node_id: u16,
+}
+
+impl Config {
+    /// Reads and validates the configuration.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let database_url: String = parse_or(
+            env,
+            "FEEDLINE_DATABASE_URL",
+            "sqlite://feedline.db?mode=rwc".to_owned(),
+        )?;
+        let known = ["sqlite:", "postgres://", "postgresql://", "mysql://"];
+        if !known.iter().any(|p| database_url.starts_with(p)) {
+            return Err(ConfigError {
+                variable: "FEEDLINE_DATABASE_URL".into(),
+                value: database_url,
+                reason: "must start with sqlite:, postgres://, postgresql:// or mysql://".into(),
+            });
+        }
+        let db_max_connections = parse_or(env, "FEEDLINE_DB_MAX_CONNECTIONS", 10u32)?;
+        check_range("FEEDLINE_DB_MAX_CONNECTIONS", db_max_connections, 1..=1000)?;
+        let node_id = parse_or(env, "FEEDLINE_NODE_ID", 0u16)?;
+        check_range("FEEDLINE_NODE_ID", node_id, 0..=MAX_NODE_ID)?;
+        Ok(Self {
+            server: ServerConfig::from_env(env, DEFAULT_PORT)?,
+            database_url,
+            db_max_connections,
+            node_id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_validation() {
+        let c = Config::from_env(&Env::new()).unwrap();
+        assert_eq!(c.server.listen_addr.port(), 50051);
+        assert!(c.database_url.starts_with("sqlite:"));
+        let env: Env = [("FEEDLINE_DATABASE_URL".to_owned(), "redis://x".to_owned())].into();
+        assert_eq!(
+            Config::from_env(&env).unwrap_err().variable,
+            "FEEDLINE_DATABASE_URL"
+        );
+        let env: Env = [("FEEDLINE_NODE_ID".to_owned(), "1024".to_owned())].into();
+        assert_eq!(
+            Config::from_env(&env).unwrap_err().variable,
+            "FEEDLINE_NODE_ID"
+        );
+    }
+}

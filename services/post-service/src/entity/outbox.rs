@@ -1,0 +1,38 @@
+//! The `outbox` table: fan-out intents committed in the same transaction as the change that
+//! causes them, and sent to fanout-service by the relay (issue 3) until acknowledged.
+
+use sea_orm::entity::prelude::*;
+
+/// One pending event.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "outbox")]
+pub struct Model {
+    /// Auto-increment id: the relay sends in this order, and it becomes the event id.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// Event kind (`deliver_post`, `retract_post`, `add_follow`, `remove_follow`), for operators
+    /// reading the table; the payload is authoritative.
+    pub kind: String,
+    /// A protobuf-encoded `feedline.fanout.v1.FanoutEvent` with only its `kind` set; the relay
+    /// fills in the id, commit time and trace context from this row.
+    #[sea_orm(column_type = "Blob")]
+    pub payload: Vec<u8>,
+    /// W3C traceparent of the request that wrote the row (empty when untraced).
+    pub traceparent: String,
+    /// W3C tracestate accompanying it.
+    pub tracestate: String,
+    /// Commit time, Unix milliseconds: fan-out lag is measured from here.
+    pub created_at_ms: i64,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// Not to be sent before this time (retry backoff), Unix milliseconds.
+    pub available_at_ms: i64,
+    /// Set while a relay has the row in flight; another relay may take it after this time.
+    pub claimed_until_ms: Option<i64>,
+}
+
+/// No relations are navigated through sea-orm.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

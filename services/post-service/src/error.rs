@@ -1,0 +1,33 @@
+//! The one error type of post-service's domain; mapped to gRPC codes in `api/status.rs`.
+
+use feedline_service_kit::validation::FieldViolation;
+
+/// What can go wrong in post-service.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The caller's input is wrong; each violation names its field.
+    #[error("invalid argument: {0:?}")]
+    InvalidArgument(Vec<FieldViolation>),
+    /// The named resource does not exist (or is deleted).
+    #[error("{0}")]
+    NotFound(String),
+    /// A unique resource with this identity exists already.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The database cannot be reached now (down, pool exhausted, not yet migrated); retryable.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A fault of ours; the cause is logged where it is mapped, the caller sees a short message.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// A single field violation.
+    pub fn invalid(field: &str, description: impl Into<String>) -> Self {
+        Self::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+}
+
+/// Shorthand for results in post-service.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

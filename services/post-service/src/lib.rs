@@ -1,0 +1,117 @@
+//! post-service: users, the follow graph and posts, the source of truth of feedline.
+//!
+//! Every write (post, delete, follow, unfollow) commits its fan-out intent to the `outbox`
+//! table in the same transaction; the relay that streams the outbox to fanout-service follows
+//! in a later change. Layout: `api/` adapts gRPC to `store/` (the domain), `entity/` and
+//! `migration/` describe the tables.
+
+pub mod api;
+pub mod config;
+pub mod convert;
+pub mod entity;
+pub mod error;
+pub mod ids;
+pub mod migration;
+pub mod page_token;
+pub mod store;
+pub mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use feedline_proto::graph::v1::graph_service_server::{self, GraphServiceServer};
+use feedline_proto::post::v1::post_service_server::{self, PostServiceServer};
+use feedline_service_kit::{CancellationToken, Health};
+use tokio::net::TcpListener;
+use tonic::service::RoutesBuilder;
+
+pub use config::Config;
+
+use api::{AppState, GraphApi, PostApi};
+use store::Store;
+
+/// How often the database is probed for the health status.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Serves post-service on `listener` until `shutdown` is cancelled, then drains in-flight calls
+/// (within the grace period) and closes the database pool.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let health = Health::new(&[
+        graph_service_server::SERVICE_NAME,
+        post_service_server::SERVICE_NAME,
+    ])
+    .await;
+    let state = Arc::new(AppState::default());
+
+    let database = tokio::spawn(maintain_database(
+        config.clone(),
+        state.clone(),
+        health.clone(),
+        shutdown.clone(),
+    ));
+
+    let mut routes = RoutesBuilder::default();
+    routes
+        .add_service(GraphServiceServer::new(GraphApi::new(state.clone())))
+        .add_service(PostServiceServer::new(PostApi::new(state.clone())));
+    let served =
+        feedline_service_kit::serve(&config.server, listener, routes, health, shutdown.clone())
+            .await;
+
+    // Fixed order: the server has drained (or failed); stop the probe, then close the pool.
+    shutdown.cancel();
+    let _ = database.await;
+    if let Ok(store) = state.store() {
+        if let Err(error) = store.close().await {
+            tracing::warn!(%error, "closing the database pool");
+        }
+    }
+    Ok(served?)
+}
+
+/// Connects and migrates (retrying with capped backoff until it works or shutdown), installs
+/// the store, then keeps health in step with the database's reachability.
+async fn maintain_database(
+    config: Config,
+    state: Arc<AppState>,
+    health: Health,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    let mut logged = false;
+    let store = loop {
+        let attempt = tokio::select! {
+            // A connect to an unreachable host can take its full timeout: do not hold shutdown.
+            _ = shutdown.cancelled() => return,
+            attempt = Store::connect(&config.database_url, config.db_max_connections, config.node_id) => attempt,
+        };
+        match attempt {
+            Ok(store) => break store,
+            Err(error) => {
+                if !logged {
+                    tracing::warn!(%error, "database not reachable yet; retrying");
+                    logged = true;
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    tracing::info!("database connected and migrated");
+    state.set_store(store);
+    health
+        .follow_probe(PROBE_INTERVAL, shutdown, || async {
+            match state.store() {
+                Ok(store) => store.ping().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await;
+}

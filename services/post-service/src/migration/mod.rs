@@ -1,0 +1,40 @@
+//! Schema migrations, applied at start on SQLite, PostgreSQL and MySQL/MariaDB alike.
+//! One migration per file: sea-orm-migration names a migration after its file.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_create_users;
+mod m20261121_000002_create_follows;
+mod m20261121_000003_create_posts;
+mod m20261121_000004_create_outbox;
+
+/// Every migration of post-service, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_create_users::Migration),
+            Box::new(m20261121_000002_create_follows::Migration),
+            Box::new(m20261121_000003_create_posts::Migration),
+            Box::new(m20261121_000004_create_outbox::Migration),
+        ]
+    }
+}
+
+/// Table options per backend: MySQL/MariaDB default to a 3-byte utf8 (or latin1) that cannot
+/// store emoji, and to case-insensitive comparison that would make `Alice` collide with
+/// `alice`'s idempotency keys; the other backends need nothing (and would reject the syntax).
+pub(crate) fn with_table_options(
+    manager: &SchemaManager,
+    mut table: TableCreateStatement,
+) -> TableCreateStatement {
+    if manager.get_database_backend() == sea_orm::DbBackend::MySql {
+        table
+            .character_set("utf8mb4")
+            .collate("utf8mb4_bin")
+            .engine("InnoDB");
+    }
+    table
+}

@@ -1,0 +1,179 @@
+//! The follow graph: follow, unfollow and the two listings.
+
+use feedline_proto::fanout::v1::fanout_event::Kind;
+use feedline_proto::fanout::v1::{AddFollow, RemoveFollow};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _, TransactionTrait as _,
+};
+
+use super::db_error::is_unique_violation;
+use super::{Page, PageOf, Store, outbox};
+use crate::entity::{follow, user};
+use crate::error::{Error, Result};
+use crate::ids::now_ms;
+
+/// A validated Follow or Unfollow input.
+#[derive(Clone, Copy, Debug)]
+pub struct FollowChange {
+    /// Who follows.
+    pub follower_id: i64,
+    /// Who is followed.
+    pub followee_id: i64,
+}
+
+impl Store {
+    /// Creates the edge with its counters and outbox event; `Ok(false)` if it existed.
+    #[tracing::instrument(skip(self))]
+    pub async fn follow(&self, change: FollowChange) -> Result<bool> {
+        let _gate = self.write_gate().await;
+        let txn = self.db.begin().await?;
+        self.lock_users(&txn, change).await?;
+        let exists = follow::Entity::find_by_id((change.followee_id, change.follower_id))
+            .one(&txn)
+            .await?
+            .is_some();
+        if exists {
+            return Ok(false);
+        }
+        let now = now_ms();
+        let insert = follow::Entity::insert(follow::ActiveModel {
+            followee_id: Set(change.followee_id),
+            follower_id: Set(change.follower_id),
+            created_at_ms: Set(now),
+        })
+        .exec_without_returning(&txn)
+        .await;
+        match insert {
+            Ok(_) => {}
+            // Lost a race with an identical Follow: the edge exists, which is what was asked.
+            Err(e) if is_unique_violation(&e) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        adjust_counts(&txn, change, 1).await?;
+        outbox::append(
+            &txn,
+            Kind::AddFollow(AddFollow {
+                follower_id: change.follower_id,
+                followee_id: change.followee_id,
+            }),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Removes the edge with its counters and outbox event; `Ok(false)` if there was none.
+    #[tracing::instrument(skip(self))]
+    pub async fn unfollow(&self, change: FollowChange) -> Result<bool> {
+        let _gate = self.write_gate().await;
+        let txn = self.db.begin().await?;
+        self.lock_users(&txn, change).await?;
+        let deleted = follow::Entity::delete_by_id((change.followee_id, change.follower_id))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if deleted == 0 {
+            return Ok(false);
+        }
+        adjust_counts(&txn, change, -1).await?;
+        outbox::append(
+            &txn,
+            Kind::RemoveFollow(RemoveFollow {
+                follower_id: change.follower_id,
+                followee_id: change.followee_id,
+            }),
+            now_ms(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Locks both users' rows, in id order, and fails naming the field of any unknown one.
+    ///
+    /// Locking first matters on InnoDB: the foreign-key check takes a shared lock on the user
+    /// rows, and two concurrent follows of the same user would then deadlock when both upgrade
+    /// it to update the counter. Ascending order prevents A->B / B->A deadlocks.
+    async fn lock_users(&self, txn: &impl ConnectionTrait, change: FollowChange) -> Result<()> {
+        let mut query = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::Id.is_in([change.follower_id, change.followee_id]))
+            .order_by_asc(user::Column::Id);
+        if self.backend() != DbBackend::Sqlite {
+            query = query.lock_exclusive();
+        }
+        let found: Vec<i64> = query.into_tuple().all(txn).await?;
+        let mut violations = Vec::new();
+        for (field, id) in [
+            ("follower_id", change.follower_id),
+            ("followee_id", change.followee_id),
+        ] {
+            if !found.contains(&id) {
+                violations.push(feedline_service_kit::validation::FieldViolation::new(
+                    field,
+                    format!("no user with id {id}"),
+                ));
+            }
+        }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(violations))
+        }
+    }
+
+    /// Ids of `user_id`'s followers, ascending, one page.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_followers(&self, user_id: i64, page: Page) -> Result<PageOf<i64>> {
+        self.get_user(user_id).await?;
+        let mut query = follow::Entity::find()
+            .select_only()
+            .column(follow::Column::FollowerId)
+            .filter(follow::Column::FolloweeId.eq(user_id))
+            .order_by_asc(follow::Column::FollowerId)
+            .limit(page.size + 1);
+        if let Some(after) = page.after {
+            query = query.filter(follow::Column::FollowerId.gt(after));
+        }
+        let rows: Vec<i64> = query.into_tuple().all(&self.db).await?;
+        Ok(PageOf::from_probe(rows, page.size, |id| *id))
+    }
+
+    /// Ids of the users `user_id` follows, ascending, one page.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_following(&self, user_id: i64, page: Page) -> Result<PageOf<i64>> {
+        self.get_user(user_id).await?;
+        let mut query = follow::Entity::find()
+            .select_only()
+            .column(follow::Column::FolloweeId)
+            .filter(follow::Column::FollowerId.eq(user_id))
+            .order_by_asc(follow::Column::FolloweeId)
+            .limit(page.size + 1);
+        if let Some(after) = page.after {
+            query = query.filter(follow::Column::FolloweeId.gt(after));
+        }
+        let rows: Vec<i64> = query.into_tuple().all(&self.db).await?;
+        Ok(PageOf::from_probe(rows, page.size, |id| *id))
+    }
+}
+
+/// Moves both users' counters by `delta`, lower id first (the lock order of `lock_users`).
+async fn adjust_counts(txn: &impl ConnectionTrait, change: FollowChange, delta: i64) -> Result<()> {
+    let mut updates = [
+        (change.follower_id, user::Column::FollowingCount),
+        (change.followee_id, user::Column::FollowerCount),
+    ];
+    updates.sort_by_key(|(id, _)| *id);
+    for (id, column) in updates {
+        user::Entity::update_many()
+            .col_expr(column, Expr::col(column).add(delta))
+            .filter(user::Column::Id.eq(id))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}

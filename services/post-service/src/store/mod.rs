@@ -1,0 +1,117 @@
+//! The domain of post-service: users, follows and posts in the database, each write committed
+//! with its outbox event in one transaction. Knows nothing of gRPC.
+
+mod db_error;
+mod follows;
+mod outbox;
+mod posts;
+mod users;
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm_migration::MigratorTrait as _;
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::error::Result;
+use crate::ids::IdGenerator;
+use crate::migration::Migrator;
+
+pub use follows::FollowChange;
+pub use posts::{NewPost, PostWrite};
+pub use users::NewUser;
+
+/// The user row as the domain returns it.
+pub type User = crate::entity::user::Model;
+/// The post row as the domain returns it.
+pub type Post = crate::entity::post::Model;
+
+/// Where a listing resumes, and how much it returns.
+#[derive(Clone, Copy, Debug)]
+pub struct Page {
+    /// At most this many items.
+    pub size: u64,
+    /// Resume after this key (exclusive); `None` for the first page.
+    pub after: Option<i64>,
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug)]
+pub struct PageOf<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The key to resume after, when more items exist.
+    pub next_after: Option<i64>,
+}
+
+impl<T> PageOf<T> {
+    /// Cuts a fetch of `size + 1` rows into a page: the extra row only proves there is more.
+    fn from_probe(mut rows: Vec<T>, size: u64, key: impl Fn(&T) -> i64) -> Self {
+        let more = rows.len() as u64 > size;
+        rows.truncate(size as usize);
+        let next_after = if more { rows.last().map(&key) } else { None };
+        Self {
+            items: rows,
+            next_after,
+        }
+    }
+}
+
+/// Database handle plus what every write needs.
+#[derive(Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+    ids: IdGenerator,
+    /// SQLite has one writer at a time; a transaction that reads and then writes fails with
+    /// SQLITE_BUSY instead of waiting when another writer got in first. Queueing writers here
+    /// turns that into waiting. `None` on PostgreSQL and MySQL, which lock rows themselves.
+    write_gate: Option<Mutex<()>>,
+}
+
+impl Store {
+    /// Connects (pool of at most `max_connections`) and applies every pending migration.
+    pub async fn connect(url: &str, max_connections: u32, node_id: u16) -> Result<Self> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5))
+            .sqlx_logging(false);
+        let db = Database::connect(options).await?;
+        let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+        if sqlite {
+            // WAL lets readers run while a write commits; the setting persists in the file.
+            db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+        }
+        Migrator::up(&db, None).await?;
+        Ok(Self {
+            db,
+            ids: IdGenerator::new(node_id),
+            write_gate: sqlite.then(|| Mutex::new(())),
+        })
+    }
+
+    /// Answers once the database answers a trivial query.
+    pub async fn ping(&self) -> Result<()> {
+        Ok(self.db.ping().await?)
+    }
+
+    /// Closes the pool; in-flight queries finish first.
+    pub async fn close(&self) -> Result<()> {
+        Ok(self.db.close_by_ref().await?)
+    }
+
+    /// The database backend, for the few statements that differ.
+    fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Waits for the SQLite write gate (no-op elsewhere); hold the guard for the transaction.
+    async fn write_gate(&self) -> Option<MutexGuard<'_, ()>> {
+        match &self.write_gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Creating and reading users.
+
+use sea_orm::{ActiveValue::Set, EntityTrait as _};
+
+use super::db_error::is_unique_violation;
+use super::{Store, User};
+use crate::entity::user;
+use crate::error::{Error, Result};
+
+/// A validated CreateUser input.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// Lowercase handle, already validated.
+    pub handle: String,
+    /// Display name, already validated.
+    pub display_name: String,
+}
+
+impl Store {
+    /// Creates a user; a taken handle is `AlreadyExists`.
+    #[tracing::instrument(skip_all, fields(handle = %new.handle))]
+    pub async fn create_user(&self, new: NewUser) -> Result<User> {
+        let (id, now) = self.ids.next();
+        let row = user::Model {
+            id,
+            handle: new.handle,
+            display_name: new.display_name,
+            created_at_ms: now,
+            follower_count: 0,
+            following_count: 0,
+        };
+        let _gate = self.write_gate().await;
+        let active = user::ActiveModel {
+            id: Set(row.id),
+            handle: Set(row.handle.clone()),
+            display_name: Set(row.display_name.clone()),
+            created_at_ms: Set(row.created_at_ms),
+            follower_count: Set(0),
+            following_count: Set(0),
+        };
+        match user::Entity::insert(active)
+            .exec_without_returning(&self.db)
+            .await
+        {
+            Ok(_) => Ok(row),
+            Err(e) if is_unique_violation(&e) => Err(Error::AlreadyExists(format!(
+                "handle {:?} is taken",
+                row.handle
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads a user; unknown is `NotFound`.
+    #[tracing::instrument(skip(self))]
+    pub async fn get_user(&self, user_id: i64) -> Result<User> {
+        user::Entity::find_by_id(user_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("user {user_id} not found")))
+    }
+}

@@ -1,0 +1,34 @@
+//! `cargo xtask`: the developer commands of the feedline workspace (`test`, `up`, `lint`).
+
+mod banner;
+mod cli;
+mod lint;
+mod redis;
+mod services;
+mod test;
+mod up;
+mod workspace;
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match cli::parse(&args) {
+        Ok(cli::Command::Test { extra }) => test::run(&extra),
+        Ok(cli::Command::Up { build }) => up::run(build).await,
+        Ok(cli::Command::Lint) => lint::run(),
+        Ok(cli::Command::Help) => {
+            println!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(problem) => {
+            eprintln!("xtask: {problem}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("xtask: {error:#}");
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,123 @@
+//! The services `cargo xtask up` knows: binary, port, health names, environment, started or not.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+/// What every service's environment is built from.
+pub struct Stack {
+    /// Absolute path of `.feedline/` at the workspace root.
+    pub state_dir: PathBuf,
+    /// The fred URL of the local Redis Cluster.
+    pub redis_url: String,
+}
+
+/// One row of the table.
+pub struct Service {
+    /// Also the log file name and `OTEL_SERVICE_NAME`.
+    pub name: &'static str,
+    /// Built with `cargo build --bin` and run from `target/debug/`.
+    pub bin: &'static str,
+    /// Listens on 127.0.0.1:port.
+    pub port: u16,
+    /// The gRPC services it reports in `grpc.health.v1.Health` (besides "").
+    pub health: &'static [&'static str],
+    /// False until the service is implemented; `up` then lists it as not started.
+    pub started: bool,
+    /// Environment on top of the inherited one, `FEEDLINE_LISTEN_ADDR` and `OTEL_SERVICE_NAME`.
+    pub env: fn(&Stack) -> Vec<(&'static str, String)>,
+}
+
+impl Service {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
+    /// Its full environment (the parent's is inherited too, so OTEL_* settings reach it).
+    pub fn env(&self, stack: &Stack) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("FEEDLINE_LISTEN_ADDR", self.addr().to_string()),
+            ("OTEL_SERVICE_NAME", self.name.to_owned()),
+        ];
+        env.extend((self.env)(stack));
+        env
+    }
+}
+
+/// Every service, in start order.
+pub const SERVICES: &[Service] = &[
+    Service {
+        name: "post-service",
+        bin: "post-service",
+        port: 50051,
+        health: &[
+            "feedline.post.v1.PostService",
+            "feedline.graph.v1.GraphService",
+        ],
+        started: true,
+        env: |stack| {
+            let db = stack.state_dir.join("feedline.db");
+            // `mode=rwc` creates the file; the service migrates it at start.
+            vec![(
+                "FEEDLINE_DATABASE_URL",
+                format!("sqlite://{}?mode=rwc", db.display()),
+            )]
+        },
+    },
+    Service {
+        name: "fanout-service",
+        bin: "fanout-service",
+        port: 50052,
+        health: &["feedline.fanout.v1.FanoutService"],
+        started: false,
+        env: redis_only,
+    },
+    Service {
+        name: "feed-read-service",
+        bin: "feed-read-service",
+        port: 50053,
+        health: &["feedline.feed.v1.FeedService"],
+        started: false,
+        env: redis_only,
+    },
+    Service {
+        name: "log-ingest-service",
+        bin: "log-ingest-service",
+        port: 50054,
+        health: &["feedline.logs.v1.LogService"],
+        started: false,
+        env: |_| vec![],
+    },
+];
+
+fn redis_only(stack: &Stack) -> Vec<(&'static str, String)> {
+    vec![("FEEDLINE_REDIS_URL", stack.redis_url.clone())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn post_service_gets_listen_address_and_sqlite_url() {
+        let stack = Stack {
+            state_dir: PathBuf::from("/w/.feedline"),
+            redis_url: "redis-cluster://127.0.0.1:30001".to_owned(),
+        };
+        let env = SERVICES[0].env(&stack);
+        assert!(env.contains(&("FEEDLINE_LISTEN_ADDR", "127.0.0.1:50051".to_owned())));
+        assert!(env.contains(&("OTEL_SERVICE_NAME", "post-service".to_owned())));
+        assert!(env.contains(&(
+            "FEEDLINE_DATABASE_URL",
+            "sqlite:///w/.feedline/feedline.db?mode=rwc".to_owned()
+        )));
+    }
+
+    #[test]
+    fn ports_are_distinct() {
+        let mut ports: Vec<u16> = SERVICES.iter().map(|s| s.port).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), SERVICES.len());
+    }
+}

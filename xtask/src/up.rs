@@ -1,0 +1,334 @@
+//! `cargo xtask up`: a local Redis Cluster and the services, running until Ctrl-C or SIGTERM.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, ExitStatus, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use feedline_test_harness::{RedisCluster, wait_for_serving};
+use futures::future::{self, FutureExt as _};
+use tokio::process::{Child, Command};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+use crate::services::{SERVICES, Service, Stack};
+use crate::{banner, redis, workspace};
+
+const REDIS_FIRST_PORT: u16 = 30001;
+const REDIS_MASTERS: usize = 3;
+/// Redis Cluster nodes also listen on port + 10000 for the cluster bus.
+const REDIS_BUS_OFFSET: u16 = 10000;
+const HEALTH_DEADLINE: Duration = Duration::from_secs(60);
+const STOP_GRACE: Duration = Duration::from_secs(15);
+const LOG_TAIL_LINES: usize = 20;
+
+/// Builds (unless `build` is false), starts everything, waits for a signal, stops everything.
+pub async fn run(build: bool) -> anyhow::Result<ExitCode> {
+    // Installed first: from here on Ctrl-C is a request to stop cleanly, not an instant death.
+    let mut signals = Signals::install()?;
+    redis::ensure_redis_server()?;
+    let started: Vec<&'static Service> = SERVICES.iter().filter(|s| s.started).collect();
+    if let Some(busy) = busy_port(&started) {
+        eprintln!("{busy}");
+        return Ok(ExitCode::FAILURE);
+    }
+    if build && !started.is_empty() {
+        let mut cargo = workspace::cargo();
+        cargo.arg("build");
+        for service in &started {
+            cargo.args(["--bin", service.bin]);
+        }
+        let status = workspace::run(&mut cargo)?;
+        if !status.success() {
+            return Ok(workspace::exit_code(status));
+        }
+    }
+
+    let state_dir = workspace::root().join(".feedline");
+    let logs_dir = state_dir.join("logs");
+    std::fs::create_dir_all(&logs_dir)
+        .with_context(|| format!("cannot create {}", logs_dir.display()))?;
+    // start_in wipes node folders of an earlier run itself, so the cluster is always fresh.
+    let redis_dir = state_dir.join("redis");
+    println!("starting a {REDIS_MASTERS}-master Redis Cluster on ports {REDIS_FIRST_PORT}..");
+    let cluster = tokio::select! {
+        cluster = RedisCluster::start_in(&redis_dir, REDIS_FIRST_PORT, REDIS_MASTERS, 0) => {
+            cluster.context("cannot start the Redis Cluster")?
+        }
+        name = signals.recv() => {
+            println!("{name} received during startup: stopped");
+            return Ok(ExitCode::from(130));
+        }
+    };
+    let stack = Stack {
+        state_dir,
+        redis_url: cluster.url(),
+    };
+    let mut running = Running {
+        cluster: Some(cluster),
+        processes: Vec::new(),
+    };
+    for service in started {
+        let process = Process::spawn(service, &stack, &logs_dir)?;
+        println!("started {} (pid {})", service.name, process.pid);
+        running.processes.push(process);
+    }
+
+    let startup = tokio::select! {
+        failure = running.wait_healthy() => Ok(failure),
+        name = signals.recv() => Err(name),
+    };
+    let failure = match startup {
+        Ok(failure) => failure,
+        Err(name) => {
+            println!("{name} received during startup: stopping");
+            running.stop().await;
+            return Ok(ExitCode::from(130));
+        }
+    };
+    if let Some((process, problem)) = failure {
+        eprintln!(
+            "{} did not become healthy: {problem:#}",
+            process.service.name
+        );
+        print_log_tail(&process.log);
+        running.stop().await;
+        return Ok(ExitCode::FAILURE);
+    }
+
+    banner::print(&stack, &logs_dir);
+    let crashed = tokio::select! {
+        name = signals.recv() => {
+            println!("{name} received: stopping");
+            None
+        }
+        crashed = running.first_exit() => Some(crashed),
+    };
+    running.stop().await;
+    match crashed {
+        None => Ok(ExitCode::SUCCESS),
+        Some((process, status)) => {
+            eprintln!("{} exited on its own ({status})", process.service.name);
+            print_log_tail(&process.log);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Everything `up` started. Dropping it (when xtask errors or panics) kills the services
+/// (spawned with `kill_on_drop`) and the Redis nodes (the cluster's `Drop`); `stop` is the
+/// graceful path.
+struct Running {
+    /// Taken by `stop`, after the services have gone.
+    cluster: Option<RedisCluster>,
+    processes: Vec<Process>,
+}
+
+/// A started service.
+struct Process {
+    service: &'static Service,
+    /// Spawned with `kill_on_drop`: dropping it SIGKILLs the service.
+    child: Child,
+    pid: u32,
+    log: PathBuf,
+}
+
+/// Identifies a process by what it runs and where it logs, once its `Child` is borrowed.
+#[derive(Clone)]
+struct ProcessInfo {
+    service: &'static Service,
+    log: PathBuf,
+}
+
+impl Process {
+    fn spawn(service: &'static Service, stack: &Stack, logs_dir: &Path) -> anyhow::Result<Self> {
+        let bin = target_dir().join("debug").join(service.bin);
+        let log = logs_dir.join(format!("{}.log", service.name));
+        let out = File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+        let err = out.try_clone()?;
+        let child = Command::new(&bin)
+            .envs(service.env(stack))
+            .current_dir(workspace::root())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            // Its own process group: Ctrl-C in the terminal reaches only xtask, which then
+            // stops the services before the Redis nodes they talk to.
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "cannot start {} (build it with `cargo build --bin {}`)",
+                    bin.display(),
+                    service.bin
+                )
+            })?;
+        let pid = child
+            .id()
+            .ok_or_else(|| anyhow!("{} exited at once", service.name))?;
+        Ok(Self {
+            service,
+            child,
+            pid,
+            log,
+        })
+    }
+
+    fn info(&self) -> ProcessInfo {
+        ProcessInfo {
+            service: self.service,
+            log: self.log.clone(),
+        }
+    }
+}
+
+impl Running {
+    /// Waits until every service answers SERVING for "" or one fails; returns the failure.
+    async fn wait_healthy(&mut self) -> Option<(ProcessInfo, anyhow::Error)> {
+        for process in &mut self.processes {
+            let addr = process.service.addr();
+            let problem = tokio::select! {
+                ready = wait_for_serving(addr, "", HEALTH_DEADLINE) => ready.err(),
+                status = process.child.wait() => Some(match status {
+                    Ok(status) => anyhow!("it exited during startup ({status})"),
+                    Err(error) => anyhow!(error).context("cannot wait for it"),
+                }),
+            };
+            if let Some(problem) = problem {
+                return Some((process.info(), problem));
+            }
+            println!("{} is serving on {addr}", process.service.name);
+        }
+        None
+    }
+
+    /// Resolves when any service exits; never when none runs.
+    async fn first_exit(&mut self) -> (ProcessInfo, String) {
+        if self.processes.is_empty() {
+            return future::pending().await;
+        }
+        let waits = self.processes.iter_mut().map(|process| {
+            async move {
+                let status = process.child.wait().await;
+                let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+                (process.info(), status)
+            }
+            .boxed()
+        });
+        future::select_all(waits).await.0
+    }
+
+    /// SIGTERM to every service, up to `STOP_GRACE` for them to exit, SIGKILL for the rest,
+    /// then the Redis Cluster.
+    async fn stop(&mut self) {
+        for process in &mut self.processes {
+            if matches!(process.child.try_wait(), Ok(None)) {
+                terminate(process.pid);
+            }
+        }
+        let deadline = tokio::time::Instant::now() + STOP_GRACE;
+        for process in &mut self.processes {
+            let name = process.service.name;
+            match tokio::time::timeout_at(deadline, process.child.wait()).await {
+                Ok(Ok(status)) => println!("{name} stopped ({})", describe(status)),
+                Ok(Err(error)) => eprintln!("cannot wait for {name}: {error}"),
+                Err(_) => {
+                    eprintln!("{name} did not stop within {STOP_GRACE:?}: killing it");
+                    if let Err(error) = process.child.kill().await {
+                        eprintln!("cannot kill {name}: {error}");
+                    }
+                }
+            }
+        }
+        if let Some(mut cluster) = self.cluster.take() {
+            cluster.stop();
+            println!("redis cluster stopped");
+        }
+        println!("stopped");
+    }
+}
+
+/// Sends SIGTERM by shelling out to `kill` (libc is not a dependency).
+fn terminate(pid: u32) {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    if !sent.is_ok_and(|status| status.success()) {
+        eprintln!("cannot send SIGTERM to pid {pid}");
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    if status.success() {
+        "exit code 0".to_owned()
+    } else {
+        status.to_string()
+    }
+}
+
+/// Where cargo puts binaries: `$CARGO_TARGET_DIR` or `target/` in the workspace root.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace::root().join("target"))
+}
+
+/// One line naming the first port `up` needs that something else holds.
+fn busy_port(services: &[&Service]) -> Option<String> {
+    let mut wanted: Vec<(u16, String)> = services
+        .iter()
+        .map(|s| (s.port, s.name.to_owned()))
+        .collect();
+    for port in (REDIS_FIRST_PORT..).take(REDIS_MASTERS) {
+        wanted.push((port, "a Redis Cluster node".to_owned()));
+        wanted.push((port + REDIS_BUS_OFFSET, "a Redis Cluster bus".to_owned()));
+    }
+    wanted.into_iter().find_map(|(port, user)| {
+        TcpListener::bind(("127.0.0.1", port)).is_err().then(|| {
+            format!(
+                "port {port} (for {user}) is already in use: is another `cargo xtask up` \
+                 running? (`ss -ltnp 'sport = :{port}'` shows who holds it)"
+            )
+        })
+    })
+}
+
+fn print_log_tail(log: &Path) {
+    let Ok(text) = std::fs::read(log) else {
+        eprintln!("(cannot read {})", log.display());
+        return;
+    };
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+    eprintln!("--- last {} lines of {} ---", tail.len(), log.display());
+    for line in tail {
+        eprintln!("{line}");
+    }
+    eprintln!("---");
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM, both meaning "stop everything".
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
+    }
+
+    /// Waits for the next signal and names it.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "Ctrl-C",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+}
