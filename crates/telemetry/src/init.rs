@@ -61,12 +61,14 @@ impl TelemetryGuard {
 
     /// Flushes and stops the exporter.
     pub async fn shutdown(self) {
-        if let Some(provider) = self.provider {
-            if let Err(error) =
-                tokio_blocking(move || provider.shutdown().map_err(|e| e.to_string())).await
-            {
-                eprintln!("telemetry shutdown: {error}");
-            }
+        let Some(provider) = self.provider else {
+            return;
+        };
+        if let Err(error) =
+            tokio_blocking(move || provider.shutdown().map_err(|e| e.to_string())).await
+        {
+            // The subscriber may already be gone: this is the process's last word.
+            eprintln!("telemetry shutdown: {error}");
         }
     }
 }

@@ -11,7 +11,8 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 /// Polls `grpc.health.v1.Health/Check` for `service` ("" = the whole server) at `addr` every ~25 ms
-/// until it is SERVING, retrying connection errors; after `deadline`, fails with the last answer seen.
+/// until it is SERVING, retrying connection errors; after `deadline`, fails with the last
+/// answer seen.
 pub async fn wait_for_serving(addr: SocketAddr, service: &str, deadline: Duration) -> Result<()> {
     let end = Instant::now() + deadline;
     // A server that accepts TCP but never speaks HTTP/2 must not eat the whole deadline in one try.

@@ -1,5 +1,5 @@
 //! Real parts for tests: a throwaway Redis Cluster, a fresh database per test, an in-process OTLP
-//! receiver and gRPC health polling. Nothing here sleeps for readiness: everything polls with a deadline.
+//! receiver and gRPC health polling. Nothing here sleeps for readiness: it polls with a deadline.
 
 mod databases;
 mod health;

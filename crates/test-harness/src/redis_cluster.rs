@@ -28,10 +28,10 @@ static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
 pub struct RedisCluster {
     addrs: Vec<SocketAddr>,
     masters: Vec<SocketAddr>,
-    /// One per node, in `addrs` order; `stop` (and so Drop) kills and reaps them, emptying the list.
+    /// One per node, in `addrs` order; `stop` (and so Drop) kills and reaps them all.
     children: Vec<Child>,
-    /// The node directories of `start`, deleted on drop after the nodes are dead (fields drop after
-    /// `Drop::drop`). None for `start_in`, whose directory belongs to the caller and keeps the logs.
+    /// The node directories of `start`, deleted on drop once the nodes are dead (fields drop
+    /// after `Drop::drop`). None for `start_in`: that directory is the caller's and keeps the logs.
     _temp: Option<TempDir>,
 }
 
@@ -65,12 +65,12 @@ impl RedisCluster {
         };
         for i in 0..masters * (1 + replicas) {
             let port = port(i)?;
-            // Checked up front, or a new node that fails to bind would take an old one's PONG as its own.
+            // Checked first: a node that fails to bind could take an old node's PONG as its own.
             ensure!(
                 port_pair_free(port),
                 "port {port} or {port}+10000 is in use"
             );
-            // A node that finds an old nodes.conf rejoins that cluster instead of forming a new one.
+            // A node that finds an old nodes.conf rejoins its old cluster instead of a new one.
             let node_dir = dir.join(format!("node-{port}"));
             if node_dir.exists() {
                 std::fs::remove_dir_all(&node_dir)
@@ -188,7 +188,8 @@ impl RedisCluster {
     async fn check_ready(&self, masters: usize) -> Result<Vec<SocketAddr>> {
         let n = self.addrs.len();
         let want = format!(
-            "cluster_state:ok cluster_slots_assigned:16384 cluster_known_nodes:{n} cluster_size:{masters}"
+            "cluster_state:ok cluster_slots_assigned:16384 \
+             cluster_known_nodes:{n} cluster_size:{masters}"
         );
         for &addr in &self.addrs {
             let info = redis_cli(&["-p", &addr.port().to_string(), "CLUSTER", "INFO"]).await?;

@@ -1,7 +1,7 @@
 //! Per-test databases on every enabled backend: usable, isolated, and gone once dropped.
 //! Set FEEDLINE_TEST_POSTGRES_URL / FEEDLINE_TEST_MYSQL_URL to include the servers.
 
-// clippy's allow-unwrap-in-tests skips helpers that are not #[test] fns; a panic here is a failed assertion too.
+// allow-unwrap-in-tests skips helpers outside #[test] fns; a panic there fails the test too.
 #![allow(clippy::unwrap_used)]
 
 use feedline_test_harness::{Backend, TestDatabase};

@@ -1,6 +1,6 @@
-//! Real `redis-server` clusters: startup, slot routing through `redis-cli -c`, fresh restarts and teardown.
+//! Real `redis-server` clusters: startup, routing via `redis-cli -c`, fresh restarts, teardown.
 
-// clippy's allow-unwrap-in-tests skips helpers that are not #[test] fns; a panic here is a failed assertion too.
+// allow-unwrap-in-tests skips helpers outside #[test] fns; a panic there fails the test too.
 #![allow(clippy::unwrap_used)]
 
 use std::net::{Ipv4Addr, TcpListener, TcpStream};

@@ -65,10 +65,10 @@ pub async fn run(
     // Fixed order: the server has drained (or failed); stop the probe, then close the pool.
     shutdown.cancel();
     let _ = database.await;
-    if let Ok(store) = state.store() {
-        if let Err(error) = store.close().await {
-            tracing::warn!(%error, "closing the database pool");
-        }
+    if let Ok(store) = state.store()
+        && let Err(error) = store.close().await
+    {
+        tracing::warn!(%error, "closing the database pool");
     }
     Ok(served?)
 }

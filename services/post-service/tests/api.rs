@@ -1,4 +1,5 @@
 //! post-service over real gRPC, the same suite on SQLite, PostgreSQL and MySQL/MariaDB.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a failed test
 
 #[macro_use]
 mod common;

@@ -1,5 +1,6 @@
 //! post-service as a server: health follows the database, reflection works without .proto
 //! files, and shutdown is orderly.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a failed test
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Trace context: a caller's W3C traceparent is continued by the server span and stored with
 //! the outbox event, so the asynchronous fan-out can join the same trace. Its own test binary:
 //! the tracing subscriber is global to the process.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a failed test
 
 mod common;
 
