@@ -58,10 +58,14 @@ pub const SERVICES: &[Service] = &[
         env: |stack| {
             let db = stack.state_dir.join("feedline.db");
             // `mode=rwc` creates the file; the service migrates it at start.
-            vec![(
-                "FEEDLINE_DATABASE_URL",
-                format!("sqlite://{}?mode=rwc", db.display()),
-            )]
+            vec![
+                (
+                    "FEEDLINE_DATABASE_URL",
+                    format!("sqlite://{}?mode=rwc", db.display()),
+                ),
+                // The outbox relay streams every write to fanout-service.
+                ("FEEDLINE_FANOUT_URL", "http://127.0.0.1:50052".to_owned()),
+            ]
         },
     },
     Service {
@@ -69,8 +73,17 @@ pub const SERVICES: &[Service] = &[
         bin: "fanout-service",
         port: 50052,
         health: &["feedline.fanout.v1.FanoutService"],
-        started: false,
-        env: redis_only,
+        started: true,
+        env: |stack| {
+            vec![
+                ("FEEDLINE_REDIS_URL", stack.redis_url.clone()),
+                // Follower indexes missing from Redis are rebuilt from post-service.
+                (
+                    "FEEDLINE_POST_SERVICE_URL",
+                    "http://127.0.0.1:50051".to_owned(),
+                ),
+            ]
+        },
     },
     Service {
         name: "feed-read-service",

@@ -3,6 +3,7 @@
 use std::ffi::OsStr;
 use std::fmt::Debug;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -250,6 +251,9 @@ fn spawn_node(dir: &Path, port: u16) -> Result<(Child, SocketAddr)> {
         .args(["--save", "", "--appendonly", "no", "--logfile", "redis.log"])
         // Relative paths (nodes.conf, redis.log, the default `dir ./`) resolve against this.
         .current_dir(&node_dir)
+        // Its own process group: a Ctrl-C at a terminal (cargo xtask up) must reach only our
+        // process, which stops the services first and the cluster last.
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -1,9 +1,123 @@
-//! fanout-service (skeleton): fan-out on write into the home timelines of a Redis Cluster.
+//! fanout-service: fan-out on write into the home timelines of a Redis Cluster.
 //!
-//! Its contract is `feedline.fanout.v1.FanoutService` (`proto/feedline/fanout/v1/fanout.proto`):
-//! post-service's outbox relay streams committed events; this service applies them with
-//! pipelined, idempotent writes grouped per cluster node and acknowledges each event only once
-//! every write is confirmed. The implementation lands with the fan-out issue.
+//! post-service's outbox relay streams committed events over `feedline.fanout.v1.FanoutService`;
+//! `api/` receives them and applies each author's events in order through `timelines/` (the
+//! domain: pipelined, idempotent writes grouped per cluster node), acknowledging an event only
+//! once every write for it is confirmed.
+
+pub mod api;
+pub mod config;
+pub mod lag;
+pub mod redis;
+pub mod timelines;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use feedline_proto::fanout::v1::fanout_service_server::{self, FanoutServiceServer};
+use feedline_service_kit::{CancellationToken, Health};
+use tokio::net::TcpListener;
+use tonic::service::RoutesBuilder;
+use tonic::transport::Endpoint;
+
+pub use config::Config;
+
+use api::{AppState, FanoutApi};
+use timelines::{PostServiceSource, Timelines};
 
 /// The service's well-known port.
 pub const DEFAULT_PORT: u16 = 50052;
+
+/// How often the cluster is probed for the health status.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the fan-out lag summary is logged.
+const LAG_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Serves fanout-service on `listener` until `shutdown` is cancelled. Then streams stop
+/// reading, finish and answer the events they hold, and end; the server drains within the
+/// grace period.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let health = Health::new(&[fanout_service_server::SERVICE_NAME]).await;
+    let state = Arc::new(AppState::new(
+        config.lanes,
+        config.max_unacked,
+        shutdown.clone(),
+    ));
+    let redis = tokio::spawn(maintain_redis(
+        config.clone(),
+        state.clone(),
+        health.clone(),
+        shutdown.clone(),
+    ));
+    let lag = tokio::spawn(lag::report(LAG_REPORT_INTERVAL, shutdown.clone()));
+
+    let mut routes = RoutesBuilder::default();
+    routes.add_service(FanoutServiceServer::new(FanoutApi::new(state.clone())));
+    let served =
+        feedline_service_kit::serve(&config.server, listener, routes, health, shutdown.clone())
+            .await;
+
+    shutdown.cancel();
+    let _ = tokio::join!(redis, lag);
+    Ok(served?)
+}
+
+/// Connects to the cluster (retrying with capped backoff until it works or shutdown), installs
+/// the timelines, then keeps health in step with the cluster's reachability.
+async fn maintain_redis(
+    config: Config,
+    state: Arc<AppState>,
+    health: Health,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    let mut logged = false;
+    let client = loop {
+        let attempt = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            attempt = redis::connect(&config.redis_url) => attempt,
+        };
+        match attempt {
+            Ok(client) => break client,
+            Err(error) => {
+                if !logged {
+                    tracing::warn!(%error, "redis cluster not reachable yet; retrying");
+                    logged = true;
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    tracing::info!("redis cluster connected");
+    // Lazy: post-service may start after us; it is only needed to rebuild missing indexes.
+    let channel = match Endpoint::from_shared(config.post_service_url.clone()) {
+        Ok(endpoint) => endpoint
+            .connect_timeout(Duration::from_secs(3))
+            .tcp_nodelay(true)
+            .connect_lazy(),
+        Err(error) => {
+            // Config validation makes this unreachable; stay not-serving rather than panic.
+            tracing::error!(%error, "bad FEEDLINE_POST_SERVICE_URL");
+            return;
+        }
+    };
+    let timelines = Timelines::new(
+        client,
+        Arc::new(PostServiceSource::new(channel)),
+        config.timelines.clone(),
+    );
+    state.set_timelines(timelines.clone());
+    health
+        .follow_probe(PROBE_INTERVAL, shutdown, || async {
+            timelines.ping().await.map_err(|e| e.to_string())
+        })
+        .await;
+}

@@ -1,9 +1,12 @@
 //! post-service configuration, read from the environment before any port is bound.
 
-use feedline_service_kit::config::{check_range, parse_or};
+use std::time::Duration;
+
+use feedline_service_kit::config::{check_range, millis_or, parse_or};
 use feedline_service_kit::{ConfigError, Env, ServerConfig};
 
 use crate::ids::MAX_NODE_ID;
+pub use crate::relay::RelayConfig;
 
 /// post-service's well-known port.
 pub const DEFAULT_PORT: u16 = 50051;
@@ -20,6 +23,8 @@ pub struct Config {
     pub db_max_connections: u32,
     /// `FEEDLINE_NODE_ID`: 0 to 1023, distinct per replica; part of every id (default 0).
     pub node_id: u16,
+    /// The outbox relay; off when `FEEDLINE_FANOUT_URL` is empty.
+    pub relay: RelayConfig,
 }
 
 impl Config {
@@ -42,11 +47,49 @@ impl Config {
         check_range("FEEDLINE_DB_MAX_CONNECTIONS", db_max_connections, 1..=1000)?;
         let node_id = parse_or(env, "FEEDLINE_NODE_ID", 0u16)?;
         check_range("FEEDLINE_NODE_ID", node_id, 0..=MAX_NODE_ID)?;
+        let endpoints: String = parse_or(env, "FEEDLINE_FANOUT_URL", String::new())?;
+        let endpoints: Vec<String> = endpoints
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = endpoints
+            .iter()
+            .find(|e| !e.starts_with("http://") && !e.starts_with("https://"))
+        {
+            return Err(ConfigError {
+                variable: "FEEDLINE_FANOUT_URL".into(),
+                value: bad.clone(),
+                reason: "each address must start with http:// or https://".into(),
+            });
+        }
+        let batch = parse_or(env, "FEEDLINE_RELAY_BATCH", 500usize)?;
+        check_range("FEEDLINE_RELAY_BATCH", batch, 1..=1000)?;
+        let window = parse_or(env, "FEEDLINE_RELAY_WINDOW", 2000usize)?;
+        check_range("FEEDLINE_RELAY_WINDOW", window, 1..=10_000)?;
         Ok(Self {
             server: ServerConfig::from_env(env, DEFAULT_PORT)?,
             database_url,
             db_max_connections,
             node_id,
+            relay: RelayConfig {
+                endpoints,
+                batch,
+                window,
+                lease: millis_or(
+                    env,
+                    "FEEDLINE_RELAY_LEASE_MS",
+                    Duration::from_secs(10),
+                    1000..=600_000,
+                )?,
+                poll: millis_or(
+                    env,
+                    "FEEDLINE_RELAY_POLL_MS",
+                    Duration::from_millis(200),
+                    10..=60_000,
+                )?,
+            },
         })
     }
 }

@@ -1,9 +1,9 @@
 //! post-service: users, the follow graph and posts, the source of truth of feedline.
 //!
 //! Every write (post, delete, follow, unfollow) commits its fan-out intent to the `outbox`
-//! table in the same transaction; the relay that streams the outbox to fanout-service follows
-//! in a later change. Layout: `api/` adapts gRPC to `store/` (the domain), `entity/` and
-//! `migration/` describe the tables.
+//! table in the same transaction; `relay/` streams those rows to fanout-service and deletes
+//! each once it is acknowledged. Layout: `api/` adapts gRPC to `store/` (the domain), `entity/`
+//! and `migration/` describe the tables.
 
 pub mod api;
 pub mod config;
@@ -13,6 +13,7 @@ pub mod error;
 pub mod ids;
 pub mod migration;
 pub mod page_token;
+pub mod relay;
 pub mod store;
 pub mod validate;
 
@@ -106,12 +107,16 @@ async fn maintain_database(
     };
     tracing::info!("database connected and migrated");
     state.set_store(store);
-    health
-        .follow_probe(PROBE_INTERVAL, shutdown, || async {
-            match state.store() {
-                Ok(store) => store.ping().await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            }
-        })
-        .await;
+    let Ok(store) = state.store() else { return };
+    if config.relay.endpoints.is_empty() {
+        tracing::info!("outbox relay off: FEEDLINE_FANOUT_URL is empty");
+    }
+    let probe = health.follow_probe(PROBE_INTERVAL, shutdown.clone(), || async {
+        store.ping().await.map_err(|e| e.to_string())
+    });
+    // Both end on shutdown; the relay releases its in-flight claims before returning.
+    tokio::join!(
+        probe,
+        relay::run(store, config.relay.clone(), shutdown.clone())
+    );
 }

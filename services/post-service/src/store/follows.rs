@@ -62,6 +62,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.outbox_signal.notify_one();
         Ok(true)
     }
 
@@ -89,6 +90,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.outbox_signal.notify_one();
         Ok(true)
     }
 

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait as _;
-use tokio::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, MutexGuard, Notify};
 
 use crate::error::Result;
 use crate::ids::IdGenerator;
@@ -66,6 +68,9 @@ pub struct Store {
     /// SQLITE_BUSY instead of waiting when another writer got in first. Queueing writers here
     /// turns that into waiting. `None` on PostgreSQL and MySQL, which lock rows themselves.
     write_gate: Option<Mutex<()>>,
+    /// Signalled after every commit that appended to the outbox, so the relay in this process
+    /// sends at once instead of at its next poll.
+    outbox_signal: Arc<Notify>,
 }
 
 impl Store {
@@ -89,6 +94,7 @@ impl Store {
             db,
             ids: IdGenerator::new(node_id),
             write_gate: sqlite.then(|| Mutex::new(())),
+            outbox_signal: Arc::new(Notify::new()),
         })
     }
 
@@ -100,6 +106,16 @@ impl Store {
     /// Closes the pool; in-flight queries finish first.
     pub async fn close(&self) -> Result<()> {
         Ok(self.db.close_by_ref().await?)
+    }
+
+    /// Wakes when outbox rows were committed (a permit is stored if nobody waits).
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox_signal.clone()
+    }
+
+    /// Whether this store is SQLite (one writer, so one relay).
+    pub fn is_sqlite(&self) -> bool {
+        self.write_gate.is_some()
     }
 
     /// The database backend, for the few statements that differ.

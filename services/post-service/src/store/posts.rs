@@ -99,6 +99,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.outbox_signal.notify_one();
         Ok(PostWrite {
             post: row,
             created: true,
@@ -195,6 +196,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.outbox_signal.notify_one();
         Ok(true)
     }
 

@@ -1,0 +1,92 @@
+//! One `Fanout` stream: reads batches, hands events to lanes, forwards acks in batches.
+
+use std::sync::Arc;
+
+use feedline_proto::fanout::v1::{FanoutAck, FanoutRequest, FanoutResponse};
+use tokio::sync::{Semaphore, mpsc};
+use tonic::{Status, Streaming};
+
+use super::AppState;
+use super::lanes::Lanes;
+use crate::timelines::Timelines;
+
+/// Most events in one request, as the contract says.
+const MAX_EVENTS_PER_REQUEST: usize = 1000;
+/// Most acks per response.
+const MAX_ACKS_PER_RESPONSE: usize = 1000;
+
+/// Serves one stream until the relay closes it, it breaks, or shutdown begins. Events already
+/// read are always finished and answered (when the relay still listens) before the stream ends,
+/// so shutdown loses nothing and the relay never waits on an answer that will not come.
+pub(super) async fn run(
+    mut inbound: Streaming<FanoutRequest>,
+    timelines: Timelines,
+    out: mpsc::Sender<Result<FanoutResponse, Status>>,
+    state: Arc<AppState>,
+) {
+    // Bounds memory whatever the relay sends: past this many unanswered events the stream is
+    // not read, and HTTP/2 flow control pushes back on the sender.
+    let unacked = Arc::new(Semaphore::new(state.max_unacked));
+    let (ack_tx, ack_rx) = mpsc::channel::<FanoutAck>(1024);
+    let forward = tokio::spawn(forward_acks(ack_rx, out.clone()));
+    let lanes = Lanes::start(state.lanes, timelines, ack_tx);
+
+    'stream: loop {
+        let message = tokio::select! {
+            _ = state.shutdown.cancelled() => break,
+            message = inbound.message() => message,
+        };
+        let request = match message {
+            Ok(Some(request)) => request,
+            Ok(None) => break,
+            Err(status) => {
+                tracing::info!(%status, "fanout stream broke");
+                break;
+            }
+        };
+        if request.events.is_empty() || request.events.len() > MAX_EVENTS_PER_REQUEST {
+            let status = Status::invalid_argument(format!(
+                "a FanoutRequest holds 1 to {MAX_EVENTS_PER_REQUEST} events, got {}",
+                request.events.len()
+            ));
+            let _ = out.send(Err(status)).await;
+            break;
+        }
+        for event in request.events {
+            let permit = tokio::select! {
+                _ = state.shutdown.cancelled() => break 'stream,
+                permit = unacked.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break 'stream,
+                },
+            };
+            lanes.dispatch(event, permit).await;
+        }
+    }
+    // Closing the lanes lets them finish their queues; the last ack sender goes with them,
+    // which ends `forward_acks`, which drops `out` and so ends the response stream.
+    drop(lanes);
+    let _ = forward.await;
+}
+
+/// Batches acks into responses: whatever is ready is sent together.
+async fn forward_acks(
+    mut acks: mpsc::Receiver<FanoutAck>,
+    out: mpsc::Sender<Result<FanoutResponse, Status>>,
+) {
+    while let Some(first) = acks.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_ACKS_PER_RESPONSE {
+            match acks.try_recv() {
+                Ok(ack) => batch.push(ack),
+                Err(_) => break,
+            }
+        }
+        if out.send(Ok(FanoutResponse { acks: batch })).await.is_err() {
+            // The relay is gone; keep draining so the lanes can finish (their work is idempotent
+            // and the relay will resend whatever it did not see answered).
+            while acks.recv().await.is_some() {}
+            return;
+        }
+    }
+}

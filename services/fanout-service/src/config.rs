@@ -1,0 +1,128 @@
+//! fanout-service configuration, read from the environment before any port is bound.
+
+use std::time::Duration;
+
+use feedline_service_kit::config::{check_range, parse_or};
+use feedline_service_kit::{ConfigError, Env, ServerConfig};
+
+use crate::DEFAULT_PORT;
+use crate::timelines::TimelineConfig;
+
+/// Everything fanout-service reads from its environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Listen address, timeouts, limits (`FEEDLINE_LISTEN_ADDR`, ...).
+    pub server: ServerConfig,
+    /// `FEEDLINE_REDIS_URL`: the cluster, as `redis-cluster://host:port?node=host:port&...`
+    /// (default: the local cluster of `cargo xtask up`, ports 30001-30003).
+    pub redis_url: String,
+    /// `FEEDLINE_POST_SERVICE_URL`: where follower lists and author posts are rebuilt from
+    /// (default `http://127.0.0.1:50051`).
+    pub post_service_url: String,
+    /// Timeline shape: `FEEDLINE_TIMELINE_CAP` (800), `FEEDLINE_CELEBRITY_THRESHOLD` (10000),
+    /// `FEEDLINE_BACKFILL_POSTS` (200), `FEEDLINE_POST_CACHE_TTL_SECS` (604800).
+    pub timelines: TimelineConfig,
+    /// `FEEDLINE_FANOUT_LANES`: events of one author are applied in order on one lane; lanes
+    /// run concurrently (default 64).
+    pub lanes: usize,
+    /// `FEEDLINE_FANOUT_MAX_UNACKED`: events read from a stream and not yet answered, at most;
+    /// beyond it the stream is not read (flow control pushes back on the relay) (default 10000).
+    pub max_unacked: usize,
+}
+
+impl Config {
+    /// Reads and validates the configuration.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let redis_url: String = parse_or(
+            env,
+            "FEEDLINE_REDIS_URL",
+            "redis-cluster://127.0.0.1:30001?node=127.0.0.1:30002&node=127.0.0.1:30003".to_owned(),
+        )?;
+        if !redis_url.starts_with("redis-cluster://") && !redis_url.starts_with("rediss-cluster://")
+        {
+            return Err(ConfigError {
+                variable: "FEEDLINE_REDIS_URL".into(),
+                value: redis_url,
+                reason: "must be a cluster URL: redis-cluster://host:port?node=host:port".into(),
+            });
+        }
+        let post_service_url: String = parse_or(
+            env,
+            "FEEDLINE_POST_SERVICE_URL",
+            "http://127.0.0.1:50051".to_owned(),
+        )?;
+        if !post_service_url.starts_with("http://") && !post_service_url.starts_with("https://") {
+            return Err(ConfigError {
+                variable: "FEEDLINE_POST_SERVICE_URL".into(),
+                value: post_service_url,
+                reason: "must start with http:// or https://".into(),
+            });
+        }
+        let defaults = TimelineConfig::default();
+        let timeline_cap = parse_or(env, "FEEDLINE_TIMELINE_CAP", defaults.timeline_cap)?;
+        check_range("FEEDLINE_TIMELINE_CAP", timeline_cap, 10..=100_000)?;
+        let celebrity_threshold = parse_or(
+            env,
+            "FEEDLINE_CELEBRITY_THRESHOLD",
+            defaults.celebrity_threshold,
+        )?;
+        check_range(
+            "FEEDLINE_CELEBRITY_THRESHOLD",
+            celebrity_threshold,
+            1..=100_000_000,
+        )?;
+        let backfill_posts = parse_or(env, "FEEDLINE_BACKFILL_POSTS", defaults.backfill_posts)?;
+        check_range("FEEDLINE_BACKFILL_POSTS", backfill_posts, 0..=timeline_cap)?;
+        let ttl_secs = parse_or(
+            env,
+            "FEEDLINE_POST_CACHE_TTL_SECS",
+            defaults.post_cache_ttl.as_secs(),
+        )?;
+        check_range(
+            "FEEDLINE_POST_CACHE_TTL_SECS",
+            ttl_secs,
+            60..=365 * 24 * 3600,
+        )?;
+        let lanes = parse_or(env, "FEEDLINE_FANOUT_LANES", 64usize)?;
+        check_range("FEEDLINE_FANOUT_LANES", lanes, 1..=4096)?;
+        let max_unacked = parse_or(env, "FEEDLINE_FANOUT_MAX_UNACKED", 10_000usize)?;
+        check_range("FEEDLINE_FANOUT_MAX_UNACKED", max_unacked, 1..=1_000_000)?;
+        Ok(Self {
+            server: ServerConfig::from_env(env, DEFAULT_PORT)?,
+            redis_url,
+            post_service_url,
+            timelines: TimelineConfig {
+                timeline_cap,
+                celebrity_threshold,
+                backfill_posts,
+                post_cache_ttl: Duration::from_secs(ttl_secs),
+                ..defaults
+            },
+            lanes,
+            max_unacked,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_validation() {
+        let c = Config::from_env(&Env::new()).unwrap();
+        assert_eq!(c.server.listen_addr.port(), 50052);
+        assert_eq!(c.timelines.timeline_cap, 800);
+        assert_eq!(c.timelines.celebrity_threshold, 10_000);
+        let env: Env = [("FEEDLINE_REDIS_URL".to_owned(), "redis://x:1".to_owned())].into();
+        assert_eq!(
+            Config::from_env(&env).unwrap_err().variable,
+            "FEEDLINE_REDIS_URL"
+        );
+        let env: Env = [("FEEDLINE_BACKFILL_POSTS".to_owned(), "900".to_owned())].into();
+        assert_eq!(
+            Config::from_env(&env).unwrap_err().variable,
+            "FEEDLINE_BACKFILL_POSTS"
+        );
+    }
+}

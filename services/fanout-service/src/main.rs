@@ -1,0 +1,14 @@
+//! fanout-service binary: see the library for what it does and README.md for its configuration.
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    feedline_service_kit::launch(
+        "fanout-service",
+        fanout_service::Config::from_env,
+        |config| config.server.listen_addr,
+        fanout_service::run,
+    )
+    .await
+}

@@ -1,0 +1,28 @@
+//! Timelines in the Redis Cluster: the domain of fan-out on write (no gRPC server here).
+//!
+//! [`Timelines::apply`] applies one `FanoutEvent` with idempotent, per-node pipelined writes;
+//! a missing follower index or author list is rebuilt from a [`GraphSource`] (post-service).
+//! The Redis layout, which the read side relies on, is documented in `keys.rs`.
+//!
+//! - `store`: the [`Timelines`] handle, dispatch, reads and the health ping.
+//! - `deliver`, `retract`, `follow`: one event kind each.
+//! - `index`: the per-author lists (`ap:`, `fl:`) and their rebuild.
+//! - `pipeline`: grouping writes per cluster node.
+//! - `keys`: key names, member encoding and the trim rule.
+//! - `source`: [`GraphSource`] and its post-service implementation.
+
+mod config;
+mod deliver;
+mod error;
+mod follow;
+mod index;
+mod keys;
+mod pipeline;
+mod retract;
+mod source;
+mod store;
+
+pub use config::TimelineConfig;
+pub use error::TimelineError;
+pub use source::{GraphSource, PostServiceSource};
+pub use store::{Applied, Timelines};

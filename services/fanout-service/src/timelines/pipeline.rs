@@ -1,0 +1,160 @@
+//! Writes grouped per cluster node: one pipeline per node (split at `max_pipeline` commands),
+//! all sent at once, every reply awaited.
+//!
+//! fred routes each command of a pipeline by its own key and follows MOVED/ASK, so the grouping
+//! here is for batching only: a stale routing table costs a redirection, never a lost write.
+
+use std::collections::BTreeMap;
+
+use fred::clients::{Client, Pipeline};
+use fred::interfaces::{ClusterInterface as _, SetsInterface as _, SortedSetsInterface as _};
+use fred::types::config::Server;
+use futures::future::join_all;
+
+use super::TimelineError;
+
+/// One command on the key of its [`KeyWrites`].
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Op {
+    /// ZADD of (score, member) pairs.
+    Zadd(Vec<(f64, String)>),
+    /// ZREM of members.
+    Zrem(Vec<String>),
+    /// ZREMRANGEBYRANK start stop.
+    ZremRangeByRank(i64, i64),
+    /// SADD of members.
+    Sadd(Vec<String>),
+}
+
+/// The commands for one key, kept in one pipeline and in order (a ZADD before its trim, a
+/// rebuild before its sentinel).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct KeyWrites {
+    /// The key every op applies to.
+    pub key: String,
+    /// Sent in this order.
+    pub ops: Vec<Op>,
+}
+
+/// What a [`send_per_node`] call sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sent {
+    /// Commands sent.
+    pub commands: usize,
+    /// Pipelines sent.
+    pub pipelines: usize,
+}
+
+/// Sends `writes` as per-node pipelines of at most `max_pipeline` commands (a single key with
+/// more goes alone in a bigger one), concurrently; Ok only when every reply is OK. On error,
+/// it still waits for every pipeline, so no write of this call lands after it returns.
+pub(crate) async fn send_per_node(
+    redis: &Client,
+    writes: Vec<KeyWrites>,
+    max_pipeline: usize,
+) -> Result<Sent, TimelineError> {
+    let batches = batch(group_by_node(redis, writes), max_pipeline.max(1));
+    let sent = Sent {
+        commands: batches.iter().flatten().map(|w| w.ops.len()).sum(),
+        pipelines: batches.len(),
+    };
+    let replies = join_all(batches.into_iter().map(|batch| send(redis, batch))).await;
+    replies.into_iter().collect::<Result<Vec<()>, _>>()?;
+    Ok(sent)
+}
+
+/// Buckets by the master owning each key's slot in fred's cached routing table; without one
+/// (a centralized client) everything is one bucket.
+fn group_by_node(
+    redis: &Client,
+    writes: Vec<KeyWrites>,
+) -> BTreeMap<Option<Server>, Vec<KeyWrites>> {
+    let routing = redis.cached_cluster_state();
+    let mut nodes: BTreeMap<Option<Server>, Vec<KeyWrites>> = BTreeMap::new();
+    for write in writes {
+        let node = routing.as_ref().and_then(|routing| {
+            let slot = fred::util::redis_keyslot(write.key.as_bytes());
+            routing.get_server(slot).cloned()
+        });
+        nodes.entry(node).or_default().push(write);
+    }
+    nodes
+}
+
+/// Splits each node's writes into batches of at most `max` commands, never splitting a key.
+fn batch<N>(nodes: BTreeMap<N, Vec<KeyWrites>>, max: usize) -> Vec<Vec<KeyWrites>> {
+    let mut batches = Vec::new();
+    for writes in nodes.into_values() {
+        let mut current: Vec<KeyWrites> = Vec::new();
+        let mut size = 0;
+        for write in writes {
+            if size > 0 && size + write.ops.len() > max {
+                batches.push(std::mem::take(&mut current));
+                size = 0;
+            }
+            size += write.ops.len();
+            current.push(write);
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
+    }
+    batches
+}
+
+/// One pipeline: queue every op, then wait for all replies (the first error reply fails it).
+async fn send(redis: &Client, writes: Vec<KeyWrites>) -> Result<(), TimelineError> {
+    let pipeline = redis.pipeline();
+    for write in writes {
+        for op in write.ops {
+            queue(&pipeline, write.key.clone(), op).await?;
+        }
+    }
+    pipeline.all::<()>().await?;
+    Ok(())
+}
+
+/// Adds one command to `pipeline`; the await returns as soon as it is buffered.
+async fn queue(pipeline: &Pipeline<Client>, key: String, op: Op) -> Result<(), TimelineError> {
+    match op {
+        Op::Zadd(entries) => {
+            pipeline
+                .zadd(key, None, None, false, false, entries)
+                .await?
+        }
+        Op::Zrem(members) => pipeline.zrem(key, members).await?,
+        Op::ZremRangeByRank(start, stop) => pipeline.zremrangebyrank(key, start, stop).await?,
+        Op::Sadd(members) => pipeline.sadd(key, members).await?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(key: &str, ops: usize) -> KeyWrites {
+        KeyWrites {
+            key: key.to_owned(),
+            ops: vec![Op::ZremRangeByRank(0, -1); ops],
+        }
+    }
+
+    fn sizes(batches: &[Vec<KeyWrites>]) -> Vec<usize> {
+        let size = |b: &Vec<KeyWrites>| b.iter().map(|w| w.ops.len()).sum();
+        batches.iter().map(size).collect()
+    }
+
+    #[test]
+    fn batches_per_node_without_splitting_a_key() {
+        let mut nodes = BTreeMap::new();
+        nodes.insert(
+            1,
+            vec![write("a", 2), write("b", 2), write("c", 1), write("d", 2)],
+        );
+        nodes.insert(2, vec![write("e", 7), write("f", 1)]);
+        let batches = batch(nodes, 5);
+        // Node 1: 2+2+1 | 2 (d would make 7); node 2: an oversized key alone, then the rest.
+        assert_eq!(sizes(&batches), vec![5, 2, 7, 1]);
+    }
+}

@@ -1,0 +1,111 @@
+//! Where follower lists and author posts come from when Redis lacks them: post-service.
+
+use feedline_proto::graph::v1::ListFollowersRequest;
+use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
+use feedline_proto::post::v1::post_service_client::PostServiceClient;
+use feedline_proto::post::v1::{ListAuthorPostsRequest, Post};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use super::TimelineError;
+
+/// Followers per ListFollowers page: the contract's maximum.
+const FOLLOWER_PAGE: i32 = 1000;
+/// Posts per ListAuthorPosts page: the contract's maximum.
+const POST_PAGE: usize = 100;
+
+/// The source of truth that rebuilds a missing follower index or author post list.
+#[tonic::async_trait]
+pub trait GraphSource: Send + Sync + 'static {
+    /// Every follower id of `author_id`.
+    async fn followers(&self, author_id: i64) -> Result<Vec<i64>, TimelineError>;
+    /// Up to `limit` of the author's live (not deleted) posts, newest first.
+    async fn latest_posts(&self, author_id: i64, limit: usize) -> Result<Vec<Post>, TimelineError>;
+}
+
+/// The client interceptor as a nameable type: the current span's trace context goes out with
+/// every call, so rebuilds show up in the trace of the event that caused them.
+type Interceptor = fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>;
+type Traced = InterceptedService<Channel, Interceptor>;
+
+/// [`GraphSource`] over post-service's gRPC API.
+#[derive(Clone)]
+pub struct PostServiceSource {
+    graph: GraphServiceClient<Traced>,
+    posts: PostServiceClient<Traced>,
+}
+
+impl PostServiceSource {
+    /// Talks to post-service over `channel` (lazy or connected; reconnects are the channel's).
+    pub fn new(channel: Channel) -> Self {
+        let inject: Interceptor = feedline_telemetry::inject_trace_context;
+        Self {
+            graph: GraphServiceClient::with_interceptor(channel.clone(), inject),
+            posts: PostServiceClient::with_interceptor(channel, inject),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl GraphSource for PostServiceSource {
+    #[tracing::instrument(skip(self))]
+    async fn followers(&self, author_id: i64) -> Result<Vec<i64>, TimelineError> {
+        let mut graph = self.graph.clone();
+        let mut ids = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = ListFollowersRequest {
+                user_id: author_id,
+                page_size: Some(FOLLOWER_PAGE),
+                page_token,
+            };
+            let page = graph
+                .list_followers(request)
+                .await
+                .map_err(|status| source_error("ListFollowers", &status))?
+                .into_inner();
+            ids.extend(page.follower_ids);
+            if page.next_page_token.is_empty() {
+                return Ok(ids);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn latest_posts(&self, author_id: i64, limit: usize) -> Result<Vec<Post>, TimelineError> {
+        let mut client = self.posts.clone();
+        let mut posts = Vec::new();
+        let mut page_token = String::new();
+        while posts.len() < limit {
+            let want = (limit - posts.len()).min(POST_PAGE);
+            let request = ListAuthorPostsRequest {
+                author_id,
+                // At most POST_PAGE (100), so the conversion cannot fail.
+                page_size: Some(i32::try_from(want).unwrap_or(100)),
+                page_token,
+            };
+            let page = client
+                .list_author_posts(request)
+                .await
+                .map_err(|status| source_error("ListAuthorPosts", &status))?
+                .into_inner();
+            posts.extend(page.posts);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        posts.truncate(limit);
+        Ok(posts)
+    }
+}
+
+/// Keeps the code and message: the ack's message is what an operator sees.
+fn source_error(rpc: &str, status: &tonic::Status) -> TimelineError {
+    TimelineError::Source(format!(
+        "post-service {rpc}: {:?}: {}",
+        status.code(),
+        status.message()
+    ))
+}

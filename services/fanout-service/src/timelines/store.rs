@@ -1,0 +1,117 @@
+//! `Timelines`: the handle that applies fan-out events to the Redis Cluster and reads back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use feedline_proto::fanout::v1::FanoutEvent;
+use feedline_proto::fanout::v1::fanout_event::Kind;
+use fred::clients::Client;
+use fred::interfaces::{ClientLike as _, ClusterInterface as _, SortedSetsInterface as _};
+use fred::types::config::Options;
+use futures::future::join_all;
+
+use super::{GraphSource, TimelineConfig, TimelineError, keys};
+
+/// How long a health probe waits for each master's PONG.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What applying one event did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Home timelines written (0 for a celebrity's post: readers pull it).
+    pub recipients: usize,
+    /// Redis commands sent, reads and writes.
+    pub commands: usize,
+    /// Per-node pipelines used for the home timeline writes.
+    pub pipelines: usize,
+}
+
+/// Applies fan-out events to home timelines; cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct Timelines {
+    pub(super) inner: Arc<Inner>,
+}
+
+/// What every clone shares.
+pub(super) struct Inner {
+    /// Connected, clustered; its reconnection and command timeout policy are the caller's.
+    pub(super) redis: Client,
+    pub(super) source: Arc<dyn GraphSource>,
+    pub(super) config: TimelineConfig,
+}
+
+impl Timelines {
+    /// Wraps an already connected (clustered) client; `source` rebuilds what Redis lacks.
+    pub fn new(redis: Client, source: Arc<dyn GraphSource>, config: TimelineConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                redis,
+                source,
+                config,
+            }),
+        }
+    }
+
+    /// Applies one event; Ok only when every Redis write for it is confirmed. Idempotent:
+    /// applying it again leaves the same state, so a retry after a partial failure converges.
+    /// No retry happens here: the caller decides with [`TimelineError::is_permanent`].
+    #[tracing::instrument(skip_all, fields(event_id = event.event_id))]
+    pub async fn apply(&self, event: &FanoutEvent) -> Result<Applied, TimelineError> {
+        match &event.kind {
+            None => Err(TimelineError::Malformed("event has no kind".into())),
+            Some(Kind::DeliverPost(deliver)) => self.deliver(deliver).await,
+            Some(Kind::RetractPost(retract)) => self.retract(retract).await,
+            Some(Kind::AddFollow(follow)) => self.add_follow(follow).await,
+            Some(Kind::RemoveFollow(unfollow)) => self.remove_follow(unfollow).await,
+        }
+    }
+
+    /// Newest-first post ids of `user_id`'s home timeline, at most `limit`.
+    pub async fn timeline(&self, user_id: i64, limit: usize) -> Result<Vec<i64>, TimelineError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let stop = i64::try_from(limit).unwrap_or(i64::MAX) - 1;
+        let members: Vec<String> = self
+            .inner
+            .redis
+            .zrevrange(keys::timeline(user_id), 0, stop, false)
+            .await?;
+        Ok(members
+            .iter()
+            .filter_map(|m| keys::parse_member(m))
+            .collect())
+    }
+
+    /// PINGs every master in the cached routing table; Err if any does not answer within
+    /// 2 s (or no routing table is known yet). For the health probe.
+    pub async fn ping(&self) -> Result<(), TimelineError> {
+        let redis = &self.inner.redis;
+        let masters = redis
+            .cached_cluster_state()
+            .map(|routing| routing.unique_primary_nodes())
+            .unwrap_or_default();
+        if masters.is_empty() {
+            let error = fred::error::Error::new(
+                fred::error::ErrorKind::Cluster,
+                "no cluster routing table yet",
+            );
+            return Err(error.into());
+        }
+        let pings = masters.into_iter().map(|server| {
+            // One attempt and a deadline: a probe must answer, not queue behind a reconnect.
+            let options = Options {
+                cluster_node: Some(server),
+                timeout: Some(PING_TIMEOUT),
+                max_attempts: Some(1),
+                fail_fast: true,
+                ..Options::default()
+            };
+            async move { redis.with_options(&options).ping::<()>(None).await }
+        });
+        for reply in join_all(pings).await {
+            reply?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,41 @@
+//! Turns outbox rows into `FanoutEvent`s, each carrying the trace context of a relay span that
+//! continues the trace of the request that wrote the row.
+
+use feedline_proto::fanout::v1::FanoutEvent;
+use feedline_proto::millis_to_timestamp;
+use feedline_proto::prost::Message as _;
+use feedline_telemetry::{W3cContext, context_from_w3c, current_trace_context};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::entity::outbox;
+
+/// Builds the event for `row`, or `None` when its payload does not decode (a row this version
+/// cannot read; it is parked rather than retried forever).
+pub(super) fn event_from_row(row: outbox::Model, now_ms: i64) -> Option<FanoutEvent> {
+    let mut event = match FanoutEvent::decode(row.payload.as_slice()) {
+        Ok(event) => event,
+        Err(error) => {
+            tracing::error!(event_id = row.id, %error, "outbox payload does not decode; parking it");
+            return None;
+        }
+    };
+    let span = tracing::info_span!(
+        "outbox.relay.send",
+        otel.kind = "producer",
+        event_id = row.id,
+        event_kind = %row.kind,
+        attempts = row.attempts,
+        outbox_wait_ms = now_ms - row.created_at_ms,
+    );
+    let _ = span.set_parent(context_from_w3c(&W3cContext {
+        traceparent: row.traceparent,
+        tracestate: row.tracestate,
+    }));
+    // fanout-service's work becomes a child of this send span, in the writer's trace.
+    let context = span.in_scope(current_trace_context);
+    event.event_id = row.id;
+    event.commit_time = Some(millis_to_timestamp(row.created_at_ms));
+    event.traceparent = context.traceparent;
+    event.tracestate = context.tracestate;
+    Some(event)
+}

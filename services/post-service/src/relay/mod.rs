@@ -1,0 +1,76 @@
+//! The outbox relay: streams committed outbox rows to fanout-service over one long-lived
+//! bidirectional `Fanout` stream and deletes each row only once it is acknowledged as applied.
+//!
+//! Delivery is at-least-once and ordered: rows go out in id order; a RETRY answer stops the
+//! relay from advancing, and once everything in flight is answered it starts again from the
+//! oldest unacknowledged row (after that row's backoff). fanout-service applies events of one
+//! author in order, so an unfollow is never overtaken by an older post of the same author.
+
+mod events;
+mod session;
+
+use std::time::Duration;
+
+use feedline_service_kit::CancellationToken;
+
+pub use session::run_session;
+
+use crate::store::Store;
+
+/// How the relay sends.
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    /// fanout-service addresses (`http://host:port`); sessions rotate through them.
+    pub endpoints: Vec<String>,
+    /// Most events per stream message.
+    pub batch: usize,
+    /// Most events in flight (sent, unanswered) at once: bounds memory on both sides.
+    pub window: usize,
+    /// How long a claim holds a row against other relays.
+    pub lease: Duration,
+    /// How often to look for rows when no commit signalled any (other replicas, expired leases,
+    /// backoffs that ended).
+    pub poll: Duration,
+}
+
+/// Runs the relay until `shutdown`: one session at a time, reconnecting with capped backoff
+/// (through the next endpoint) when a session fails. Never drops an event: a row is deleted only
+/// after fanout-service acknowledged it.
+pub async fn run(store: &Store, config: RelayConfig, shutdown: CancellationToken) {
+    if config.endpoints.is_empty() {
+        return;
+    }
+    if store.is_sqlite() {
+        // The only relay of this database: claims left by a crash can be taken back at once.
+        if let Err(error) = store.release_all_claims().await {
+            tracing::warn!(%error, "releasing stale outbox claims");
+        }
+    }
+    let mut backoff = Duration::from_millis(100);
+    let mut failures = 0u64;
+    for endpoint in config.endpoints.iter().cycle() {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        match run_session(store, &config, endpoint, &shutdown).await {
+            Ok(()) => return,
+            Err(session) => {
+                // Log the first failure of a streak and then every 50th: a fanout-service that is
+                // down for an hour is one line a few minutes, not one per retry.
+                if failures.is_multiple_of(50) {
+                    tracing::warn!(%endpoint, error = %session.error, "outbox relay session ended; reconnecting");
+                }
+                failures += 1;
+                if session.made_progress {
+                    backoff = Duration::from_millis(100);
+                    failures = 0;
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,180 @@
+//! One relay session: a connection, a `Fanout` stream, claims sent in order, acks applied.
+
+use std::collections::BTreeSet;
+
+use feedline_proto::fanout::v1::fanout_service_client::FanoutServiceClient;
+use feedline_proto::fanout::v1::{FanoutOutcome, FanoutRequest, FanoutResponse};
+use feedline_service_kit::CancellationToken;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Endpoint;
+
+use super::RelayConfig;
+use super::events::event_from_row;
+use crate::ids::now_ms;
+use crate::store::Store;
+
+/// Why a session ended, and whether it got anything acknowledged first (which resets backoff).
+#[derive(Debug)]
+pub struct SessionEnd {
+    /// What broke.
+    pub error: String,
+    /// True when at least one event was acknowledged.
+    pub made_progress: bool,
+}
+
+/// Runs one session against `endpoint` until shutdown (`Ok`) or a failure (`Err`). Rows still
+/// in flight when it ends are released so the next session sends them first.
+pub async fn run_session(
+    store: &Store,
+    config: &RelayConfig,
+    endpoint: &str,
+    shutdown: &CancellationToken,
+) -> Result<(), SessionEnd> {
+    let mut inflight = BTreeSet::new();
+    let mut made_progress = false;
+    let result = drive(
+        store,
+        config,
+        endpoint,
+        shutdown,
+        &mut inflight,
+        &mut made_progress,
+    )
+    .await;
+    let ids: Vec<i64> = inflight.into_iter().collect();
+    if let Err(error) = store.release_outbox(&ids, false).await {
+        tracing::warn!(%error, "releasing in-flight outbox rows");
+    }
+    result.map_err(|error| SessionEnd {
+        error,
+        made_progress,
+    })
+}
+
+async fn drive(
+    store: &Store,
+    config: &RelayConfig,
+    endpoint: &str,
+    shutdown: &CancellationToken,
+    inflight: &mut BTreeSet<i64>,
+    made_progress: &mut bool,
+) -> Result<(), String> {
+    let channel = Endpoint::from_shared(endpoint.to_owned())
+        .map_err(|e| format!("bad fanout endpoint: {e}"))?
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(std::time::Duration::from_secs(20))
+        .connect()
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let mut client =
+        FanoutServiceClient::with_interceptor(channel, feedline_telemetry::inject_trace_context);
+    let (tx, rx) = mpsc::channel::<FanoutRequest>(4);
+    let mut acks = client
+        .fanout(ReceiverStream::new(rx))
+        .await
+        .map_err(|s| format!("open stream: {s}"))?
+        .into_inner();
+    tracing::info!(%endpoint, "outbox relay connected");
+
+    let signal = store.outbox_signal();
+    let lease_ms = config.lease.as_millis() as i64;
+    // Highest id sent in this pass; None means "start from the oldest unacknowledged row".
+    let mut after: Option<i64> = None;
+    // A RETRY was answered: send nothing new until everything in flight is answered, then
+    // start again from the oldest row (the failed one, once its backoff ends).
+    let mut draining = false;
+
+    loop {
+        if draining && inflight.is_empty() {
+            draining = false;
+            after = None;
+        }
+        if !draining && inflight.len() < config.window {
+            let room = (config.window - inflight.len()).min(config.batch) as u64;
+            let rows = store
+                .claim_outbox(after, room, lease_ms)
+                .await
+                .map_err(|e| format!("claim: {e}"))?;
+            if !rows.is_empty() {
+                after = rows.last().map(|r| r.id);
+                let now = now_ms();
+                let mut events = Vec::with_capacity(rows.len());
+                let mut unreadable = Vec::new();
+                for row in rows {
+                    let id = row.id;
+                    match event_from_row(row, now) {
+                        Some(event) => {
+                            inflight.insert(id);
+                            events.push(event);
+                        }
+                        None => unreadable.push(id),
+                    }
+                }
+                store
+                    .park_outbox(&unreadable)
+                    .await
+                    .map_err(|e| format!("park: {e}"))?;
+                if !events.is_empty() {
+                    tx.send(FanoutRequest { events })
+                        .await
+                        .map_err(|_| "stream closed while sending".to_owned())?;
+                }
+                continue;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            message = acks.message() => {
+                let response = message
+                    .map_err(|s| format!("stream: {s}"))?
+                    .ok_or_else(|| "fanout-service closed the stream".to_owned())?;
+                if apply_acks(store, response, inflight).await? {
+                    draining = true;
+                }
+                *made_progress = true;
+            }
+            _ = signal.notified(), if !draining => {}
+            _ = tokio::time::sleep(config.poll) => {}
+        }
+    }
+}
+
+/// Records one batch of acks; returns whether any asked for a retry.
+async fn apply_acks(
+    store: &Store,
+    response: FanoutResponse,
+    inflight: &mut BTreeSet<i64>,
+) -> Result<bool, String> {
+    let (mut applied, mut retry, mut rejected) = (Vec::new(), Vec::new(), Vec::new());
+    for ack in response.acks {
+        if !inflight.remove(&ack.event_id) {
+            continue; // not ours (a stale answer from before a reconnect): nothing to do
+        }
+        match FanoutOutcome::try_from(ack.outcome) {
+            Ok(FanoutOutcome::Applied) => applied.push(ack.event_id),
+            Ok(FanoutOutcome::Rejected) => {
+                tracing::error!(event_id = ack.event_id, reason = %ack.message, "fanout rejected an event; parking it");
+                rejected.push(ack.event_id);
+            }
+            _ => {
+                tracing::warn!(event_id = ack.event_id, reason = %ack.message, "fanout asked to retry an event");
+                retry.push(ack.event_id);
+            }
+        }
+    }
+    store
+        .complete_outbox(&applied)
+        .await
+        .map_err(|e| format!("complete: {e}"))?;
+    store
+        .park_outbox(&rejected)
+        .await
+        .map_err(|e| format!("park: {e}"))?;
+    store
+        .release_outbox(&retry, true)
+        .await
+        .map_err(|e| format!("release: {e}"))?;
+    Ok(!retry.is_empty())
+}
