@@ -22,8 +22,8 @@ struct AuthorState {
 }
 
 impl Timelines {
-    /// Applies a DeliverPost. The author's list is written before the follower index is read,
-    /// and an unfollow does the reverse, so a post racing an unfollow is removed by one of them.
+    /// Applies a DeliverPost. The caller must apply one author's events in order: run
+    /// concurrently with an unfollow of this author, the ZADD could land after its ZREM.
     #[tracing::instrument(skip_all)]
     pub(super) async fn deliver(&self, event: &DeliverPost) -> Result<Applied, TimelineError> {
         let (post, entry) = validate(event)?;

@@ -10,9 +10,16 @@ use super::pipeline::{KeyWrites, Op, send_per_node};
 use super::{Applied, TimelineError, Timelines, keys};
 
 impl Timelines {
-    /// Applies an AddFollow: index the edge, backfill the followee's newest posts.
+    /// Applies an AddFollow: index the edge, backfill the followee's newest posts created up to
+    /// the follow's commit (`committed_ms`). Later posts reach the follower through their own
+    /// deliveries, which alone decide (celebrity or not) whether they go into timelines; a list
+    /// rebuilt from post-service may already hold them.
     #[tracing::instrument(skip_all, fields(follower = event.follower_id, followee = event.followee_id))]
-    pub(super) async fn add_follow(&self, event: &AddFollow) -> Result<Applied, TimelineError> {
+    pub(super) async fn add_follow(
+        &self,
+        event: &AddFollow,
+        committed_ms: Option<i64>,
+    ) -> Result<Applied, TimelineError> {
         let (follower, followee) = validate("add_follow", event.follower_id, event.followee_id)?;
         let backfill = self.inner.config.backfill_posts;
         let mut applied = Applied::default();
@@ -27,6 +34,7 @@ impl Timelines {
         let () = pipeline
             .zscore(keys::author_posts(followee), keys::SENTINEL)
             .await?;
+        let () = pipeline.scard(keys::followers(followee)).await?;
         // Ranks 0..-1 would mean "all": with no backfill, ask for nothing instead.
         if backfill > 0 {
             let stop = i64::try_from(backfill).unwrap_or(i64::MAX) - 1;
@@ -35,15 +43,23 @@ impl Timelines {
                 .await?;
         }
         let replies: Vec<Value> = pipeline.all().await?;
-        applied.commands += 3 + usize::from(backfill > 0);
+        applied.commands += 4 + usize::from(backfill > 0);
         let mut replies = replies.into_iter();
         let _added = replies.next();
         let followers_built = replies.next().is_some_and(|r| sentinel_present(&r));
         let posts_built = replies.next().is_some_and(|r| sentinel_present(&r));
+        let cardinality: i64 = replies.next().map_or(Ok(0), Value::convert)?;
         let newest = replies.next().unwrap_or(Value::Null);
 
-        if !followers_built {
-            self.rebuild_followers(followee, &mut applied).await?;
+        let followers = if followers_built {
+            usize::try_from(cardinality - 1).unwrap_or(0) // less the sentinel
+        } else {
+            self.rebuild_followers(followee, &mut applied).await?.len()
+        };
+        // A celebrity's posts are pulled at read time from `ap:`, never copied into timelines:
+        // a backfill would put into a follower's timeline what a delivery never would.
+        if followers > self.inner.config.celebrity_threshold {
+            return Ok(applied);
         }
         let mut entries: Vec<Entry> = if posts_built {
             let pairs: Vec<(String, f64)> = newest.convert()?;
@@ -54,7 +70,9 @@ impl Timelines {
         } else {
             self.rebuild_author_posts(followee, &mut applied).await?
         };
-        entries.retain(|(_, member)| member != keys::SENTINEL);
+        entries.retain(|(score, member)| {
+            member != keys::SENTINEL && committed_ms.is_none_or(|at| *score <= at as f64)
+        });
         entries.truncate(backfill);
         if entries.is_empty() {
             return Ok(applied);
@@ -64,7 +82,8 @@ impl Timelines {
             key: keys::timeline(follower),
             ops: vec![Op::Zadd(entries), self.timeline_trim()],
         };
-        self.write_timeline(write, &mut applied).await
+        self.write_timeline(write, &mut applied).await?;
+        Ok(applied)
     }
 
     /// Applies a RemoveFollow: unindex the edge, remove every post of the followee's list from
@@ -123,7 +142,8 @@ impl Timelines {
             key: keys::timeline(follower),
             ops: vec![Op::Zrem(members)],
         };
-        self.write_timeline(write, &mut applied).await
+        self.write_timeline(write, &mut applied).await?;
+        Ok(applied)
     }
 
     /// Sends the writes to one follower's timeline and counts them.
@@ -131,13 +151,13 @@ impl Timelines {
         &self,
         write: KeyWrites,
         applied: &mut Applied,
-    ) -> Result<Applied, TimelineError> {
+    ) -> Result<(), TimelineError> {
         let max = self.inner.config.max_pipeline;
         let sent = send_per_node(&self.inner.redis, vec![write], max).await?;
         applied.recipients = 1;
         applied.commands += sent.commands;
         applied.pipelines += sent.pipelines;
-        Ok(*applied)
+        Ok(())
     }
 }
 

@@ -1,0 +1,148 @@
+//! The fan-out path end to end: CreatePost / Follow / Unfollow / DeletePost on post-service, the
+//! outbox relay, fanout-service, and the timelines in a real 3-master Redis Cluster.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a failed test
+
+mod common;
+
+use std::time::Duration;
+
+use common::Stack;
+
+/// Fan-out is asynchronous: every assertion polls with this deadline.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_backfills_then_new_posts_arrive() {
+    let stack = Stack::start(&[("FEEDLINE_BACKFILL_POSTS", "2")]).await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let carol = stack.user("carol").await;
+    let dave = stack.user("dave").await;
+    // carol follows first, so alice's follower index exists before bob arrives (the usual case;
+    // an index rebuilt from post-service reflects the database at rebuild time).
+    stack.follow(carol, alice).await;
+    let mut old = Vec::new();
+    for body in ["one", "two", "three"] {
+        old.push(stack.post(alice, body).await.post_id);
+    }
+    stack
+        .wait_for_timeline(carol, &[old[2], old[1], old[0]], DEADLINE)
+        .await;
+    stack.follow(bob, alice).await;
+    // Backfill: the followee's 2 newest posts, newest first.
+    stack
+        .wait_for_timeline(bob, &[old[2], old[1]], DEADLINE)
+        .await;
+    let new = stack.post(alice, "four").await.post_id;
+    stack
+        .wait_for_timeline(bob, &[new, old[2], old[1]], DEADLINE)
+        .await;
+    assert!(
+        stack.timeline(dave).await.is_empty(),
+        "a non-follower gets nothing"
+    );
+    assert!(
+        stack.timeline(alice).await.is_empty(),
+        "an author's own timeline is not written"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfollow_removes_posts_and_nothing_arrives_after() {
+    let stack = Stack::start(&[]).await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let dave = stack.user("dave").await;
+    stack.follow(bob, alice).await;
+    let p1 = stack.post(alice, "before").await.post_id;
+    stack.wait_for_timeline(bob, &[p1], DEADLINE).await;
+    stack.unfollow(bob, alice).await;
+    stack.wait_for_timeline(bob, &[], DEADLINE).await;
+    let p2 = stack.post(alice, "after the unfollow").await.post_id;
+    // Events of one author apply in order: once dave sees the marker, p2 was fanned out too.
+    stack.follow(dave, alice).await;
+    let p3 = stack.post(alice, "marker").await.post_id;
+    stack.wait_for_timeline(dave, &[p3, p2, p1], DEADLINE).await;
+    assert!(
+        stack.timeline(bob).await.is_empty(),
+        "nothing arrives after the unfollow"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_retracts_from_every_timeline() {
+    let stack = Stack::start(&[]).await;
+    let alice = stack.user("alice").await;
+    let mut fans = Vec::new();
+    for i in 0..5 {
+        let fan = stack.user(&format!("fan_{i}")).await;
+        stack.follow(fan, alice).await;
+        fans.push(fan);
+    }
+    let keep = stack.post(alice, "keep").await;
+    let gone = stack.post(alice, "delete me").await;
+    for fan in &fans {
+        stack
+            .wait_for_timeline(*fan, &[gone.post_id, keep.post_id], DEADLINE)
+            .await;
+    }
+    stack.delete(&gone).await;
+    for fan in &fans {
+        stack
+            .wait_for_timeline(*fan, &[keep.post_id], DEADLINE)
+            .await;
+    }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_reaches_all_500_followers_exactly_once() {
+    let stack = Stack::start(&[]).await;
+    let author = stack.user("popular").await;
+    let mut fans = Vec::new();
+    for i in 0..500 {
+        let fan = stack.user(&format!("f{i:03}")).await;
+        stack.follow(fan, author).await;
+        fans.push(fan);
+    }
+    let posts = [
+        stack.post(author, "first").await.post_id,
+        stack.post(author, "second").await.post_id,
+    ];
+    for fan in &fans {
+        stack
+            .wait_for_timeline(*fan, &[posts[1], posts[0]], DEADLINE)
+            .await;
+    }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_celebrity_is_not_fanned_out() {
+    let stack = Stack::start(&[("FEEDLINE_CELEBRITY_THRESHOLD", "2")]).await;
+    let star = stack.user("star").await;
+    let (a, b, c, d) = (
+        stack.user("a_fan").await,
+        stack.user("b_fan").await,
+        stack.user("c_fan").await,
+        stack.user("d_user").await,
+    );
+    for fan in [a, b, c] {
+        stack.follow(fan, star).await;
+    }
+    let post = stack.post(star, "too famous to fan out").await.post_id;
+    stack.wait_for_author_list(star, post, DEADLINE).await;
+    // d follows after the post: a celebrity is pulled at read time, never backfilled.
+    stack.follow(d, star).await;
+    let later = stack.post(star, "still famous").await.post_id;
+    stack.wait_for_author_list(star, later, DEADLINE).await;
+    for fan in [a, b, c, d] {
+        assert!(
+            stack.timeline(fan).await.is_empty(),
+            "no fan-out above the threshold"
+        );
+    }
+    stack.stop().await;
+}
