@@ -84,6 +84,10 @@ pub fn print(stack: &Stack, logs_dir: &Path) {
             "feedline.graph.v1.GraphService/ListFollowers"
         )
     );
+    println!(
+        "  # the post reached bob's home timeline (fan-out on write; GetFeed comes with feed-read-service):"
+    );
+    println!("  redis-cli -c -p 30001 ZREVRANGE 'tl:{{<BOB_ID>}}' 0 -1 WITHSCORES");
     println!();
     println!(
         "grpcurl is not packaged for Debian (get a release binary, or \

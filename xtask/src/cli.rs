@@ -10,6 +10,9 @@ commands:
   up [--no-build]  build the services, start a local Redis Cluster and the services
                    (state in .feedline/), wait for Ctrl-C, then stop everything
   lint             cargo fmt --check, cargo clippy -D warnings, buf lint
+  bench fanout [--followers N] [--clients N] [--duration SECONDS]
+                   timeline writes/s of the fan-out next to raw pipelined ZADD into the same
+                   cluster, in one run (defaults: 500 followers, 64 clients, 20 s)
   help             this text";
 
 /// What the command line asked for.
@@ -21,6 +24,8 @@ pub enum Command {
     Up { build: bool },
     /// `lint`.
     Lint,
+    /// `bench fanout ...`.
+    BenchFanout(crate::bench::FanoutBench),
     /// `help`, `-h` or `--help`.
     Help,
 }
@@ -48,9 +53,43 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "`lint` takes no arguments, got: {}",
             rest.join(" ")
         )),
+        "bench" => parse_bench(rest),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
     }
+}
+
+fn parse_bench(rest: &[String]) -> Result<Command, String> {
+    let Some((what, flags)) = rest.split_first() else {
+        return Err("`bench` needs a scenario: fanout".to_owned());
+    };
+    if what != "fanout" {
+        return Err(format!("unknown benchmark `{what}` (known: fanout)"));
+    }
+    let mut bench = crate::bench::FanoutBench {
+        followers: 500,
+        clients: 64,
+        duration: 20,
+    };
+    let mut flags = flags.iter();
+    while let Some(flag) = flags.next() {
+        let value = flags
+            .next()
+            .ok_or_else(|| format!("`{flag}` needs a value"))?;
+        let number: u64 = value
+            .parse()
+            .map_err(|_| format!("`{flag} {value}`: not a whole number"))?;
+        if number == 0 {
+            return Err(format!("`{flag}` must be at least 1"));
+        }
+        match flag.as_str() {
+            "--followers" => bench.followers = number as usize,
+            "--clients" => bench.clients = number as usize,
+            "--duration" => bench.duration = number,
+            other => return Err(format!("unknown option `{other}` for `bench fanout`")),
+        }
+    }
+    Ok(Command::BenchFanout(bench))
 }
 
 #[cfg(test)]

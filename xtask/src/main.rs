@@ -1,6 +1,7 @@
-//! `cargo xtask`: the developer commands of the feedline workspace (`test`, `up`, `lint`).
+//! `cargo xtask`: the developer commands of the feedline workspace (`test`, `up`, `lint`, `bench`).
 
 mod banner;
+mod bench;
 mod cli;
 mod lint;
 mod redis;
@@ -18,6 +19,7 @@ async fn main() -> ExitCode {
         Ok(cli::Command::Test { extra }) => test::run(&extra),
         Ok(cli::Command::Up { build }) => up::run(build).await,
         Ok(cli::Command::Lint) => lint::run(),
+        Ok(cli::Command::BenchFanout(options)) => bench::run(options).await,
         Ok(cli::Command::Help) => {
             println!("{}", cli::USAGE);
             return ExitCode::SUCCESS;

@@ -79,6 +79,94 @@ impl Timelines {
         Ok(applied)
     }
 
+    /// Applies several DeliverPosts of one author at once, as if applied one after another:
+    /// each post is recorded and cached, the follower index is read once, and every follower
+    /// gets one ZADD carrying all the posts. Deliveries commute (distinct members), so this is
+    /// only valid for a run of deliveries with no other event of the author between them.
+    #[tracing::instrument(skip_all, fields(posts = events.len()))]
+    pub(super) async fn deliver_many(
+        &self,
+        events: &[&DeliverPost],
+    ) -> Result<Applied, TimelineError> {
+        let mut posts = Vec::with_capacity(events.len());
+        for event in events {
+            posts.push(validate(event)?);
+        }
+        let Some(author) = posts.first().map(|(post, _)| post.author_id) else {
+            return Ok(Applied::default());
+        };
+        if posts.iter().any(|(post, _)| post.author_id != author) {
+            return Err(TimelineError::Malformed(
+                "deliver_many: posts of several authors".into(),
+            ));
+        }
+        let mut applied = Applied::default();
+        let recorded =
+            futures::future::try_join_all(posts.iter().map(|(post, entry)| async move {
+                tokio::try_join!(self.record_post(author, entry), self.cache_post(post))
+            }))
+            .await?;
+        applied.commands += 7 * posts.len();
+        let mut live = Vec::with_capacity(posts.len());
+        let mut built = (true, true, 0usize);
+        for ((post, entry), (state, deleted)) in posts.iter().zip(recorded) {
+            built = (
+                state.posts_built,
+                state.followers_built,
+                state.follower_count,
+            );
+            if deleted {
+                let () = self
+                    .inner
+                    .redis
+                    .zrem(keys::author_posts(author), &entry.1)
+                    .await?;
+                applied.commands += 1;
+            } else {
+                live.push((post.post_id, entry.clone()));
+            }
+        }
+        let (posts_built, followers_built, follower_count) = built;
+        if !posts_built {
+            self.rebuild_author_posts(author, &mut applied).await?;
+        }
+        let threshold = self.inner.config.celebrity_threshold;
+        let followers = if !followers_built {
+            self.rebuild_followers(author, &mut applied).await?
+        } else if follower_count > threshold {
+            Vec::new()
+        } else {
+            self.read_followers(author, &mut applied).await?
+        };
+        if live.is_empty() || followers.len() > threshold || followers.is_empty() {
+            return Ok(applied);
+        }
+        let trim_every = self.inner.config.trim_every;
+        let entries: Vec<Entry> = live.iter().map(|(_, entry)| entry.clone()).collect();
+        let writes = followers
+            .iter()
+            .map(|&follower| {
+                let mut ops = vec![Op::Zadd(entries.clone())];
+                // The same rule as one-by-one delivery: trimmed if any of the posts says so.
+                if live
+                    .iter()
+                    .any(|(id, _)| keys::should_trim(*id, follower, trim_every))
+                {
+                    ops.push(self.timeline_trim());
+                }
+                KeyWrites {
+                    key: keys::timeline(follower),
+                    ops,
+                }
+            })
+            .collect();
+        let sent = send_per_node(&self.inner.redis, writes, self.inner.config.max_pipeline).await?;
+        applied.recipients = followers.len();
+        applied.commands += sent.commands;
+        applied.pipelines += sent.pipelines;
+        Ok(applied)
+    }
+
     /// One pipeline to the author's slot (5 commands): add the post to `ap:` and trim it, then
     /// read whether `ap:` and `fl:` are built and how many followers there are.
     async fn record_post(&self, author: i64, entry: &Entry) -> Result<AuthorState, TimelineError> {
