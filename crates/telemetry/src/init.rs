@@ -2,8 +2,9 @@
 
 use opentelemetry::global;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
@@ -42,6 +43,8 @@ pub enum TelemetryError {
 #[must_use = "dropping the guard without shutdown loses buffered spans"]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    /// Metrics go to the same collector as traces (e.g. `feedline.fanout.lag`).
+    meters: Option<SdkMeterProvider>,
 }
 
 impl TelemetryGuard {
@@ -50,8 +53,11 @@ impl TelemetryGuard {
         self.provider.is_some()
     }
 
-    /// Exports every buffered span now.
+    /// Exports every buffered span and metric now.
     pub async fn flush(&self) {
+        if let Some(meters) = self.meters.clone() {
+            let _ = tokio_blocking(move || meters.force_flush().map_err(|e| e.to_string())).await;
+        }
         if let Some(provider) = self.provider.clone() {
             // The batch processor blocks on its own thread; on a current-thread runtime a direct
             // call would wait on the very runtime it blocks (see shared/versions.md, pitfall 3).
@@ -59,8 +65,14 @@ impl TelemetryGuard {
         }
     }
 
-    /// Flushes and stops the exporter.
+    /// Flushes and stops the exporters.
     pub async fn shutdown(self) {
+        if let Some(meters) = self.meters
+            && let Err(error) =
+                tokio_blocking(move || meters.shutdown().map_err(|e| e.to_string())).await
+        {
+            eprintln!("telemetry shutdown (metrics): {error}");
+        }
         let Some(provider) = self.provider else {
             return;
         };
@@ -98,6 +110,25 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
 
+    let meters = match &config.otlp_endpoint {
+        None => None,
+        Some(endpoint) => {
+            let exporter = MetricExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            let resource = Resource::builder()
+                .with_service_name(config.service_name.clone())
+                .build();
+            let meters = SdkMeterProvider::builder()
+                .with_periodic_exporter(exporter)
+                .with_resource(resource)
+                .build();
+            global::set_meter_provider(meters.clone());
+            Some(meters)
+        }
+    };
     let provider = match &config.otlp_endpoint {
         None => None,
         Some(endpoint) => {
@@ -131,5 +162,5 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         None => registry.with(tracing_opentelemetry::layer()).try_init(),
     };
     result.map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard { provider, meters })
 }

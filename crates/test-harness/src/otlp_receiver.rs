@@ -1,4 +1,5 @@
-//! An in-process OTLP/gRPC trace collector, so tests can assert on the spans services export.
+//! An in-process OTLP/gRPC collector (traces and metrics), so tests can assert on what services
+//! export.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -6,6 +7,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -19,11 +26,13 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
 
 type SpanStore = Arc<Mutex<Vec<ReceivedSpan>>>;
+type MetricStore = Arc<Mutex<Vec<String>>>;
 
 /// A running trace collector; dropping it stops the server.
 pub struct OtlpReceiver {
     addr: SocketAddr,
     spans: SpanStore,
+    metrics: MetricStore,
     /// The server task; Drop aborts it, which closes the listener at once instead of waiting
     /// for exporters (which keep their connections open) to hang up.
     server: JoinHandle<()>,
@@ -58,12 +67,17 @@ impl OtlpReceiver {
             .context("binding the OTLP receiver")?;
         let addr = listener.local_addr()?;
         let spans = SpanStore::default();
+        let metrics = MetricStore::default();
         let service = TraceServiceServer::new(Collector {
             spans: Arc::clone(&spans),
+        });
+        let metric_service = MetricsServiceServer::new(MetricCollector {
+            names: Arc::clone(&metrics),
         });
         let server = tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
                 .add_service(service)
+                .add_service(metric_service)
                 .serve_with_incoming(TcpListenerStream::new(listener))
                 .await;
             if let Err(error) = served {
@@ -73,6 +87,7 @@ impl OtlpReceiver {
         Ok(OtlpReceiver {
             addr,
             spans,
+            metrics,
             server,
         })
     }
@@ -88,6 +103,30 @@ impl OtlpReceiver {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Names of every metric data set received so far (one entry per metric per export).
+    pub fn metric_names(&self) -> Vec<String> {
+        self.metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Polls until a metric called `name` has been exported; after `timeout`, fails listing
+    /// the metric names that did arrive.
+    pub async fn wait_for_metric(&self, timeout: Duration, name: &str) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let names = self.metric_names();
+            if names.iter().any(|n| n == name) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!("no metric {name:?} within {timeout:?}; received {names:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Polls until some span matches `pred` and returns it; after `timeout`, fails listing the
@@ -134,6 +173,33 @@ impl TraceService for Collector {
             .unwrap_or_else(PoisonError::into_inner)
             .extend(received);
         Ok(Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+struct MetricCollector {
+    names: MetricStore,
+}
+
+#[tonic::async_trait]
+impl MetricsService for MetricCollector {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let names = request
+            .into_inner()
+            .resource_metrics
+            .into_iter()
+            .flat_map(|r| r.scope_metrics)
+            .flat_map(|s| s.metrics)
+            .map(|m| m.name);
+        self.names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(names);
+        Ok(Response::new(ExportMetricsServiceResponse {
             partial_success: None,
         }))
     }

@@ -1,8 +1,11 @@
 //! Fan-out lag: from a change's commit in post-service to its last timeline write here.
-//! Each event records it on its span; this module also keeps a window of samples and logs a
-//! summary periodically, so the lag is visible without a tracing backend.
+//! Each event records it on its span and in the `feedline.fanout.lag` histogram (ms, exported
+//! over OTLP with the traces); this module also keeps a window of samples and logs a summary
+//! periodically, so the lag is visible without any backend.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
+
+use opentelemetry::metrics::Histogram;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use feedline_service_kit::CancellationToken;
@@ -33,8 +36,22 @@ pub fn since(commit: &feedline_proto::prost_types::Timestamp) -> Option<Duration
     ))
 }
 
+/// The lag histogram, from the global meter provider (a no-op one when export is off). Made on
+/// first use, which comes after telemetry is installed.
+fn histogram() -> &'static Histogram<u64> {
+    static HISTOGRAM: OnceLock<Histogram<u64>> = OnceLock::new();
+    HISTOGRAM.get_or_init(|| {
+        opentelemetry::global::meter("fanout-service")
+            .u64_histogram("feedline.fanout.lag")
+            .with_unit("ms")
+            .with_description("time from a change's commit to its last timeline write")
+            .build()
+    })
+}
+
 /// Records one event's lag.
 pub fn record(lag: Duration) {
+    histogram().record(lag.as_millis().min(u128::from(u64::MAX)) as u64, &[]);
     let mut window = WINDOW.lock().unwrap_or_else(|p| p.into_inner());
     if window.samples.len() < MAX_SAMPLES {
         window

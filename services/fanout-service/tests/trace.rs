@@ -103,6 +103,22 @@ async fn create_post_relay_and_fanout_share_one_trace() {
         "the send's parent was exported as part of the request's trace"
     );
 
+    // The lag is a metric too, exported to the same collector. The lag is recorded just after
+    // the writes that the timeline check saw, so flush until it has gone out.
+    let started = std::time::Instant::now();
+    while receiver
+        .wait_for_metric(Duration::from_millis(200), "feedline.fanout.lag")
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < timeout,
+            "no lag metric: {:?}",
+            receiver.metric_names()
+        );
+        telemetry.flush().await;
+    }
+
     stack.stop().await;
     telemetry.shutdown().await;
 }

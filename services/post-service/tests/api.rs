@@ -362,6 +362,23 @@ mod cases {
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::NotFound);
+        let following = |user_id, page_size| ListFollowingRequest {
+            user_id,
+            page_size,
+            page_token: String::new(),
+        };
+        let status = graph.list_following(following(0, None)).await.unwrap_err();
+        assert_violation(&status, "user_id");
+        let status = graph
+            .list_following(following(a.user_id, Some(0)))
+            .await
+            .unwrap_err();
+        assert_violation(&status, "page_size");
+        let status = graph
+            .list_following(following(777_777, None))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
         let status = s
             .posts
             .clone()
@@ -601,6 +618,16 @@ mod cases {
             .await
             .unwrap_err();
         assert_violation(&status, "post_ids[1]");
+        let status = posts
+            .get_post(GetPostRequest { post_id: 0 })
+            .await
+            .unwrap_err();
+        assert_violation(&status, "post_id");
+        let status = posts
+            .get_post(GetPostRequest { post_id: 31337 })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
         let got = posts
             .get_post(GetPostRequest {
                 post_id: p1.post_id,
