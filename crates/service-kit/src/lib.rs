@@ -5,6 +5,7 @@
 //! [`process_env`], binds, and hands a [`shutdown_on_signals`] token to `run`.
 
 pub mod config;
+mod connect;
 mod health;
 mod launch;
 pub mod layers;
@@ -14,6 +15,7 @@ pub mod status;
 pub mod validation;
 
 pub use config::{ConfigError, Env, ServerConfig, process_env};
+pub use connect::connect_with_backoff;
 pub use health::Health;
 pub use launch::launch;
 pub use server::{ServeError, serve};

@@ -110,6 +110,9 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
 
+    let resource = Resource::builder()
+        .with_service_name(config.service_name.clone())
+        .build();
     let meters = match &config.otlp_endpoint {
         None => None,
         Some(endpoint) => {
@@ -118,12 +121,9 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
                 .with_endpoint(endpoint.clone())
                 .build()
                 .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-            let resource = Resource::builder()
-                .with_service_name(config.service_name.clone())
-                .build();
             let meters = SdkMeterProvider::builder()
                 .with_periodic_exporter(exporter)
-                .with_resource(resource)
+                .with_resource(resource.clone())
                 .build();
             global::set_meter_provider(meters.clone());
             Some(meters)
@@ -137,9 +137,6 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
                 .with_endpoint(endpoint.clone())
                 .build()
                 .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-            let resource = Resource::builder()
-                .with_service_name(config.service_name.clone())
-                .build();
             Some(
                 SdkTracerProvider::builder()
                     .with_batch_exporter(exporter)

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use feedline_proto::fanout::v1::fanout_service_server::{self, FanoutServiceServer};
-use feedline_service_kit::{CancellationToken, Health};
+use feedline_service_kit::{CancellationToken, Health, connect_with_backoff};
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
 use tonic::transport::Endpoint;
@@ -66,7 +66,7 @@ pub async fn run(
     Ok(served?)
 }
 
-/// Connects to the cluster (retrying with capped backoff until it works or shutdown), installs
+/// Connects to the cluster (retrying with backoff until it works or shutdown), installs
 /// the timelines, then keeps health in step with the cluster's reachability.
 async fn maintain_redis(
     config: Config,
@@ -74,27 +74,9 @@ async fn maintain_redis(
     health: Health,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Duration::from_millis(100);
-    let mut logged = false;
-    let client = loop {
-        let attempt = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            attempt = redis::connect(&config.redis_url) => attempt,
-        };
-        match attempt {
-            Ok(client) => break client,
-            Err(error) => {
-                if !logged {
-                    tracing::warn!(%error, "redis cluster not reachable yet; retrying");
-                    logged = true;
-                }
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
+    let connect = || redis::connect(&config.redis_url);
+    let Some(client) = connect_with_backoff("redis cluster", &shutdown, connect).await else {
+        return;
     };
     tracing::info!("redis cluster connected");
     // Lazy: post-service may start after us; it is only needed to rebuild missing indexes.

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use feedline_proto::graph::v1::graph_service_server::{self, GraphServiceServer};
 use feedline_proto::post::v1::post_service_server::{self, PostServiceServer};
-use feedline_service_kit::{CancellationToken, Health};
+use feedline_service_kit::{CancellationToken, Health, connect_with_backoff};
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
 
@@ -74,7 +74,7 @@ pub async fn run(
     Ok(served?)
 }
 
-/// Connects and migrates (retrying with capped backoff until it works or shutdown), installs
+/// Connects and migrates (retrying with backoff until it works or shutdown), installs
 /// the store, then keeps health in step with the database's reachability.
 async fn maintain_database(
     config: Config,
@@ -82,28 +82,15 @@ async fn maintain_database(
     health: Health,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Duration::from_millis(100);
-    let mut logged = false;
-    let store = loop {
-        let attempt = tokio::select! {
-            // A connect to an unreachable host can take its full timeout: do not hold shutdown.
-            _ = shutdown.cancelled() => return,
-            attempt = Store::connect(&config.database_url, config.db_max_connections, config.node_id) => attempt,
-        };
-        match attempt {
-            Ok(store) => break store,
-            Err(error) => {
-                if !logged {
-                    tracing::warn!(%error, "database not reachable yet; retrying");
-                    logged = true;
-                }
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
+    let connect = || {
+        Store::connect(
+            &config.database_url,
+            config.db_max_connections,
+            config.node_id,
+        )
+    };
+    let Some(store) = connect_with_backoff("database", &shutdown, connect).await else {
+        return;
     };
     tracing::info!("database connected and migrated");
     state.set_store(store);

@@ -22,61 +22,10 @@ struct AuthorState {
 }
 
 impl Timelines {
-    /// Applies a DeliverPost. The caller must apply one author's events in order: run
-    /// concurrently with an unfollow of this author, the ZADD could land after its ZREM.
-    #[tracing::instrument(skip_all)]
+    /// Applies a DeliverPost: a run of one. The caller must apply one author's events in order:
+    /// run concurrently with an unfollow of this author, the ZADD could land after its ZREM.
     pub(super) async fn deliver(&self, event: &DeliverPost) -> Result<Applied, TimelineError> {
-        let (post, entry) = validate(event)?;
-        let author = post.author_id;
-        let mut applied = Applied::default();
-        let (state, deleted) =
-            tokio::try_join!(self.record_post(author, &entry), self.cache_post(post))?;
-        applied.commands += 7;
-        if deleted {
-            // A replay that arrives after the retraction: undo the one write it raced ahead with.
-            let () = self
-                .inner
-                .redis
-                .zrem(keys::author_posts(author), &entry.1)
-                .await?;
-            applied.commands += 1;
-            tracing::debug!(post_id = post.post_id, "post already retracted");
-            return Ok(applied);
-        }
-        if !state.posts_built {
-            self.rebuild_author_posts(author, &mut applied).await?;
-        }
-        let threshold = self.inner.config.celebrity_threshold;
-        let followers = if !state.followers_built {
-            self.rebuild_followers(author, &mut applied).await?
-        } else if state.follower_count > threshold {
-            Vec::new()
-        } else {
-            self.read_followers(author, &mut applied).await?
-        };
-        if followers.len() > threshold || followers.is_empty() {
-            tracing::debug!(author, followers = followers.len(), "no fan-out");
-            return Ok(applied);
-        }
-        let trim_every = self.inner.config.trim_every;
-        let writes = followers
-            .iter()
-            .map(|&follower| {
-                let mut ops = vec![Op::Zadd(vec![entry.clone()])];
-                if keys::should_trim(post.post_id, follower, trim_every) {
-                    ops.push(self.timeline_trim());
-                }
-                KeyWrites {
-                    key: keys::timeline(follower),
-                    ops,
-                }
-            })
-            .collect();
-        let sent = send_per_node(&self.inner.redis, writes, self.inner.config.max_pipeline).await?;
-        applied.recipients = followers.len();
-        applied.commands += sent.commands;
-        applied.pipelines += sent.pipelines;
-        Ok(applied)
+        self.deliver_many(&[event]).await
     }
 
     /// Applies several DeliverPosts of one author at once, as if applied one after another:
