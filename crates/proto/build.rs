@@ -17,6 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = tonic_prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
     tonic_prost_build::configure()
+        // Field-naming INVALID_ARGUMENT instead of INTERNAL for undecodable requests.
+        .codec_path("crate::codec::ProtoCodec")
         .file_descriptor_set_path(out_dir.join("feedline_descriptor.bin"))
         .compile_with_config(
             config,

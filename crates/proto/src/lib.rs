@@ -7,6 +7,7 @@ pub use prost;
 pub use prost_types;
 pub use tonic;
 
+pub mod codec;
 mod time;
 
 pub use time::{millis_to_timestamp, timestamp_to_millis};

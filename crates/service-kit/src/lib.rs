@@ -6,9 +6,12 @@
 
 pub mod config;
 mod connect;
+pub mod database;
 mod health;
+pub mod ids;
 mod launch;
 pub mod layers;
+pub mod page_token;
 mod server;
 mod shutdown;
 pub mod status;

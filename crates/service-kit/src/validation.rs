@@ -44,6 +44,16 @@ impl Violations {
         })
     }
 
+    /// How many violations were recorded so far (to tell whether one part of a request added any).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing was recorded yet.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// `Ok(())` when nothing was recorded, else every violation.
     pub fn finish(self) -> Result<(), Vec<FieldViolation>> {
         if self.0.is_empty() {

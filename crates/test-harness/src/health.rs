@@ -14,6 +14,22 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 /// until it is SERVING, retrying connection errors; after `deadline`, fails with the last
 /// answer seen.
 pub async fn wait_for_serving(addr: SocketAddr, service: &str, deadline: Duration) -> Result<()> {
+    wait_for_health(addr, service, true, deadline).await
+}
+
+/// Like [`wait_for_serving`], for NOT_SERVING (or, with `serving`, SERVING): a server that
+/// cannot be reached does not count as NOT_SERVING.
+pub async fn wait_for_health(
+    addr: SocketAddr,
+    service: &str,
+    serving: bool,
+    deadline: Duration,
+) -> Result<()> {
+    let want = if serving {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
     let end = Instant::now() + deadline;
     // A server that accepts TCP but never speaks HTTP/2 must not eat the whole deadline in one try.
     let endpoint = Endpoint::from_shared(format!("http://{addr}"))?
@@ -21,12 +37,15 @@ pub async fn wait_for_serving(addr: SocketAddr, service: &str, deadline: Duratio
         .timeout(Duration::from_millis(500));
     loop {
         let last = match check(&endpoint, service).await {
-            Ok(ServingStatus::Serving) => return Ok(()),
+            Ok(status) if status == want => return Ok(()),
             Ok(status) => format!("status {}", status.as_str_name()),
             Err(error) => format!("{error:#}"),
         };
         if Instant::now() >= end {
-            bail!("{addr} service {service:?} not SERVING within {deadline:?}; last: {last}");
+            bail!(
+                "{addr} service {service:?} not {} within {deadline:?}; last: {last}",
+                want.as_str_name()
+            );
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }

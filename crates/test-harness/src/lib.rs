@@ -1,12 +1,18 @@
-//! Real parts for tests: a throwaway Redis Cluster, a fresh database per test, an in-process OTLP
-//! receiver and gRPC health polling. Nothing here sleeps for readiness: it polls with a deadline.
+//! Real parts for tests: a throwaway Redis Cluster, a fresh database per test, a PostgreSQL server a
+//! test can crash and restart, an in-process OTLP receiver and gRPC health polling. Nothing here
+//! sleeps for readiness: it polls with a deadline.
 
+mod backend_cases;
 mod databases;
 mod health;
 mod otlp_receiver;
+mod owned_postgres;
 mod redis_cluster;
+mod status;
 
 pub use databases::{Backend, TestDatabase};
-pub use health::{ephemeral_listener, wait_for_serving};
+pub use health::{ephemeral_listener, wait_for_health, wait_for_serving};
 pub use otlp_receiver::{OtlpReceiver, ReceivedSpan};
+pub use owned_postgres::OwnedPostgres;
 pub use redis_cluster::{RedisCluster, redis_server_available};
+pub use status::{assert_violation, retry_delay};

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use feedline_service_kit::config::{check_range, millis_or, parse_or};
+use feedline_service_kit::database::database_url;
 use feedline_service_kit::{ConfigError, Env, ServerConfig};
 
 use crate::ids::MAX_NODE_ID;
@@ -30,19 +31,7 @@ pub struct Config {
 impl Config {
     /// Reads and validates the configuration.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let database_url: String = parse_or(
-            env,
-            "FEEDLINE_DATABASE_URL",
-            "sqlite://feedline.db?mode=rwc".to_owned(),
-        )?;
-        let known = ["sqlite:", "postgres://", "postgresql://", "mysql://"];
-        if !known.iter().any(|p| database_url.starts_with(p)) {
-            return Err(ConfigError {
-                variable: "FEEDLINE_DATABASE_URL".into(),
-                value: database_url,
-                reason: "must start with sqlite:, postgres://, postgresql:// or mysql://".into(),
-            });
-        }
+        let database_url = database_url(env, "sqlite://feedline.db?mode=rwc")?;
         let db_max_connections = parse_or(env, "FEEDLINE_DB_MAX_CONNECTIONS", 10u32)?;
         check_range("FEEDLINE_DB_MAX_CONNECTIONS", db_max_connections, 1..=1000)?;
         let node_id = parse_or(env, "FEEDLINE_NODE_ID", 0u16)?;

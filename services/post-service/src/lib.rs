@@ -10,12 +10,14 @@ pub mod config;
 pub mod convert;
 pub mod entity;
 pub mod error;
-pub mod ids;
 pub mod migration;
 pub mod page_token;
 pub mod relay;
 pub mod store;
 pub mod validate;
+
+/// Time-ordered ids, shared with log-ingest-service.
+pub use feedline_service_kit::ids;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,10 +1,9 @@
 //! post-service over real gRPC, the same suite on SQLite, PostgreSQL and MySQL/MariaDB.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a failed test
 
-#[macro_use]
 mod common;
 
-on_every_backend!(
+feedline_test_harness::on_every_backend!(
     create_and_get_user,
     create_user_rejects_bad_input,
     duplicate_handle_is_already_exists,

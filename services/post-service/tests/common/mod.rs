@@ -11,8 +11,6 @@ use feedline_test_harness::{Backend, TestDatabase, ephemeral_listener, wait_for_
 use sea_orm::{Database, DatabaseConnection};
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
-use tonic::{Code, Status};
-use tonic_types::StatusExt as _;
 
 /// A running post-service and what a test needs to talk to it.
 pub struct TestServer {
@@ -84,46 +82,5 @@ impl TestServer {
     }
 }
 
-/// Asserts `status` is INVALID_ARGUMENT with a BadRequest violation of exactly `field`.
-pub fn assert_violation(status: &Status, field: &str) {
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let bad = status
-        .get_details_bad_request()
-        .unwrap_or_else(|| panic!("no BadRequest details in {status:?}"));
-    let fields: Vec<&str> = bad
-        .field_violations
-        .iter()
-        .map(|v| v.field.as_str())
-        .collect();
-    assert!(
-        fields.contains(&field),
-        "expected a violation of {field}, got {fields:?}"
-    );
-}
-
-/// Generates, for each case, one `#[tokio::test]` per backend (modules `sqlite`, `postgres`,
-/// `mysql`). A backend that is not enabled in the environment skips with a line on stderr.
-macro_rules! on_every_backend {
-    ($($case:ident),* $(,)?) => {
-        on_every_backend!(@backend sqlite, Sqlite, $($case),*);
-        on_every_backend!(@backend postgres, Postgres, $($case),*);
-        on_every_backend!(@backend mysql, Mysql, $($case),*);
-    };
-    (@backend $module:ident, $backend:ident, $($case:ident),*) => {
-        mod $module {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let backend = feedline_test_harness::Backend::$backend;
-                    match crate::common::TestServer::start(backend).await {
-                        Some(server) => {
-                            super::cases::$case(&server).await;
-                            server.stop().await;
-                        }
-                        None => eprintln!("skipped: {} backend not enabled", backend.name()),
-                    }
-                }
-            )*
-        }
-    };
-}
+#[allow(unused_imports)] // not every test binary asserts violations
+pub use feedline_test_harness::assert_violation;

@@ -2,7 +2,7 @@
 //! id is a stable cursor.
 //!
 //! Layout (Twitter's snowflake): 41 bits of milliseconds since 2025-01-01 UTC (until 2094),
-//! 10 bits of node id (`FEEDLINE_NODE_ID`, distinct per post-service replica), 12 bits of sequence.
+//! 10 bits of node id (`FEEDLINE_NODE_ID`, distinct per replica of a service), 12 bits of sequence.
 
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,0 +1,117 @@
+//! Ingest and IngestStream: validate, submit to the pipeline, answer once committed.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use feedline_proto::logs::v1::{
+    IngestRequest, IngestResponse, IngestStreamRequest, IngestStreamResponse,
+};
+use futures::stream::{FuturesUnordered, StreamExt as _};
+use prost::Message as _;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument as _;
+
+use super::AppState;
+use super::status::stream_answer;
+use crate::error::{Error, Result};
+use crate::pipeline::{Pipeline, now_nanos};
+use crate::record::Outcome;
+use crate::validate;
+
+/// Batches of one stream being written at once; beyond this the stream is not read, so a
+/// client cannot make one stream hold an unbounded number of answers.
+const MAX_IN_FLIGHT_PER_STREAM: usize = 256;
+
+/// The response stream type of IngestStream.
+pub type AnswerStream =
+    Pin<Box<dyn futures::Stream<Item = Result<IngestStreamResponse, Status>> + Send>>;
+
+/// Handles LogService.Ingest.
+pub async fn unary(
+    state: &AppState,
+    request: Request<IngestRequest>,
+) -> Result<Response<IngestResponse>, Status> {
+    let ready = state.ready()?;
+    let app_id = state
+        .keys
+        .authenticate(request.metadata(), &ready.store)
+        .await?;
+    let req = request.into_inner();
+    let outcome = submit(&ready.pipeline, app_id, req.encoded_len(), req.records).await?;
+    Ok(Response::new(IngestResponse {
+        accepted: outcome.accepted as i32,
+        duplicates: outcome.duplicates as i32,
+    }))
+}
+
+/// Validates and submits one call's records; returns once they are committed.
+async fn submit(
+    pipeline: &Pipeline,
+    app_id: i64,
+    encoded_len: usize,
+    records: Vec<feedline_proto::logs::v1::LogRecord>,
+) -> Result<Outcome> {
+    pipeline.check_room(records.len())?;
+    let records = validate::records(app_id, records, encoded_len, now_nanos())
+        .map_err(Error::InvalidArgument)?;
+    pipeline.submit(records).await
+}
+
+/// Handles LogService.IngestStream: each request is submitted as it arrives and answered in
+/// completion order. On shutdown the stream stops reading, answers what it took, and ends.
+pub async fn stream(
+    state: Arc<AppState>,
+    request: Request<Streaming<IngestStreamRequest>>,
+) -> Result<Response<AnswerStream>, Status> {
+    let ready = state.ready()?.clone();
+    let app_id = state
+        .keys
+        .authenticate(request.metadata(), &ready.store)
+        .await?;
+    let mut inbound = request.into_inner();
+    let (answers, rx) = mpsc::channel(MAX_IN_FLIGHT_PER_STREAM);
+    let shutdown = state.shutdown.clone();
+    let span = tracing::Span::current();
+    tokio::spawn(
+        async move {
+            let mut pending = FuturesUnordered::new();
+            let mut reading = true;
+            loop {
+                let room = pending.len() < MAX_IN_FLIGHT_PER_STREAM;
+                tokio::select! {
+                    message = inbound.message(), if reading && room => match message {
+                        Ok(Some(req)) => {
+                            let pipeline = ready.pipeline.clone();
+                            pending.push(async move {
+                                let encoded = req.encoded_len();
+                                let IngestStreamRequest { request_id, records } = req;
+                                let result = submit(&pipeline, app_id, encoded, records).await;
+                                stream_answer(request_id, result)
+                            });
+                        }
+                        Ok(None) => reading = false,
+                        Err(status) => {
+                            // A broken request (bad bytes, reset): what was taken is still
+                            // answered, if the client listens.
+                            tracing::debug!(%status, "ingest stream read ended");
+                            reading = false;
+                        }
+                    },
+                    Some(answer) = pending.next(), if !pending.is_empty() => {
+                        if answers.send(Ok(answer)).await.is_err() {
+                            break;
+                        }
+                    }
+                    () = shutdown.cancelled(), if reading => reading = false,
+                }
+                if !reading && pending.is_empty() {
+                    break;
+                }
+            }
+        }
+        .instrument(span),
+    );
+    Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+}

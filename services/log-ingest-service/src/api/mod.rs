@@ -1,0 +1,66 @@
+//! The gRPC face of log-ingest-service: thin adapters from `feedline.logs.v1.LogService` to
+//! the pipeline and the store. Every error becomes a status in `status.rs`.
+
+mod apps;
+pub mod auth;
+mod ingest;
+mod query;
+mod state;
+mod status;
+
+use std::sync::Arc;
+
+use feedline_proto::logs::v1::log_service_server::LogService;
+use feedline_proto::logs::v1::{
+    CreateAppRequest, CreateAppResponse, IngestRequest, IngestResponse, IngestStreamRequest,
+    QueryLogsRequest, QueryLogsResponse,
+};
+use tonic::{Request, Response, Status, Streaming};
+
+pub use state::{AppState, Ready};
+
+/// The LogService implementation.
+#[derive(Clone, Debug)]
+pub struct LogApi {
+    state: Arc<AppState>,
+}
+
+impl LogApi {
+    /// The service over `state`.
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+}
+
+#[tonic::async_trait]
+impl LogService for LogApi {
+    async fn create_app(
+        &self,
+        request: Request<CreateAppRequest>,
+    ) -> Result<Response<CreateAppResponse>, Status> {
+        apps::create_app(&self.state, request).await
+    }
+
+    async fn ingest(
+        &self,
+        request: Request<IngestRequest>,
+    ) -> Result<Response<IngestResponse>, Status> {
+        ingest::unary(&self.state, request).await
+    }
+
+    type IngestStreamStream = ingest::AnswerStream;
+
+    async fn ingest_stream(
+        &self,
+        request: Request<Streaming<IngestStreamRequest>>,
+    ) -> Result<Response<Self::IngestStreamStream>, Status> {
+        ingest::stream(self.state.clone(), request).await
+    }
+
+    async fn query_logs(
+        &self,
+        request: Request<QueryLogsRequest>,
+    ) -> Result<Response<QueryLogsResponse>, Status> {
+        query::query_logs(&self.state, request).await
+    }
+}

@@ -1,0 +1,130 @@
+//! log-ingest-service configuration, read from the environment before any port is bound.
+
+use std::time::Duration;
+
+use feedline_service_kit::config::{check_range, millis_or, parse_or};
+use feedline_service_kit::database::database_url;
+use feedline_service_kit::ids::MAX_NODE_ID;
+use feedline_service_kit::{ConfigError, Env, ServerConfig};
+
+use crate::pipeline::{FaultPlan, PipelineConfig};
+
+/// log-ingest-service's well-known port.
+pub const DEFAULT_PORT: u16 = 50054;
+
+/// Everything log-ingest-service reads from its environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Listen address, timeouts, limits (`FEEDLINE_LISTEN_ADDR`, ...).
+    pub server: ServerConfig,
+    /// `FEEDLINE_DATABASE_URL`: `sqlite://PATH?mode=rwc`, `postgres://...` or `mysql://...`
+    /// (default `sqlite://feedline-logs.db?mode=rwc`).
+    pub database_url: String,
+    /// `FEEDLINE_DB_MAX_CONNECTIONS`: pool size (default 10, the seed's pool). The writer pool
+    /// leaves one connection for queries and key lookups.
+    pub db_max_connections: u32,
+    /// `FEEDLINE_NODE_ID`: 0 to 1023, distinct per replica; part of every record id (default 0).
+    pub node_id: u16,
+    /// `FEEDLINE_ADMIN_TOKEN`: when set, CreateApp requires it in `x-admin-token`.
+    pub admin_token: Option<String>,
+    /// The queue, the batcher and the writers.
+    pub pipeline: PipelineConfig,
+}
+
+impl Config {
+    /// Reads and validates the configuration.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let database_url = database_url(env, "sqlite://feedline-logs.db?mode=rwc")?;
+        let db_max_connections = parse_or(env, "FEEDLINE_DB_MAX_CONNECTIONS", 10u32)?;
+        check_range("FEEDLINE_DB_MAX_CONNECTIONS", db_max_connections, 2..=1000)?;
+        let node_id = parse_or(env, "FEEDLINE_NODE_ID", 0u16)?;
+        check_range("FEEDLINE_NODE_ID", node_id, 0..=MAX_NODE_ID)?;
+        let admin_token: String = parse_or(env, "FEEDLINE_ADMIN_TOKEN", String::new())?;
+
+        // One connection stays free for queries and key lookups, so reads never starve.
+        let max_workers = db_max_connections as usize - 1;
+        let default_workers = max_workers.min(4);
+        let workers = parse_or(env, "FEEDLINE_INGEST_WORKERS", default_workers)?;
+        check_range("FEEDLINE_INGEST_WORKERS", workers, 1..=max_workers)?;
+        let queue_records = parse_or(env, "FEEDLINE_INGEST_QUEUE_RECORDS", 200_000usize)?;
+        check_range(
+            "FEEDLINE_INGEST_QUEUE_RECORDS",
+            queue_records,
+            1000..=10_000_000,
+        )?;
+        let queue_mib = parse_or(env, "FEEDLINE_INGEST_QUEUE_MIB", 128usize)?;
+        check_range("FEEDLINE_INGEST_QUEUE_MIB", queue_mib, 8..=65_536)?;
+        let batch_records = parse_or(env, "FEEDLINE_INGEST_BATCH_RECORDS", 4000usize)?;
+        check_range("FEEDLINE_INGEST_BATCH_RECORDS", batch_records, 1..=5000)?;
+        let batch_mib = parse_or(env, "FEEDLINE_INGEST_BATCH_MIB", 8usize)?;
+        check_range("FEEDLINE_INGEST_BATCH_MIB", batch_mib, 1..=256)?;
+        Ok(Self {
+            server: ServerConfig::from_env(env, DEFAULT_PORT)?,
+            database_url,
+            db_max_connections,
+            node_id,
+            admin_token: (!admin_token.is_empty()).then_some(admin_token),
+            pipeline: PipelineConfig {
+                queue_records,
+                queue_bytes: queue_mib << 20,
+                batch_records,
+                batch_bytes: batch_mib << 20,
+                linger: millis_or(
+                    env,
+                    "FEEDLINE_INGEST_LINGER_MS",
+                    Duration::from_millis(5),
+                    0..=10_000,
+                )?,
+                workers,
+                retry_for: millis_or(
+                    env,
+                    "FEEDLINE_INGEST_RETRY_MS",
+                    Duration::from_secs(3),
+                    0..=600_000,
+                )?,
+                faults: FaultPlan::default(),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_validation() {
+        let c = Config::from_env(&Env::new()).unwrap();
+        assert_eq!(c.server.listen_addr.port(), 50054);
+        assert!(c.database_url.starts_with("sqlite:"));
+        assert_eq!(c.pipeline.workers, 4);
+        assert!(c.admin_token.is_none());
+        for (var, value) in [
+            ("FEEDLINE_DATABASE_URL", "redis://x"),
+            ("FEEDLINE_NODE_ID", "1024"),
+            ("FEEDLINE_INGEST_BATCH_RECORDS", "0"),
+            ("FEEDLINE_INGEST_QUEUE_MIB", "1"),
+        ] {
+            assert_eq!(
+                Config::from_env(&env(&[(var, value)]))
+                    .unwrap_err()
+                    .variable,
+                var
+            );
+        }
+        // The writer pool must leave a connection for reads.
+        let e = Config::from_env(&env(&[
+            ("FEEDLINE_DB_MAX_CONNECTIONS", "4"),
+            ("FEEDLINE_INGEST_WORKERS", "4"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.variable, "FEEDLINE_INGEST_WORKERS");
+    }
+}

@@ -1,0 +1,172 @@
+//! A log-ingest-service on a fresh database and an ephemeral port, with a client, for one test;
+//! and the oracle load that every fault test runs.
+#![allow(dead_code)]
+
+pub mod oracle;
+pub mod process;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use feedline_proto::logs::v1::log_service_client::LogServiceClient;
+use feedline_proto::logs::v1::{CreateAppRequest, LogRecord, Severity};
+use feedline_service_kit::{CancellationToken, Env};
+use feedline_test_harness::{Backend, TestDatabase, ephemeral_listener, wait_for_serving};
+use log_ingest_service::pipeline::FaultPlan;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+#[allow(unused_imports)] // not every test binary asserts violations
+pub use feedline_test_harness::assert_violation;
+
+/// A running log-ingest-service and what a test needs to talk to it.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub client: LogServiceClient<Channel>,
+    /// Direct access to the service's database, to assert on what it wrote.
+    pub db: DatabaseConnection,
+    pub backend: Backend,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+    /// Dropped last: the database goes away after the server that uses it.
+    database: TestDatabase,
+}
+
+/// The environment of a service on `database_url` listening on `addr`.
+pub fn service_env(database_url: &str, addr: SocketAddr, extra: &[(&str, &str)]) -> Env {
+    let mut env: Env = [
+        ("FEEDLINE_DATABASE_URL", database_url.to_owned()),
+        ("FEEDLINE_LISTEN_ADDR", addr.to_string()),
+        ("FEEDLINE_SHUTDOWN_GRACE_MS", "10000".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+impl TestServer {
+    /// Starts the service on `backend`; `None` when that backend is not enabled here.
+    pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, &[], FaultPlan::default()).await
+    }
+
+    /// Same, with extra environment variables and injected write failures.
+    pub async fn start_with(
+        backend: Backend,
+        extra: &[(&str, &str)],
+        faults: FaultPlan,
+    ) -> Option<Self> {
+        let database = TestDatabase::create(backend)
+            .await
+            .expect("test database")?;
+        let listener = ephemeral_listener().await.expect("listener");
+        let addr = listener.local_addr().expect("local addr");
+        let env = service_env(database.url(), addr, extra);
+        let mut config = log_ingest_service::Config::from_env(&env).expect("config");
+        config.pipeline.faults = faults;
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(log_ingest_service::run(config, listener, shutdown.clone()));
+        wait_for_serving(addr, "", Duration::from_secs(60))
+            .await
+            .expect("log-ingest-service became healthy");
+        let db = Database::connect(database.url()).await.expect("db connect");
+        Some(Self {
+            addr,
+            client: client(addr).await,
+            db,
+            backend,
+            shutdown,
+            task,
+            database,
+        })
+    }
+
+    /// Registers an app and returns its key.
+    pub async fn create_app(&self, name: &str) -> String {
+        create_app(&self.client, name).await
+    }
+
+    /// Cancels the server (as SIGTERM does) without waiting.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Stops the server and waits for its orderly shutdown.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let result = tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .expect("log-ingest-service stopped within its grace period")
+            .expect("log-ingest-service task did not panic");
+        result.expect("log-ingest-service run returned Ok");
+        let _ = self.db.close().await;
+    }
+}
+
+/// A client of `addr` that reconnects by itself (the server may restart under it).
+pub async fn client(addr: SocketAddr) -> LogServiceClient<Channel> {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect_timeout(Duration::from_secs(2))
+        .connect_lazy();
+    LogServiceClient::new(channel)
+}
+
+/// Registers `name` through CreateApp and returns its key.
+pub async fn create_app(client: &LogServiceClient<Channel>, name: &str) -> String {
+    client
+        .clone()
+        .create_app(CreateAppRequest { name: name.into() })
+        .await
+        .expect("CreateApp")
+        .into_inner()
+        .app_key
+}
+
+/// `message` as a request carrying `key` in `x-app-key`.
+pub fn with_key<T>(key: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("x-app-key", key.parse().expect("ascii key"));
+    request
+}
+
+/// A valid INFO record, `seconds_ago` old, with client id `id` (none when empty).
+pub fn record(message: &str, id: &str) -> LogRecord {
+    LogRecord {
+        time: Some(now_minus(0)),
+        level: Severity::Info as i32,
+        service: "checkout".into(),
+        message: message.into(),
+        attributes: [("region".to_owned(), "eu".to_owned())].into(),
+        trace_id: String::new(),
+        client_record_id: id.into(),
+    }
+}
+
+/// The wall clock minus `millis`, as a protobuf timestamp.
+pub fn now_minus(millis: i64) -> prost_types::Timestamp {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+        - millis;
+    feedline_proto::millis_to_timestamp(now)
+}
+
+/// Rows in `log_records`.
+pub async fn count_rows(db: &DatabaseConnection) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM log_records",
+        ))
+        .await
+        .expect("count")
+        .expect("a row");
+    row.try_get_by_index::<i64>(0).expect("count value")
+}
