@@ -63,6 +63,9 @@ pub struct Submission {
     bytes: usize,
     reply: oneshot::Sender<Result<Outcome>>,
     permit: Permit,
+    /// The calling request's span: the batch span links to it, so a trace shows which
+    /// batch wrote a call's records.
+    caller: Option<tracing::Id>,
 }
 
 impl Weighed for Submission {
@@ -140,6 +143,7 @@ impl Pipeline {
             bytes,
             reply,
             permit,
+            caller: tracing::Span::current().id(),
         };
         self.intake.try_send(submission).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => Error::QueueFull {

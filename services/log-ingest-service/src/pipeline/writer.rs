@@ -17,6 +17,9 @@ use crate::store::Store;
 /// First pause between attempts; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Calls linked from one batch span, at most (a batch of 4000 one-record calls would
+/// otherwise carry 4000 links).
+const MAX_LINKS: usize = 128;
 
 /// What every writer shares.
 #[derive(Debug)]
@@ -34,6 +37,14 @@ impl Writer {
     pub async fn write(self: Arc<Self>, batch: Vec<Submission>) {
         let records: usize = batch.iter().map(|s| s.records.len()).sum();
         let span = tracing::info_span!("write batch", calls = batch.len(), records);
+        // Links, not a parent: one batch serves many traces.
+        for caller in batch
+            .iter()
+            .filter_map(|s| s.caller.clone())
+            .take(MAX_LINKS)
+        {
+            span.follows_from(caller);
+        }
         async move {
             // Each call's records, end to end, in one slice for one statement.
             let mut all: Vec<NewRecord> = Vec::with_capacity(records);
