@@ -12,6 +12,7 @@ feedline_test_harness::on_every_backend!(
     undecodable_strings_are_invalid_argument,
     streams_answer_each_request_by_id,
     create_app_validates_and_refuses_taken_names,
+    every_character_survives_each_bulk_path,
 );
 
 mod cases {
@@ -385,6 +386,37 @@ mod cases {
             .await
             .unwrap_err();
         assert_eq!(unauthenticated.code(), Code::Unauthenticated);
+    }
+
+    /// Batches without client ids take COPY on PostgreSQL, others the array INSERT: text
+    /// that needs escaping in either comes back byte for byte.
+    pub async fn every_character_survives_each_bulk_path(s: &TestServer) {
+        let key = s.create_app("chars").await;
+        let text = "tab\there\nnew line\\back\\slash\r 'quote' \"dq\" é 🦀 \\N %_";
+        let mut plain = record(text, "");
+        plain.service = "svc\twith\ttabs".into();
+        plain.attributes = [("k\t\"".to_owned(), "v\n\\".to_owned())].into();
+        ingest(s, &key, vec![plain.clone()]).await;
+        let mut with_id = plain.clone();
+        with_id.client_record_id = "id\twith\\odd chars".into();
+        ingest(s, &key, vec![with_id.clone()]).await;
+        let page = s
+            .client
+            .clone()
+            .query_logs(with_key(&key, QueryLogsRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(page.records.len(), 2);
+        for stored in page.records {
+            let r = stored.record.unwrap();
+            let sent = if r.client_record_id.is_empty() {
+                &plain
+            } else {
+                &with_id
+            };
+            assert_eq!(&r, sent);
+        }
     }
 
     pub async fn create_app_validates_and_refuses_taken_names(s: &TestServer) {

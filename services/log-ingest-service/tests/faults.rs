@@ -13,7 +13,7 @@ use feedline_test_harness::{Backend, OwnedPostgres, TestDatabase, wait_for_healt
 use sea_orm::Database;
 use tokio::time::Instant;
 
-use common::oracle::{self, Load};
+use common::oracle::{self, ClientIds, Load};
 use common::process::{ServiceProcess, free_addr};
 use common::{client, count_rows, create_app, record, service_env, with_key};
 use feedline_proto::logs::v1::IngestRequest;
@@ -65,7 +65,7 @@ fn load(tag: &str) -> Load {
         senders: 8,
         calls: 40,
         records: 100,
-        client_ids: true,
+        client_ids: ClientIds::All,
         tag: tag.into(),
         until: Some(Arc::new(AtomicBool::new(false))),
     }

@@ -8,7 +8,7 @@ use feedline_test_harness::Backend;
 use log_ingest_service::pipeline::FaultPlan;
 
 use common::TestServer;
-use common::oracle::{self, Load};
+use common::oracle::{self, ClientIds, Load};
 
 /// Runs `load` on `backend` with `faults` and checks the oracle; returns the tally.
 async fn oracle_run(backend: Backend, faults: FaultPlan, extra: &[(&str, &str)], load: Load) {
@@ -31,7 +31,7 @@ fn steady() -> Load {
         senders: 16,
         calls: 20,
         records: 100,
-        client_ids: false,
+        client_ids: ClientIds::Half,
         tag: "steady".into(),
         until: None,
     }
@@ -45,6 +45,9 @@ fn faulty() -> (FaultPlan, Load) {
         FaultPlan { fail_one_in: 10 },
         Load {
             tag: "faulty".into(),
+            // No ids: only the record's own primary key guards the retried batches (and on
+            // PostgreSQL they are COPY batches).
+            client_ids: ClientIds::None,
             ..steady()
         },
     )
@@ -94,7 +97,7 @@ async fn failed_batches_are_failed_back_to_every_caller() {
         senders: 8,
         calls: 10,
         records: 50,
-        client_ids: true,
+        client_ids: ClientIds::All,
         tag: "failback".into(),
         until: None,
     };

@@ -24,14 +24,25 @@ pub struct Load {
     pub calls: usize,
     /// Records per call.
     pub records: usize,
-    /// Every record gets a client_record_id (otherwise every other one has none). Loads that
-    /// meet outcomes the client cannot know (a killed server, a lost database) need ids.
-    pub client_ids: bool,
+    /// Which records carry a client_record_id. Loads that meet outcomes the client cannot
+    /// know (a killed server, a lost database) need them on all.
+    pub client_ids: ClientIds,
     /// Unique per load, so two loads on one database do not mix.
     pub tag: String,
     /// When set, senders go on past `calls` until it is raised: a load that is surely still
     /// running when a fault is injected, however fast the machine.
     pub until: Option<Arc<AtomicBool>>,
+}
+
+/// Which records of a load carry a client_record_id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientIds {
+    /// Every record.
+    All,
+    /// Every other record.
+    Half,
+    /// None: on PostgreSQL such batches go through COPY.
+    None,
 }
 
 /// What the senders saw.
@@ -85,11 +96,12 @@ pub async fn run(client: &LogServiceClient<Channel>, key: &str, load: &Load) -> 
                     .iter()
                     .enumerate()
                     .map(|(i, m)| {
-                        let id = if load.client_ids || i % 2 == 0 {
-                            m.as_str()
-                        } else {
-                            ""
+                        let with_id = match load.client_ids {
+                            ClientIds::All => true,
+                            ClientIds::Half => i % 2 == 0,
+                            ClientIds::None => false,
                         };
+                        let id = if with_id { m.as_str() } else { "" };
                         record(m, id)
                     })
                     .collect::<Vec<_>>();
