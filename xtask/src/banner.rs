@@ -1,12 +1,17 @@
 //! The block `cargo xtask up` prints once everything is serving: what runs where, and what to try.
 
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use feedline_proto::prost_types::Timestamp;
 
 use crate::lint::BUF;
+use crate::logs_app::CreatedApp;
 use crate::services::{SERVICES, Stack};
 
-/// Prints what is running and ready-to-paste grpcurl and buf curl examples.
-pub fn print(stack: &Stack, logs_dir: &Path) {
+/// Prints what is running and ready-to-paste grpcurl and buf curl examples; with `demo` (the app
+/// `up` created in log-ingest-service) also its key and Ingest and QueryLogs examples.
+pub fn print(stack: &Stack, logs_dir: &Path, demo: Option<&CreatedApp>) {
     println!();
     println!("feedline is up (Ctrl-C to stop)");
     println!();
@@ -89,6 +94,9 @@ pub fn print(stack: &Stack, logs_dir: &Path) {
     );
     println!("  redis-cli -c -p 30001 ZREVRANGE 'tl:{{<BOB_ID>}}' 0 -1 WITHSCORES");
     println!();
+    if let Some(demo) = demo {
+        print_logs_examples(demo);
+    }
     println!(
         "grpcurl is not packaged for Debian (get a release binary, or \
          `go install github.com/fullstorydev/grpcurl/cmd/grpcurl@latest`);"
@@ -99,5 +107,66 @@ pub fn print(stack: &Stack, logs_dir: &Path) {
          -d '{{\"handle\":\"carol\",\"display_name\":\"Carol\"}}' \
          http://{addr}/feedline.graph.v1.GraphService/CreateUser"
     );
+    if let Some(demo) = demo {
+        println!(
+            "  npx --yes {BUF} curl --protocol grpc --http2-prior-knowledge \
+             -H 'x-app-key: {}' -d '{{\"page_size\":10}}' \
+             http://{}/feedline.logs.v1.LogService/QueryLogs",
+            demo.key,
+            logs_addr()
+        );
+    }
     println!();
+}
+
+/// The demo app's key and how to send and read its logs.
+fn print_logs_examples(demo: &CreatedApp) {
+    let addr = logs_addr();
+    let key = &demo.key;
+    let grpcurl = |body: &str, method: &str| {
+        format!("  grpcurl -plaintext -H 'x-app-key: {key}' -d '{body}' {addr} {method}")
+    };
+    println!(
+        "log-ingest-service: demo app \"{}\" (app_id {}), key (shown only now): {key}",
+        demo.name, demo.app_id
+    );
+    println!(
+        "  # a record's time must be within the last 7 days: this one is the time `up` started"
+    );
+    let ingest = format!(
+        r#"{{"records":[{{"time":"{}","level":"SEVERITY_INFO","service":"checkout","message":"hello","attributes":{{"region":"eu"}},"client_record_id":"r1"}}]}}"#,
+        now_rfc3339()
+    );
+    println!("{}", grpcurl(&ingest, "feedline.logs.v1.LogService/Ingest"));
+    println!(
+        "  # run it twice: the same client_record_id answers duplicates: 1, nothing stored twice"
+    );
+    println!(
+        "{}",
+        grpcurl(
+            r#"{"page_size":10}"#,
+            "feedline.logs.v1.LogService/QueryLogs"
+        )
+    );
+    println!("  # another app and key: cargo xtask logs-app create NAME");
+    println!();
+}
+
+fn logs_addr() -> String {
+    SERVICES
+        .iter()
+        .find(|s| s.name == "log-ingest-service")
+        .map_or_else(|| "127.0.0.1:50054".to_owned(), |s| s.addr().to_string())
+}
+
+/// Now in RFC 3339 (`2026-01-02T03:04:05Z`), as protobuf JSON writes a Timestamp.
+fn now_rfc3339() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Timestamp {
+        seconds: i64::try_from(seconds).unwrap_or(i64::MAX),
+        nanos: 0,
+    }
+    .to_string()
 }

@@ -1,9 +1,11 @@
-//! `cargo xtask`: the developer commands of the feedline workspace (`test`, `up`, `lint`, `bench`).
+//! `cargo xtask`: the developer commands of the feedline workspace (`test`, `up`, `lint`, `bench`,
+//! `logs-app`).
 
 mod banner;
 mod bench;
 mod cli;
 mod lint;
+mod logs_app;
 mod redis;
 mod services;
 mod test;
@@ -19,7 +21,13 @@ async fn main() -> ExitCode {
         Ok(cli::Command::Test { extra }) => test::run(&extra),
         Ok(cli::Command::Up { build }) => up::run(build).await,
         Ok(cli::Command::Lint) => lint::run(),
-        Ok(cli::Command::BenchFanout(options)) => bench::run(options).await,
+        Ok(cli::Command::BenchFanout(options)) => bench::run_fanout(options).await,
+        Ok(cli::Command::BenchLogs(options)) => bench::run_logs(options).await,
+        Ok(cli::Command::LogsAppCreate {
+            name,
+            addr,
+            admin_token,
+        }) => logs_app::run_create(&name, &addr, admin_token).await,
         Ok(cli::Command::Help) => {
             println!("{}", cli::USAGE);
             return ExitCode::SUCCESS;

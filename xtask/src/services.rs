@@ -98,8 +98,15 @@ pub const SERVICES: &[Service] = &[
         bin: "log-ingest-service",
         port: 50054,
         health: &["feedline.logs.v1.LogService"],
-        started: false,
-        env: |_| vec![],
+        started: true,
+        env: |stack| {
+            // Its own file: log records are written in bulk, apart from post-service's tables.
+            let db = stack.state_dir.join("logs.db");
+            vec![(
+                "FEEDLINE_DATABASE_URL",
+                format!("sqlite://{}?mode=rwc", db.display()),
+            )]
+        },
     },
 ];
 
@@ -123,6 +130,25 @@ mod tests {
         assert!(env.contains(&(
             "FEEDLINE_DATABASE_URL",
             "sqlite:///w/.feedline/feedline.db?mode=rwc".to_owned()
+        )));
+    }
+
+    #[test]
+    fn log_ingest_service_gets_its_own_sqlite_file() {
+        let stack = Stack {
+            state_dir: PathBuf::from("/w/.feedline"),
+            redis_url: "redis-cluster://127.0.0.1:30001".to_owned(),
+        };
+        let service = SERVICES
+            .iter()
+            .find(|s| s.name == "log-ingest-service")
+            .unwrap();
+        assert!(service.started);
+        let env = service.env(&stack);
+        assert!(env.contains(&("FEEDLINE_LISTEN_ADDR", "127.0.0.1:50054".to_owned())));
+        assert!(env.contains(&(
+            "FEEDLINE_DATABASE_URL",
+            "sqlite:///w/.feedline/logs.db?mode=rwc".to_owned()
         )));
     }
 

@@ -4,14 +4,16 @@ use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, ExitStatus, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow};
 use feedline_test_harness::{RedisCluster, wait_for_serving};
 use futures::future::{self, FutureExt as _};
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{Signal, SignalKind, signal};
+use tonic::Code;
 
+use crate::logs_app::{self, CreatedApp};
 use crate::services::{SERVICES, Service, Stack};
 use crate::{banner, redis, workspace};
 
@@ -22,6 +24,9 @@ const REDIS_BUS_OFFSET: u16 = 10000;
 const HEALTH_DEADLINE: Duration = Duration::from_secs(60);
 const STOP_GRACE: Duration = Duration::from_secs(15);
 const LOG_TAIL_LINES: usize = 20;
+/// The service whose demo app `up` creates once everything is healthy.
+const LOG_SERVICE: &str = "log-ingest-service";
+const DEMO_APP_DEADLINE: Duration = Duration::from_secs(15);
 
 /// Builds (unless `build` is false), starts everything, waits for a signal, stops everything.
 pub async fn run(build: bool) -> anyhow::Result<ExitCode> {
@@ -97,7 +102,29 @@ pub async fn run(build: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
 
-    banner::print(&stack, &logs_dir);
+    let demo = match running.log_service() {
+        None => None,
+        Some(log_service) => {
+            let created = tokio::select! {
+                created = create_demo_app(log_service.service) => created,
+                name = signals.recv() => {
+                    println!("{name} received during startup: stopping");
+                    running.stop().await;
+                    return Ok(ExitCode::from(130));
+                }
+            };
+            match created {
+                Ok(app) => Some(app),
+                Err(problem) => {
+                    eprintln!("cannot create the demo app: {problem:#}");
+                    print_log_tail(&log_service.log);
+                    running.stop().await;
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+    };
+    banner::print(&stack, &logs_dir, demo.as_ref());
     let crashed = tokio::select! {
         name = signals.recv() => {
             println!("{name} received: stopping");
@@ -143,7 +170,7 @@ struct ProcessInfo {
 
 impl Process {
     fn spawn(service: &'static Service, stack: &Stack, logs_dir: &Path) -> anyhow::Result<Self> {
-        let bin = target_dir().join("debug").join(service.bin);
+        let bin = workspace::target_dir().join("debug").join(service.bin);
         let log = logs_dir.join(format!("{}.log", service.name));
         let out = File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
         let err = out.try_clone()?;
@@ -185,6 +212,14 @@ impl Process {
 }
 
 impl Running {
+    /// log-ingest-service, when `up` started it.
+    fn log_service(&self) -> Option<ProcessInfo> {
+        self.processes
+            .iter()
+            .find(|p| p.service.name == LOG_SERVICE)
+            .map(Process::info)
+    }
+
     /// Waits until every service answers SERVING for "" or one fails; returns the failure.
     async fn wait_healthy(&mut self) -> Option<(ProcessInfo, anyhow::Error)> {
         for process in &mut self.processes {
@@ -250,6 +285,34 @@ impl Running {
     }
 }
 
+/// Registers the demo app whose key the banner shows: "demo", or "demo-<unix seconds>" when
+/// `.feedline/logs.db` kept "demo" from an earlier run (its key was shown only then).
+async fn create_demo_app(service: &Service) -> anyhow::Result<CreatedApp> {
+    let addr = format!("http://{}", service.addr());
+    // The service inherits our environment, so it expects the same admin token, if any.
+    let token = logs_app::admin_token(None);
+    let attempt = async {
+        let channel = logs_app::connect(&addr).await?;
+        match logs_app::create(channel.clone(), "demo", token.as_deref()).await {
+            Err(status) if status.code() == Code::AlreadyExists => {
+                let seconds = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let name = format!("demo-{seconds}");
+                logs_app::create(channel, &name, token.as_deref())
+                    .await
+                    .map_err(|status| anyhow!("CreateApp {name}: {}", logs_app::describe(&status)))
+            }
+            created => {
+                created.map_err(|status| anyhow!("CreateApp demo: {}", logs_app::describe(&status)))
+            }
+        }
+    };
+    tokio::time::timeout(DEMO_APP_DEADLINE, attempt)
+        .await
+        .map_err(|_| anyhow!("CreateApp did not answer within {DEMO_APP_DEADLINE:?}"))?
+}
+
 /// Sends SIGTERM by shelling out to `kill` (libc is not a dependency).
 fn terminate(pid: u32) {
     let sent = std::process::Command::new("kill")
@@ -266,13 +329,6 @@ fn describe(status: ExitStatus) -> String {
     } else {
         status.to_string()
     }
-}
-
-/// Where cargo puts binaries: `$CARGO_TARGET_DIR` or `target/` in the workspace root.
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace::root().join("target"))
 }
 
 /// One line naming the first port `up` needs that something else holds.

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use feedline_test_harness::{RedisCluster, wait_for_serving};
 use fred::prelude::{ClientLike as _, ClusterInterface as _, Config, SortedSetsInterface as _};
 use tonic::transport::Channel;
 
-use crate::workspace;
+use super::process::{build_perf, free_port, perf_bin, spawn};
 
 /// Options of `bench fanout`.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,54 +37,16 @@ const CAP: usize = 800;
 /// Raw ZADDs per timeline in the baseline.
 const RAW_PER_KEY: usize = 200;
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(bin: &Path, env: &[(&str, String)], log: &Path) -> Result<Proc> {
-    let log = std::fs::File::create(log)?;
-    let child = Command::new(bin)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    Ok(Proc(child))
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// Runs the benchmark and prints its figures.
 pub async fn run(options: FanoutBench) -> Result<std::process::ExitCode> {
-    let status = workspace::run(workspace::cargo().args([
-        "build",
-        "--profile",
-        "perf",
-        "--bin",
-        "post-service",
-        "--bin",
-        "fanout-service",
-    ]))?;
-    if !status.success() {
-        bail!("build failed");
-    }
-    let bin = workspace::root().join("target/perf");
+    build_perf(&["post-service", "fanout-service"])?;
     let tmp = tempfile::tempdir()?;
     let cluster = RedisCluster::start(3, 0).await?;
     let (post_port, fanout_port) = (free_port()?, free_port()?);
     let post_addr = format!("127.0.0.1:{post_port}");
     let fanout_addr = format!("127.0.0.1:{fanout_port}");
     let _fanout = spawn(
-        &bin.join("fanout-service"),
+        &perf_bin("fanout-service"),
         &[
             ("FEEDLINE_LISTEN_ADDR", fanout_addr.clone()),
             ("FEEDLINE_REDIS_URL", cluster.url()),
@@ -93,7 +55,7 @@ pub async fn run(options: FanoutBench) -> Result<std::process::ExitCode> {
         &tmp.path().join("fanout.log"),
     )?;
     let _post = spawn(
-        &bin.join("post-service"),
+        &perf_bin("post-service"),
         &[
             ("FEEDLINE_LISTEN_ADDR", post_addr.clone()),
             (

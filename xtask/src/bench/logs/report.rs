@@ -1,0 +1,182 @@
+//! The table `bench logs` prints: each run's rate and latency, the service's rates as fractions
+//! of the raw ones, and the count of stored rows against acknowledged records.
+
+use super::LogsBench;
+use super::database::BenchDatabase;
+use super::outcome::Outcome;
+use crate::logs_app::CreatedApp;
+
+/// One row of the table.
+pub struct Run {
+    pub label: String,
+    /// A few words for the ratio lines.
+    pub short: &'static str,
+    pub outcome: Outcome,
+    /// Through the service (it can ask for retries), not straight into PostgreSQL.
+    pub service: bool,
+}
+
+impl Run {
+    pub fn raw(label: &str, short: &'static str, outcome: Outcome) -> Self {
+        Self {
+            label: label.to_owned(),
+            short,
+            outcome,
+            service: false,
+        }
+    }
+
+    pub fn service(label: String, short: &'static str, outcome: Outcome) -> Self {
+        Self {
+            label,
+            short,
+            outcome,
+            service: true,
+        }
+    }
+}
+
+/// An app the service runs wrote to: what it acknowledged and what is stored.
+pub struct AppCount {
+    pub name: String,
+    pub app_id: i64,
+    pub acknowledged: u64,
+    pub stored: u64,
+}
+
+/// Everything measured.
+pub struct Report {
+    server_version: String,
+    /// In the order they ran: raw COPY 1, raw COPY 2, raw INSERT 2, unary, stream, fixed rate.
+    pub runs: Vec<Run>,
+    pub apps: Vec<AppCount>,
+}
+
+/// The ratios printed: (numerator run, denominator run) by position in `runs`.
+const RATIOS: &[(usize, usize)] = &[(3, 1), (4, 1), (3, 2), (4, 2), (1, 0)];
+
+impl Report {
+    pub fn new(db: &BenchDatabase) -> Self {
+        Self {
+            server_version: db.server_version.clone(),
+            runs: Vec::new(),
+            apps: Vec::new(),
+        }
+    }
+
+    /// Notes that `app` was acknowledged `records` records.
+    pub fn expect_rows(&mut self, app: &CreatedApp, records: u64) {
+        self.apps.push(AppCount {
+            name: app.name.clone(),
+            app_id: app.app_id,
+            acknowledged: records,
+            stored: 0,
+        });
+    }
+
+    /// Records acknowledged but not stored, over every app.
+    pub fn lost(&self) -> u64 {
+        self.apps
+            .iter()
+            .map(|a| a.acknowledged.saturating_sub(a.stored))
+            .sum()
+    }
+
+    pub fn print(mut self, options: &LogsBench) {
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        println!();
+        println!(
+            "log ingest benchmark: PostgreSQL {}, {cores} cores shared by the database, the \
+             service and the load, {} s per run",
+            self.server_version, options.duration
+        );
+        println!(
+            "records: ~150-byte message, 2 attributes, level INFO, time now, unique \
+             client_record_id; tables with log_records' schema and indexes"
+        );
+        println!(
+            "latency: per call, stream batch or raw statement, from first send (fixed rate: \
+             from when due) to commit, retries included"
+        );
+        println!();
+        println!(
+            "  {:<52} {:>10} {:>8} {:>8}  retried",
+            "run", "records/s", "p50 ms", "p99 ms"
+        );
+        for run in &mut self.runs {
+            let rate = thousands(run.outcome.rate());
+            let p50 = ms(run.outcome.latency_ms(0.50));
+            let p99 = ms(run.outcome.latency_ms(0.99));
+            let retried = if run.service {
+                format!(
+                    "{} RESOURCE_EXHAUSTED, {} UNAVAILABLE",
+                    run.outcome.exhausted, run.outcome.unavailable
+                )
+            } else {
+                String::new()
+            };
+            println!(
+                "  {:<52} {rate:>10} {p50:>8} {p99:>8}  {retried}",
+                run.label
+            );
+        }
+        println!();
+        for &(top, bottom) in RATIOS {
+            if let (Some(top), Some(bottom)) = (self.runs.get(top), self.runs.get(bottom)) {
+                let ratio = format!("{} / {}", top.short, bottom.short);
+                println!(
+                    "  {ratio:<52} {:>10.2}",
+                    top.outcome.rate() / bottom.outcome.rate().max(1e-9)
+                );
+            }
+        }
+        println!();
+        for app in &self.apps {
+            println!(
+                "  app {:<14} acknowledged {:>12}  stored {:>12}",
+                app.name,
+                thousands(app.acknowledged as f64),
+                thousands(app.stored as f64)
+            );
+        }
+        let extra: u64 = self
+            .apps
+            .iter()
+            .map(|a| a.stored.saturating_sub(a.acknowledged))
+            .sum();
+        println!(
+            "  lost: {}  (stored but never acknowledged: {extra})",
+            self.lost()
+        );
+    }
+}
+
+fn ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"))
+}
+
+/// `1234567.8` as `1,234,568`.
+pub fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0.0), "0");
+        assert_eq!(thousands(999.4), "999");
+        assert_eq!(thousands(1000.0), "1,000");
+        assert_eq!(thousands(1_234_567.8), "1,234,568");
+    }
+}

@@ -1,0 +1,9 @@
+//! `cargo xtask bench <scenario>`: each scenario measures a service next to the raw speed of the
+//! store beneath it, in the same run on the same machine, so the ratio means something.
+
+mod fanout;
+mod logs;
+mod process;
+
+pub use fanout::{FanoutBench, run as run_fanout};
+pub use logs::{LogsBench, run as run_logs};

@@ -1,0 +1,114 @@
+//! Apps of log-ingest-service: `cargo xtask logs-app create` registers one and prints its key;
+//! `up` (the demo app) and `bench logs` create theirs and send their calls through here too.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use feedline_proto::logs::v1::CreateAppRequest;
+use feedline_proto::logs::v1::log_service_client::LogServiceClient;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+
+/// log-ingest-service's well-known address.
+pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50054";
+/// The variable log-ingest-service reads its admin token from; we send the same value.
+pub const ADMIN_TOKEN_ENV: &str = "FEEDLINE_ADMIN_TOKEN";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What CreateApp answered.
+#[derive(Debug, Clone)]
+pub struct CreatedApp {
+    pub app_id: i64,
+    pub name: String,
+    /// The secret for `x-app-key`; the service keeps only its hash.
+    pub key: String,
+}
+
+/// A LogService client that sends `x-app-key` on every call.
+pub type KeyedClient = LogServiceClient<InterceptedService<Channel, AppKey>>;
+
+/// Adds `x-app-key` to each request (unary and streaming alike).
+#[derive(Clone)]
+pub struct AppKey(AsciiMetadataValue);
+
+impl Interceptor for AppKey {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request.metadata_mut().insert("x-app-key", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A client of `channel` authenticated as the app with `key`.
+pub fn keyed_client(channel: Channel, key: &str) -> Result<KeyedClient> {
+    let key: AsciiMetadataValue = key.parse().context("the app key is not valid metadata")?;
+    Ok(LogServiceClient::with_interceptor(channel, AppKey(key)))
+}
+
+/// Connects to `addr` (`http://host:port`), failing within a few seconds if nothing answers.
+pub async fn connect(addr: &str) -> Result<Channel> {
+    Channel::from_shared(addr.to_owned())
+        .with_context(|| format!("`{addr}` is not a valid address (e.g. {DEFAULT_ADDR})"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to log-ingest-service at {addr}"))
+}
+
+/// `--admin-token` if given, else `$FEEDLINE_ADMIN_TOKEN`: a shell that started the service
+/// with a token usually has it exported.
+pub fn admin_token(flag: Option<String>) -> Option<String> {
+    flag.or_else(|| std::env::var(ADMIN_TOKEN_ENV).ok())
+        .filter(|token| !token.is_empty())
+}
+
+/// CreateApp; the gRPC status is returned as is, so callers can act on ALREADY_EXISTS.
+pub async fn create(
+    channel: Channel,
+    name: &str,
+    admin_token: Option<&str>,
+) -> Result<CreatedApp, Status> {
+    let mut request = Request::new(CreateAppRequest {
+        name: name.to_owned(),
+    });
+    if let Some(token) = admin_token {
+        let token: AsciiMetadataValue = MetadataValue::try_from(token)
+            .map_err(|_| Status::invalid_argument("the admin token is not valid metadata"))?;
+        request.metadata_mut().insert("x-admin-token", token);
+    }
+    let response = LogServiceClient::new(channel)
+        .create_app(request)
+        .await?
+        .into_inner();
+    let app = response
+        .app
+        .ok_or_else(|| Status::internal("CreateApp answered without an app"))?;
+    Ok(CreatedApp {
+        app_id: app.app_id,
+        name: app.name,
+        key: response.app_key,
+    })
+}
+
+/// `cargo xtask logs-app create NAME`: prints the app id and the key.
+pub async fn run_create(name: &str, addr: &str, admin_token: Option<String>) -> Result<ExitCode> {
+    let channel = connect(addr).await?;
+    let token = self::admin_token(admin_token);
+    let app = create(channel, name, token.as_deref())
+        .await
+        .map_err(|status| anyhow::anyhow!("CreateApp `{name}` failed: {}", describe(&status)))?;
+    println!("created app {} (app_id {})", app.name, app.app_id);
+    println!(
+        "app key (shown only now; send it as `x-app-key`): {}",
+        app.key
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A status as one line: the code's name and the service's message.
+pub fn describe(status: &Status) -> String {
+    format!("{:?}: {}", status.code(), status.message())
+}
