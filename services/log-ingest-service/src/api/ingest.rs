@@ -33,11 +33,7 @@ pub async fn unary(
     state: &AppState,
     request: Request<IngestRequest>,
 ) -> Result<Response<IngestResponse>, Status> {
-    let ready = state.ready()?;
-    let app_id = state
-        .keys
-        .authenticate(request.metadata(), &ready.store)
-        .await?;
+    let (ready, app_id) = state.authenticate(request.metadata()).await?;
     let req = request.into_inner();
     let outcome = submit(&ready.pipeline, app_id, req.encoded_len(), req.records).await?;
     Ok(Response::new(IngestResponse {
@@ -65,11 +61,8 @@ pub async fn stream(
     state: Arc<AppState>,
     request: Request<Streaming<IngestStreamRequest>>,
 ) -> Result<Response<AnswerStream>, Status> {
-    let ready = state.ready()?.clone();
-    let app_id = state
-        .keys
-        .authenticate(request.metadata(), &ready.store)
-        .await?;
+    let (ready, app_id) = state.authenticate(request.metadata()).await?;
+    let ready = ready.clone();
     let mut inbound = request.into_inner();
     let (answers, rx) = mpsc::channel(MAX_IN_FLIGHT_PER_STREAM);
     let shutdown = state.shutdown.clone();

@@ -17,11 +17,7 @@ pub async fn query_logs(
     state: &AppState,
     request: Request<QueryLogsRequest>,
 ) -> Result<Response<QueryLogsResponse>, Status> {
-    let ready = state.ready()?;
-    let app_id = state
-        .keys
-        .authenticate(request.metadata(), &ready.store)
-        .await?;
+    let (ready, app_id) = state.authenticate(request.metadata()).await?;
     let req = request.into_inner();
     let query = validate::query(&req).map_err(Error::InvalidArgument)?;
     // The token is bound to the app and the filters: a page of another query is refused.

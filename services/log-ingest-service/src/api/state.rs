@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use feedline_service_kit::CancellationToken;
 use feedline_service_kit::ids::IdGenerator;
+use tonic::metadata::MetadataMap;
 
 use super::auth::KeyCache;
 use crate::error::{Error, Result};
@@ -53,6 +54,14 @@ impl AppState {
     /// Installs the connected database and its pipeline (once).
     pub fn set_ready(&self, ready: Ready) {
         let _ = self.ready.set(ready);
+    }
+
+    /// The database and pipeline and the app of the call's `x-app-key`: UNAVAILABLE while
+    /// still connecting, UNAUTHENTICATED for a missing or unknown key.
+    pub async fn authenticate(&self, metadata: &MetadataMap) -> Result<(&Ready, i64)> {
+        let ready = self.ready()?;
+        let app_id = self.keys.authenticate(metadata, &ready.store).await?;
+        Ok((ready, app_id))
     }
 
     /// The database and pipeline, or UNAVAILABLE while still connecting.

@@ -43,7 +43,7 @@ impl Store {
         retry: bool,
     ) -> Result<Vec<bool>> {
         let ours: HashSet<i64> = if retry {
-            self.existing_ids(records).await?
+            self.existing_ids(records.iter().map(|r| r.id)).await?
         } else {
             HashSet::new()
         };
@@ -114,13 +114,7 @@ impl Store {
         if done.rows_affected() == records.len() as u64 {
             return Ok(records.iter().map(|r| r.id).collect());
         }
-        let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
-        let stored: Vec<i64> = sqlx::query_scalar("SELECT id FROM log_records WHERE id = ANY($1)")
-            .bind(ids)
-            .fetch_all(pool)
-            .await
-            .map_err(query_error)?;
-        Ok(stored.into_iter().collect())
+        self.existing_ids(records.iter().map(|r| r.id)).await
     }
 
     /// PostgreSQL, for a batch that cannot conflict (first attempt, no client ids): COPY, the
@@ -224,11 +218,13 @@ impl Store {
         Ok(fresh.iter().map(|r| r.id).collect())
     }
 
-    /// Which of `records`' ids are stored already (a retry after an unknown outcome).
-    async fn existing_ids(&self, records: &[NewRecord]) -> Result<HashSet<i64>> {
+    /// Which of `ids` are stored already (a retry after an unknown outcome, or the rows a
+    /// PostgreSQL insert did not skip).
+    async fn existing_ids(&self, ids: impl Iterator<Item = i64>) -> Result<HashSet<i64>> {
+        let ids: Vec<i64> = ids.collect();
         let mut found = HashSet::new();
         let backend = self.backend();
-        for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
             let marks: Vec<String> = (1..=chunk.len())
                 .map(|i| match backend {
                     DbBackend::Postgres => format!("${i}"),
@@ -239,7 +235,7 @@ impl Store {
                 "SELECT id FROM log_records WHERE id IN ({})",
                 marks.join(", ")
             );
-            let params = chunk.iter().map(|r| Value::BigInt(Some(r.id)));
+            let params = chunk.iter().map(|id| Value::BigInt(Some(*id)));
             let stmt = Statement::from_sql_and_values(backend, sql, params);
             for row in self.db.query_all_raw(stmt).await? {
                 found.insert(row.try_get_by_index::<i64>(0)?);
