@@ -89,9 +89,17 @@ pub fn print(stack: &Stack, logs_dir: &Path, demo: Option<&CreatedApp>) {
             "feedline.graph.v1.GraphService/ListFollowers"
         )
     );
+    let feed_addr = SERVICES
+        .iter()
+        .find(|s| s.name == "feed-read-service")
+        .map_or_else(|| "127.0.0.1:50053".to_owned(), |s| s.addr().to_string());
+    println!("  # the post reached bob's home timeline (fan-out on write); read it page by page:");
     println!(
-        "  # the post reached bob's home timeline (fan-out on write; GetFeed comes with feed-read-service):"
+        "  grpcurl -plaintext -d '{{\"user_id\":\"<BOB_ID>\",\"page_size\":10}}' {feed_addr} \
+         feedline.feed.v1.FeedService/GetFeed"
     );
+    println!("  # more pages: add \"page_token\":\"<nextPageToken of the last answer>\"");
+    println!("  # what fan-out wrote, underneath:");
     println!("  redis-cli -c -p 30001 ZREVRANGE 'tl:{{<BOB_ID>}}' 0 -1 WITHSCORES");
     println!();
     if let Some(demo) = demo {

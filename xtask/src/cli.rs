@@ -5,10 +5,13 @@ pub const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test [-- ARGS]   ensure redis-server, detect PostgreSQL and MariaDB on 127.0.0.1, then run
-                   `cargo test --workspace --all-targets ARGS`
-  up [--no-build]  build the services, start a local Redis Cluster and the services
-                   (state in .feedline/), wait for Ctrl-C, then stop everything
+  test [-- ARGS]   ensure redis-server, detect PostgreSQL and MariaDB on 127.0.0.1, run
+                   `cargo test --workspace --all-targets ARGS`, then, if it passed,
+                   `python3 deploy/check.py` (compose schema, cfn-lint, ECS task shapes)
+  up [--no-build] [--perf]
+                   build the services, start a local Redis Cluster and the services
+                   (state in .feedline/), wait for Ctrl-C, then stop everything; --perf
+                   builds and runs them with the optimised `perf` profile (for `load`)
   lint             cargo fmt --check, cargo clippy -D warnings, buf lint
   bench fanout [--followers N] [--clients N] [--duration SECONDS]
                    timeline writes/s of the fan-out next to raw pipelined ZADD into the same
@@ -20,6 +23,17 @@ commands:
                    PostgreSQL, in one run, in a fresh database it drops afterwards (defaults:
                    400 senders, 100 records per call, 15 s, 16 stream clients,
                    postgres://postgres@127.0.0.1:5432/postgres)
+  bench feed [--users N] [--clients N] [--duration SECONDS] [--rate R]
+                   GetFeed reads/s and latency of feed-read-service (20-item pages, closed loop
+                   and a fixed R reads/s) next to raw ZREVRANGE + pipelined GET of the same keys
+                   in the same cluster, in one run (defaults: 1000 users, 32 clients, 10 s per
+                   run, 5000 reads/s)
+  load <fanout|read|mixed|logs> [options]
+                   the load generator (built with the perf profile) against the running stack
+                   of `cargo xtask up`: posts with fan-out lag, drain and every timeline
+                   checked; feed reads; the 60/30/10 social-network mix; log ingestion with
+                   every acknowledged record checked in the DB. --json FILE and --html FILE
+                   write reports; `cargo xtask load --help` lists every option
   logs-app create NAME [--addr URL] [--admin-token TOKEN]
                    register an app with log-ingest-service and print its key (defaults:
                    http://127.0.0.1:50054, the token from $FEEDLINE_ADMIN_TOKEN)
@@ -30,14 +44,18 @@ commands:
 pub enum Command {
     /// `test`, with the arguments appended to `cargo test`.
     Test { extra: Vec<String> },
-    /// `up`; `build` is false with `--no-build`.
-    Up { build: bool },
+    /// `up`; `build` is false with `--no-build`, `perf` true with `--perf`.
+    Up { build: bool, perf: bool },
     /// `lint`.
     Lint,
     /// `bench fanout ...`.
     BenchFanout(crate::bench::FanoutBench),
     /// `bench logs ...`.
     BenchLogs(crate::bench::LogsBench),
+    /// `bench feed ...`.
+    BenchFeed(crate::bench::FeedBench),
+    /// `load <scenario> ...`: the arguments after `load`, checked, passed to loadgen.
+    Load { args: Vec<String> },
     /// `logs-app create NAME ...`.
     LogsAppCreate {
         name: String,
@@ -63,29 +81,41 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 extra: rest.to_vec(),
             })
         }
-        "up" => match rest {
-            [] => Ok(Command::Up { build: true }),
-            [flag] if flag == "--no-build" => Ok(Command::Up { build: false }),
-            _ => Err(format!("unexpected arguments to `up`: {}", rest.join(" "))),
-        },
+        "up" => parse_up(rest),
         "lint" if rest.is_empty() => Ok(Command::Lint),
         "lint" => Err(format!(
             "`lint` takes no arguments, got: {}",
             rest.join(" ")
         )),
         "bench" => parse_bench(rest),
+        "load" => parse_load(rest),
         "logs-app" => parse_logs_app(rest),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
     }
 }
 
+fn parse_up(rest: &[String]) -> Result<Command, String> {
+    let (mut build, mut perf) = (true, false);
+    for flag in rest {
+        match flag.as_str() {
+            "--no-build" if build => build = false,
+            "--perf" if !perf => perf = true,
+            _ => return Err(format!("unexpected argument to `up`: {flag}")),
+        }
+    }
+    Ok(Command::Up { build, perf })
+}
+
 fn parse_bench(rest: &[String]) -> Result<Command, String> {
     match rest.split_first() {
         Some((what, flags)) if what == "fanout" => parse_bench_fanout(flags),
         Some((what, flags)) if what == "logs" => parse_bench_logs(flags),
-        Some((what, _)) => Err(format!("unknown benchmark `{what}` (known: fanout, logs)")),
-        None => Err("`bench` needs a scenario: fanout or logs".to_owned()),
+        Some((what, flags)) if what == "feed" => parse_bench_feed(flags),
+        Some((what, _)) => Err(format!(
+            "unknown benchmark `{what}` (known: fanout, logs, feed)"
+        )),
+        None => Err("`bench` needs a scenario: fanout, logs or feed".to_owned()),
     }
 }
 
@@ -131,6 +161,35 @@ fn parse_bench_logs(flags: &[String]) -> Result<Command, String> {
         }
     }
     Ok(Command::BenchLogs(bench))
+}
+
+fn parse_bench_feed(flags: &[String]) -> Result<Command, String> {
+    let mut bench = crate::bench::FeedBench::default();
+    for (flag, value) in flag_pairs(flags)? {
+        let number = count(flag, value)?;
+        match flag {
+            "--users" => {
+                // Each user's timeline takes about 64 KiB of the cluster's memory.
+                if number > 100_000 {
+                    return Err(format!("`--users {value}`: at most 100000"));
+                }
+                bench.users = number as usize;
+            }
+            "--clients" => bench.clients = number as usize,
+            "--duration" => bench.duration = number,
+            "--rate" => bench.rate = number,
+            other => return Err(format!("unknown option `{other}` for `bench feed`")),
+        }
+    }
+    Ok(Command::BenchFeed(bench))
+}
+
+/// Checked with loadgen's own parser, so a bad option fails before the build.
+fn parse_load(rest: &[String]) -> Result<Command, String> {
+    feedline_loadgen::cli::parse(rest).map_err(|error| format!("load: {error}"))?;
+    Ok(Command::Load {
+        args: rest.to_vec(),
+    })
 }
 
 fn parse_logs_app(rest: &[String]) -> Result<Command, String> {
@@ -204,12 +263,29 @@ mod tests {
 
     #[test]
     fn up_knows_no_build() {
-        assert_eq!(parse(&args("up")), Ok(Command::Up { build: true }));
+        assert_eq!(
+            parse(&args("up")),
+            Ok(Command::Up {
+                build: true,
+                perf: false
+            })
+        );
         assert_eq!(
             parse(&args("up --no-build")),
-            Ok(Command::Up { build: false })
+            Ok(Command::Up {
+                build: false,
+                perf: false
+            })
+        );
+        assert_eq!(
+            parse(&args("up --perf --no-build")),
+            Ok(Command::Up {
+                build: false,
+                perf: true
+            })
         );
         assert!(parse(&args("up --fast")).is_err());
+        assert!(parse(&args("up --perf --perf")).is_err());
     }
 
     #[test]
@@ -267,6 +343,55 @@ mod tests {
         assert!(parse(&args("bench logs --records 1001")).is_err());
         assert!(parse(&args("bench logs --database-url mysql://root@h/db")).is_err());
         assert!(parse(&args("bench logs --followers 3")).is_err());
+    }
+
+    #[test]
+    fn bench_feed_takes_numbers() {
+        assert_eq!(
+            parse(&args("bench feed")),
+            Ok(Command::BenchFeed(crate::bench::FeedBench {
+                users: 1000,
+                clients: 32,
+                duration: 10,
+                rate: 5000,
+            }))
+        );
+        assert_eq!(
+            parse(&args(
+                "bench feed --users 50 --clients 8 --duration 3 --rate 200"
+            )),
+            Ok(Command::BenchFeed(crate::bench::FeedBench {
+                users: 50,
+                clients: 8,
+                duration: 3,
+                rate: 200,
+            }))
+        );
+        assert!(parse(&args("bench feed --rate 0")).is_err());
+        assert!(parse(&args("bench feed --rate fast")).is_err());
+        assert!(parse(&args("bench feed --users 100001")).is_err());
+        assert!(parse(&args("bench feed --duration")).is_err());
+        assert!(parse(&args("bench feed --followers 10")).is_err());
+    }
+
+    #[test]
+    fn load_checks_its_arguments_and_passes_them_on() {
+        assert_eq!(
+            parse(&args("load fanout --duration 20")),
+            Ok(Command::Load {
+                args: args("fanout --duration 20")
+            })
+        );
+        assert_eq!(
+            parse(&args("load --help")),
+            Ok(Command::Load {
+                args: args("--help")
+            })
+        );
+        assert!(parse(&args("load")).is_err());
+        assert!(parse(&args("load storm")).is_err());
+        assert!(parse(&args("load fanout --vus x")).is_err());
+        assert!(parse(&args("load logs --graph")).is_err());
     }
 
     #[test]

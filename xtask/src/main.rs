@@ -1,10 +1,11 @@
 //! `cargo xtask`: the developer commands of the feedline workspace (`test`, `up`, `lint`, `bench`,
-//! `logs-app`).
+//! `load`, `logs-app`).
 
 mod banner;
 mod bench;
 mod cli;
 mod lint;
+mod load;
 mod logs_app;
 mod redis;
 mod services;
@@ -19,10 +20,12 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match cli::parse(&args) {
         Ok(cli::Command::Test { extra }) => test::run(&extra),
-        Ok(cli::Command::Up { build }) => up::run(build).await,
+        Ok(cli::Command::Up { build, perf }) => up::run(build, perf).await,
         Ok(cli::Command::Lint) => lint::run(),
         Ok(cli::Command::BenchFanout(options)) => bench::run_fanout(options).await,
         Ok(cli::Command::BenchLogs(options)) => bench::run_logs(options).await,
+        Ok(cli::Command::BenchFeed(options)) => bench::run_feed(options).await,
+        Ok(cli::Command::Load { args }) => load::run(&args).await,
         Ok(cli::Command::LogsAppCreate {
             name,
             addr,

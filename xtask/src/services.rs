@@ -15,7 +15,7 @@ pub struct Stack {
 pub struct Service {
     /// Also the log file name and `OTEL_SERVICE_NAME`.
     pub name: &'static str,
-    /// Built with `cargo build --bin` and run from `target/debug/`.
+    /// Built with `cargo build --bin` and run from `target/debug/` (`target/perf/` with `up --perf`).
     pub bin: &'static str,
     /// Listens on 127.0.0.1:port.
     pub port: u16,
@@ -90,8 +90,17 @@ pub const SERVICES: &[Service] = &[
         bin: "feed-read-service",
         port: 50053,
         health: &["feedline.feed.v1.FeedService"],
-        started: false,
-        env: redis_only,
+        started: true,
+        env: |stack| {
+            vec![
+                ("FEEDLINE_REDIS_URL", stack.redis_url.clone()),
+                // Cache misses and missing timelines are read from post-service.
+                (
+                    "FEEDLINE_POST_SERVICE_URL",
+                    "http://127.0.0.1:50051".to_owned(),
+                ),
+            ]
+        },
     },
     Service {
         name: "log-ingest-service",
@@ -109,10 +118,6 @@ pub const SERVICES: &[Service] = &[
         },
     },
 ];
-
-fn redis_only(stack: &Stack) -> Vec<(&'static str, String)> {
-    vec![("FEEDLINE_REDIS_URL", stack.redis_url.clone())]
-}
 
 #[cfg(test)]
 mod tests {

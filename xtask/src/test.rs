@@ -1,7 +1,9 @@
-//! `cargo xtask test`: finds the database servers to test against, then runs the workspace tests.
+//! `cargo xtask test`: finds the database servers to test against, runs the workspace tests,
+//! then the deployment material's own checks (`deploy/check.py`).
 
 use std::net::{SocketAddr, TcpStream};
-use std::process::ExitCode;
+use std::path::Path;
+use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use crate::{redis, workspace};
@@ -42,7 +44,8 @@ enum Plan {
     Skipped(String),
 }
 
-/// Runs `cargo test --workspace --all-targets EXTRA` and returns its exit code.
+/// Runs `cargo test --workspace --all-targets EXTRA`, then, if it passed, `deploy/check.py`;
+/// returns the exit code of the first that failed.
 pub fn run(extra: &[String]) -> anyhow::Result<ExitCode> {
     redis::ensure_redis_server()?;
     let in_ci = std::env::var_os("CI").is_some_and(|value| !value.is_empty());
@@ -72,6 +75,38 @@ pub fn run(extra: &[String]) -> anyhow::Result<ExitCode> {
     }
     let status = workspace::run(&mut cargo)?;
     println!("{summary}");
+    if !status.success() {
+        return Ok(workspace::exit_code(status));
+    }
+    deploy_checks()
+}
+
+/// The checks of the deployment material that need Python tools: the Compose schema, cfn-lint
+/// and botocore's ECS shapes (the Rust side, what the services read, is `xtask/tests/deploy.rs`).
+/// The script makes its own venv under `target/deploy-venv`.
+fn deploy_checks() -> anyhow::Result<ExitCode> {
+    let script = workspace::root().join("deploy").join("check.py");
+    if !script.is_file() {
+        eprintln!(
+            "deploy checks: {} is missing; it belongs to the repository",
+            script.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("deploy checks: compose schema, cfn-lint, ECS task definitions");
+    let mut python = Command::new("python3");
+    python
+        .arg(Path::new("deploy").join("check.py"))
+        .current_dir(workspace::root());
+    let status = workspace::run(&mut python)?;
+    if status.success() {
+        println!("deploy checks: all clean");
+    } else {
+        eprintln!(
+            "deploy checks failed: `{}` ({status})",
+            workspace::display(&python)
+        );
+    }
     Ok(workspace::exit_code(status))
 }
 

@@ -28,8 +28,10 @@ const LOG_TAIL_LINES: usize = 20;
 const LOG_SERVICE: &str = "log-ingest-service";
 const DEMO_APP_DEADLINE: Duration = Duration::from_secs(15);
 
-/// Builds (unless `build` is false), starts everything, waits for a signal, stops everything.
-pub async fn run(build: bool) -> anyhow::Result<ExitCode> {
+/// Builds (unless `build` is false; with the `perf` profile if `perf`, else debug), starts
+/// everything, waits for a signal, stops everything.
+pub async fn run(build: bool, perf: bool) -> anyhow::Result<ExitCode> {
+    let profile = if perf { "perf" } else { "debug" };
     // Installed first: from here on Ctrl-C is a request to stop cleanly, not an instant death.
     let mut signals = Signals::install()?;
     redis::ensure_redis_server()?;
@@ -41,6 +43,9 @@ pub async fn run(build: bool) -> anyhow::Result<ExitCode> {
     if build && !started.is_empty() {
         let mut cargo = workspace::cargo();
         cargo.arg("build");
+        if perf {
+            cargo.args(["--profile", "perf"]);
+        }
         for service in &started {
             cargo.args(["--bin", service.bin]);
         }
@@ -75,7 +80,7 @@ pub async fn run(build: bool) -> anyhow::Result<ExitCode> {
         processes: Vec::new(),
     };
     for service in started {
-        let process = Process::spawn(service, &stack, &logs_dir)?;
+        let process = Process::spawn(service, profile, &stack, &logs_dir)?;
         println!("started {} (pid {})", service.name, process.pid);
         running.processes.push(process);
     }
@@ -169,8 +174,14 @@ struct ProcessInfo {
 }
 
 impl Process {
-    fn spawn(service: &'static Service, stack: &Stack, logs_dir: &Path) -> anyhow::Result<Self> {
-        let bin = workspace::target_dir().join("debug").join(service.bin);
+    /// Starts `service` from `target/<profile>/`.
+    fn spawn(
+        service: &'static Service,
+        profile: &str,
+        stack: &Stack,
+        logs_dir: &Path,
+    ) -> anyhow::Result<Self> {
+        let bin = workspace::target_dir().join(profile).join(service.bin);
         let log = logs_dir.join(format!("{}.log", service.name));
         let out = File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
         let err = out.try_clone()?;
@@ -187,8 +198,9 @@ impl Process {
             .spawn()
             .with_context(|| {
                 format!(
-                    "cannot start {} (build it with `cargo build --bin {}`)",
+                    "cannot start {} (build it with `cargo build --profile {} --bin {}`)",
                     bin.display(),
+                    if profile == "debug" { "dev" } else { profile },
                     service.bin
                 )
             })?;

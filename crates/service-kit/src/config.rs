@@ -1,14 +1,118 @@
 //! Typed configuration read from an environment map, validated before any port is bound.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Display;
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-/// The environment as a map. `main` passes the process environment ([`process_env`]); tests
-/// pass their own map, so no test ever mutates the process environment.
-pub type Env = HashMap<String, String>;
+/// The environment as a map that remembers every name looked up in it. `main` passes the
+/// process environment ([`process_env`]); tests pass their own map, so no test ever mutates the
+/// process environment. After a service's `Config::from_env`, [`Env::read_names`] says which
+/// variables it reads, so a test can prove that each variable a deployment file sets is one
+/// the service actually reads (a misspelt name would otherwise be ignored silently).
+#[derive(Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+    /// Every name passed to [`Env::get`], set or not. A `Mutex` rather than a `RefCell` so that
+    /// `Env` stays `Sync`: config readers take `&Env` and may be called from any thread.
+    read: Mutex<BTreeSet<String>>,
+}
+
+impl Env {
+    /// An empty environment (every setting takes its default).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The value of `name`, recording that it was read.
+    pub fn get(&self, name: &str) -> Option<&String> {
+        self.read_set().insert(name.to_owned());
+        self.vars.get(name)
+    }
+
+    /// Sets `name` to `value`, returning the previous value.
+    pub fn insert(&mut self, name: String, value: String) -> Option<String> {
+        self.vars.insert(name, value)
+    }
+
+    /// Every variable and its value, in no particular order; records nothing.
+    pub fn iter(&self) -> std::collections::hash_map::Iter<'_, String, String> {
+        self.vars.iter()
+    }
+
+    /// The whole map, without recording any read: for readers that cannot depend on this crate
+    /// (telemetry), whose names are listed in `feedline_telemetry::ENV_VARS` instead.
+    pub fn vars(&self) -> &HashMap<String, String> {
+        &self.vars
+    }
+
+    /// The names looked up with [`Env::get`] so far, whether set or not.
+    pub fn read_names(&self) -> BTreeSet<String> {
+        self.read_set().clone()
+    }
+
+    /// The record of reads; a panic while it was held cannot leave it inconsistent (inserts
+    /// only), so a poisoned lock is used as it is.
+    fn read_set(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.read.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Clone for Env {
+    fn clone(&self) -> Self {
+        Self {
+            vars: self.vars.clone(),
+            read: Mutex::new(self.read_names()),
+        }
+    }
+}
+
+/// Names only: values may hold secrets (a database password, the admin token).
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: BTreeSet<&String> = self.vars.keys().collect();
+        f.debug_struct("Env").field("names", &names).finish()
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for Env {
+    fn from(pairs: [(String, String); N]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+impl From<HashMap<String, String>> for Env {
+    fn from(vars: HashMap<String, String>) -> Self {
+        Self {
+            vars,
+            read: Mutex::default(),
+        }
+    }
+}
+
+impl FromIterator<(String, String)> for Env {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
+        HashMap::from_iter(pairs).into()
+    }
+}
+
+impl Extend<(String, String)> for Env {
+    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, pairs: I) {
+        self.vars.extend(pairs);
+    }
+}
+
+/// So that `Command::envs(&env)` starts a child process with exactly this environment.
+impl<'a> IntoIterator for &'a Env {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::hash_map::Iter<'a, String, String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.vars.iter()
+    }
+}
 
 /// The process environment (variables that are not valid Unicode are skipped).
 pub fn process_env() -> Env {
@@ -55,6 +159,26 @@ pub fn millis_or(
     let millis = parse_or(env, name, default.as_millis() as u64)?;
     check_range(name, millis, range)?;
     Ok(Duration::from_millis(millis))
+}
+
+/// Reads a URL that must start with one of `schemes` (e.g. `"http://"`); unset or empty
+/// gives `default`.
+pub fn url_or(
+    env: &Env,
+    name: &str,
+    default: &str,
+    schemes: &[&str],
+) -> Result<String, ConfigError> {
+    let url: String = parse_or(env, name, default.to_owned())?;
+    if schemes.iter().any(|scheme| url.starts_with(scheme)) {
+        Ok(url)
+    } else {
+        Err(ConfigError {
+            variable: name.to_owned(),
+            value: url,
+            reason: format!("must start with {}", schemes.join(" or ")),
+        })
+    }
 }
 
 /// Fails unless `value` lies in `range`.
@@ -140,6 +264,34 @@ mod tests {
         assert_eq!(c.listen_addr.to_string(), "0.0.0.0:50051");
         assert_eq!(c.request_timeout, Duration::from_secs(10));
         assert_eq!(c.max_concurrent_requests, 1024);
+    }
+
+    #[test]
+    fn reads_are_recorded_whether_set_or_not() {
+        let c = env(&[("FEEDLINE_LISTEN_ADDR", "127.0.0.1:1"), ("UNRELATED", "x")]);
+        ServerConfig::from_env(&c, 1).unwrap();
+        let read = c.read_names();
+        assert!(read.contains("FEEDLINE_LISTEN_ADDR"));
+        assert!(
+            read.contains("FEEDLINE_SHUTDOWN_GRACE_MS"),
+            "unset names count too"
+        );
+        assert!(!read.contains("UNRELATED"));
+        // Neither the raw map nor iteration counts as a read.
+        assert_eq!(c.vars().len(), 2);
+        assert_eq!(c.iter().count(), 2);
+        assert_eq!(c.read_names(), read);
+        assert_eq!(c.clone().read_names(), read);
+    }
+
+    #[test]
+    fn debug_shows_names_not_values() {
+        let c = env(&[("FEEDLINE_ADMIN_TOKEN", "s3cret")]);
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("FEEDLINE_ADMIN_TOKEN") && !shown.contains("s3cret"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -43,3 +43,12 @@ where
         }
     }
 }
+
+/// A channel to `url` that connects on first use and reconnects by itself (3 s connect
+/// timeout, no Nagle): for a dependency that may start after us or restart.
+pub fn lazy_channel(url: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(3))
+        .tcp_nodelay(true)
+        .connect_lazy())
+}

@@ -2,12 +2,14 @@
 //! tower stack, gRPC health and reflection, field-violation errors, and the shutdown sequence.
 //!
 //! A service's `lib.rs` builds its routes and calls [`serve`]; its `main.rs` reads config with
-//! [`process_env`], binds, and hands a [`shutdown_on_signals`] token to `run`.
+//! [`process_env`], binds, and hands a [`shutdown_on_signals`] token to `run`; [`launch`] does
+//! all of that, and answers the `healthcheck` subcommand with [`healthcheck::check`].
 
 pub mod config;
 mod connect;
 pub mod database;
 mod health;
+pub mod healthcheck;
 pub mod ids;
 mod launch;
 pub mod layers;
@@ -18,7 +20,7 @@ pub mod status;
 pub mod validation;
 
 pub use config::{ConfigError, Env, ServerConfig, process_env};
-pub use connect::connect_with_backoff;
+pub use connect::{connect_with_backoff, lazy_channel};
 pub use health::Health;
 pub use launch::launch;
 pub use server::{ServeError, serve};

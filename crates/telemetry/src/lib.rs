@@ -12,9 +12,10 @@ mod init;
 mod propagation;
 mod server_layer;
 
-pub use config::TelemetryConfig;
+pub use config::{ENV_VARS, TelemetryConfig};
 pub use init::{TelemetryError, TelemetryGuard, init};
 pub use propagation::{
-    W3cContext, context_from_w3c, current_trace_context, inject_trace_context, trace_id_of,
+    TracedChannel, W3cContext, context_from_w3c, current_trace_context, inject_trace_context,
+    trace_id_of, traced,
 };
 pub use server_layer::{GrpcTraceLayer, GrpcTraceService};

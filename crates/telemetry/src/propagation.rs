@@ -15,6 +15,20 @@ pub struct W3cContext {
     pub tracestate: String,
 }
 
+/// A client channel whose every call carries the current span's trace context, as a nameable
+/// type: `FooClient::new(traced(channel))` makes a client whose calls join the caller's trace.
+pub type TracedChannel = tonic::service::interceptor::InterceptedService<
+    tonic::transport::Channel,
+    fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>,
+>;
+
+/// Wraps `channel` so that every call carries the current span's trace context.
+pub fn traced(channel: tonic::transport::Channel) -> TracedChannel {
+    let inject: fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> =
+        inject_trace_context;
+    tonic::service::interceptor::InterceptedService::new(channel, inject)
+}
+
 /// Tonic client interceptor: writes the current span's context into the request metadata, so
 /// the server's [`crate::GrpcTraceLayer`] continues the same trace.
 pub fn inject_trace_context(

@@ -8,6 +8,7 @@ mod health;
 mod otlp_receiver;
 mod owned_postgres;
 mod redis_cluster;
+mod social;
 mod status;
 
 pub use databases::{Backend, TestDatabase};
@@ -15,4 +16,5 @@ pub use health::{ephemeral_listener, wait_for_health, wait_for_serving};
 pub use otlp_receiver::{OtlpReceiver, ReceivedSpan};
 pub use owned_postgres::OwnedPostgres;
 pub use redis_cluster::{RedisCluster, redis_server_available};
+pub use social::Social;
 pub use status::{assert_violation, retry_delay};

@@ -1,7 +1,6 @@
 //! fanout-service configuration, read from the environment before any port is bound.
 
-use std::time::Duration;
-
+use feedline_redis::TimelineEnv;
 use feedline_service_kit::config::{check_range, parse_or};
 use feedline_service_kit::{ConfigError, Env, ServerConfig};
 
@@ -33,34 +32,9 @@ pub struct Config {
 impl Config {
     /// Reads and validates the configuration.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let redis_url: String = parse_or(
-            env,
-            "FEEDLINE_REDIS_URL",
-            "redis-cluster://127.0.0.1:30001?node=127.0.0.1:30002&node=127.0.0.1:30003".to_owned(),
-        )?;
-        if !redis_url.starts_with("redis-cluster://") && !redis_url.starts_with("rediss-cluster://")
-        {
-            return Err(ConfigError {
-                variable: "FEEDLINE_REDIS_URL".into(),
-                value: redis_url,
-                reason: "must be a cluster URL: redis-cluster://host:port?node=host:port".into(),
-            });
-        }
-        let post_service_url: String = parse_or(
-            env,
-            "FEEDLINE_POST_SERVICE_URL",
-            "http://127.0.0.1:50051".to_owned(),
-        )?;
-        if !post_service_url.starts_with("http://") && !post_service_url.starts_with("https://") {
-            return Err(ConfigError {
-                variable: "FEEDLINE_POST_SERVICE_URL".into(),
-                value: post_service_url,
-                reason: "must start with http:// or https://".into(),
-            });
-        }
+        let shared = TimelineEnv::from_env(env)?;
+        let timeline_cap = shared.timeline_cap;
         let defaults = TimelineConfig::default();
-        let timeline_cap = parse_or(env, "FEEDLINE_TIMELINE_CAP", defaults.timeline_cap)?;
-        check_range("FEEDLINE_TIMELINE_CAP", timeline_cap, 10..=100_000)?;
         let celebrity_threshold = parse_or(
             env,
             "FEEDLINE_CELEBRITY_THRESHOLD",
@@ -73,29 +47,19 @@ impl Config {
         )?;
         let backfill_posts = parse_or(env, "FEEDLINE_BACKFILL_POSTS", defaults.backfill_posts)?;
         check_range("FEEDLINE_BACKFILL_POSTS", backfill_posts, 0..=timeline_cap)?;
-        let ttl_secs = parse_or(
-            env,
-            "FEEDLINE_POST_CACHE_TTL_SECS",
-            defaults.post_cache_ttl.as_secs(),
-        )?;
-        check_range(
-            "FEEDLINE_POST_CACHE_TTL_SECS",
-            ttl_secs,
-            60..=365 * 24 * 3600,
-        )?;
         let lanes = parse_or(env, "FEEDLINE_FANOUT_LANES", 64usize)?;
         check_range("FEEDLINE_FANOUT_LANES", lanes, 1..=4096)?;
         let max_unacked = parse_or(env, "FEEDLINE_FANOUT_MAX_UNACKED", 10_000usize)?;
         check_range("FEEDLINE_FANOUT_MAX_UNACKED", max_unacked, 1..=1_000_000)?;
         Ok(Self {
             server: ServerConfig::from_env(env, DEFAULT_PORT)?,
-            redis_url,
-            post_service_url,
+            redis_url: shared.redis_url,
+            post_service_url: shared.post_service_url,
             timelines: TimelineConfig {
                 timeline_cap,
                 celebrity_threshold,
                 backfill_posts,
-                post_cache_ttl: Duration::from_secs(ttl_secs),
+                post_cache_ttl: shared.post_cache_ttl,
                 ..defaults
             },
             lanes,

@@ -8,17 +8,15 @@
 pub mod api;
 pub mod config;
 pub mod lag;
-pub mod redis;
 pub mod timelines;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use feedline_proto::fanout::v1::fanout_service_server::{self, FanoutServiceServer};
-use feedline_service_kit::{CancellationToken, Health, connect_with_backoff};
+use feedline_service_kit::{CancellationToken, Health, connect_with_backoff, lazy_channel};
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
-use tonic::transport::Endpoint;
 
 pub use config::Config;
 
@@ -74,17 +72,14 @@ async fn maintain_redis(
     health: Health,
     shutdown: CancellationToken,
 ) {
-    let connect = || redis::connect(&config.redis_url);
+    let connect = || feedline_redis::connect(&config.redis_url);
     let Some(client) = connect_with_backoff("redis cluster", &shutdown, connect).await else {
         return;
     };
     tracing::info!("redis cluster connected");
     // Lazy: post-service may start after us; it is only needed to rebuild missing indexes.
-    let channel = match Endpoint::from_shared(config.post_service_url.clone()) {
-        Ok(endpoint) => endpoint
-            .connect_timeout(Duration::from_secs(3))
-            .tcp_nodelay(true)
-            .connect_lazy(),
+    let channel = match lazy_channel(&config.post_service_url) {
+        Ok(channel) => channel,
         Err(error) => {
             // Config validation makes this unreachable; stay not-serving rather than panic.
             tracing::error!(%error, "bad FEEDLINE_POST_SERVICE_URL");

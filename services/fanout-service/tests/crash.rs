@@ -253,9 +253,7 @@ impl Crash {
             POSTS,
             "idempotent retries created each post once"
         );
-        let client = fanout_service::redis::connect(&self.cluster.url())
-            .await
-            .unwrap();
+        let client = feedline_redis::connect(&self.cluster.url()).await.unwrap();
         let timelines = Timelines::new(
             client,
             Arc::new(PostServiceSource::new(self.channel())),

@@ -10,14 +10,11 @@ use std::time::{Duration, Instant};
 use fanout_service::timelines::{PostServiceSource, TimelineConfig, TimelineError, Timelines};
 use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::fanout::v1::{AddFollow, DeliverPost, FanoutEvent, RemoveFollow, RetractPost};
-use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
-use feedline_proto::graph::v1::{CreateUserRequest, FollowRequest, UnfollowRequest};
-use feedline_proto::post::v1::post_service_client::PostServiceClient;
-use feedline_proto::post::v1::{CreatePostRequest, DeletePostRequest, Post};
+use feedline_proto::post::v1::Post;
 use feedline_proto::prost::Message as _;
 use feedline_service_kit::{CancellationToken, Env};
 use feedline_test_harness::{
-    Backend, RedisCluster, TestDatabase, ephemeral_listener, wait_for_serving,
+    Backend, RedisCluster, Social, TestDatabase, ephemeral_listener, wait_for_serving,
 };
 use fred::prelude::{
     Builder, Client, ClientLike as _, Config, KeysInterface as _, SetsInterface as _,
@@ -35,12 +32,20 @@ struct Stack {
     cluster: RedisCluster,
     redis: Client,
     channel: Channel,
-    graph: GraphServiceClient<Channel>,
-    posts: PostServiceClient<Channel>,
+    social: Social,
     shutdown: CancellationToken,
     server: JoinHandle<anyhow::Result<()>>,
     /// Dropped after the server that uses it.
     _database: TestDatabase,
+}
+
+impl std::ops::Deref for Stack {
+    type Target = Social;
+
+    /// post-service's clients: `stack.user(..)`, `stack.post(..)`, ...
+    fn deref(&self) -> &Social {
+        &self.social
+    }
 }
 
 impl Stack {
@@ -80,8 +85,7 @@ impl Stack {
         Stack {
             cluster,
             redis,
-            graph: GraphServiceClient::new(channel.clone()),
-            posts: PostServiceClient::new(channel.clone()),
+            social: Social::new(channel.clone()),
             channel,
             shutdown,
             server,
@@ -93,49 +97,6 @@ impl Stack {
     fn timelines(&self, config: TimelineConfig) -> Timelines {
         let source = Arc::new(PostServiceSource::new(self.channel.clone()));
         Timelines::new(self.redis.clone(), source, config)
-    }
-
-    async fn user(&self, handle: &str) -> i64 {
-        let request = CreateUserRequest {
-            handle: handle.to_owned(),
-            display_name: handle.to_owned(),
-        };
-        let response = self.graph.clone().create_user(request).await.unwrap();
-        response.into_inner().user.unwrap().user_id
-    }
-
-    async fn follow(&self, follower_id: i64, followee_id: i64) {
-        let request = FollowRequest {
-            follower_id,
-            followee_id,
-        };
-        self.graph.clone().follow(request).await.unwrap();
-    }
-
-    async fn unfollow(&self, follower_id: i64, followee_id: i64) {
-        let request = UnfollowRequest {
-            follower_id,
-            followee_id,
-        };
-        self.graph.clone().unfollow(request).await.unwrap();
-    }
-
-    async fn post(&self, author_id: i64, body: &str) -> Post {
-        let request = CreatePostRequest {
-            author_id,
-            body: body.to_owned(),
-            idempotency_key: String::new(),
-        };
-        let response = self.posts.clone().create_post(request).await.unwrap();
-        response.into_inner().post.unwrap()
-    }
-
-    async fn delete(&self, post: &Post) {
-        let request = DeletePostRequest {
-            post_id: post.post_id,
-            author_id: post.author_id,
-        };
-        self.posts.clone().delete_post(request).await.unwrap();
     }
 
     async fn zrange(&self, key: &str) -> Scored {
@@ -319,6 +280,13 @@ async fn a_celebrity_post_is_recorded_but_not_fanned_out() {
             .unwrap();
         assert_eq!(exists, 0, "no timeline written for {follower}");
     }
+    // Listed, so that readers pull the author's posts instead.
+    let listed: bool = stack
+        .redis
+        .sismember("celebrities", author.to_string())
+        .await
+        .unwrap();
+    assert!(listed, "the author is listed as a celebrity");
     stack.stop().await;
 }
 
@@ -487,6 +455,12 @@ async fn trimming_keeps_a_timeline_near_its_cap() {
     let reader = stack.user("reader").await;
     stack.follow(reader, author).await;
     let key = format!("tl:{{{reader}}}");
+    // Built, as feed-read-service builds a timeline: the trims must spare the sentinel.
+    let () = stack
+        .redis
+        .zadd(&key, None, None, false, false, (0.0, "0"))
+        .await
+        .unwrap();
     let mut posts = Vec::new();
     for i in 0..3 * CAP {
         let post = stack.post(author, &format!("post {i}")).await;
@@ -501,6 +475,8 @@ async fn trimming_keeps_a_timeline_near_its_cap() {
     // What was trimmed is the oldest: the newest CAP posts are all there, in order.
     let newest: Vec<i64> = posts.iter().rev().take(CAP).copied().collect();
     assert_eq!(timelines.timeline(reader, CAP).await.unwrap(), newest);
+    let sentinel: Option<f64> = stack.redis.zscore(&key, "0").await.unwrap();
+    assert_eq!(sentinel, Some(0.0), "the trims spared the sentinel");
     let own: usize = stack.redis.zcard(format!("ap:{{{author}}}")).await.unwrap();
     assert_eq!(
         own,

@@ -9,6 +9,10 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 100;
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 /// Most ids in one BatchGetPosts.
 pub const MAX_BATCH_GET: usize = 100;
+/// Most posts in one ListFolloweePosts.
+pub const MAX_FOLLOWEE_POSTS: u64 = 1000;
+/// Posts in one ListFolloweePosts when max_posts is unset: what a home timeline holds.
+pub const DEFAULT_FOLLOWEE_POSTS: u64 = 800;
 
 /// A positive id.
 pub fn id(value: i64) -> Result<i64, String> {
@@ -124,6 +128,16 @@ mod tests {
         assert_eq!(page_size(Some(100), 20, 100), Ok(100));
         for bad in [0, -1, 101, i32::MIN] {
             assert!(page_size(Some(bad), 20, 100).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn followee_post_limits() {
+        let limit = |n| page_size(n, DEFAULT_FOLLOWEE_POSTS, MAX_FOLLOWEE_POSTS);
+        assert_eq!(limit(None), Ok(800));
+        assert_eq!(limit(Some(1000)), Ok(1000));
+        for bad in [0, -1, 1001] {
+            assert!(limit(Some(bad)).is_err(), "{bad}");
         }
     }
 

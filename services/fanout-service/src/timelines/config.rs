@@ -22,10 +22,10 @@ pub struct TimelineConfig {
 impl Default for TimelineConfig {
     fn default() -> Self {
         Self {
-            timeline_cap: 800,
+            timeline_cap: feedline_redis::DEFAULT_TIMELINE_CAP,
             celebrity_threshold: 10_000,
             backfill_posts: 200,
-            post_cache_ttl: Duration::from_secs(7 * 24 * 3600),
+            post_cache_ttl: feedline_redis::DEFAULT_POST_CACHE_TTL,
             trim_every: 16,
             max_pipeline: 1000,
         }

@@ -9,9 +9,13 @@ use fred::bytes::Bytes;
 use fred::interfaces::{KeysInterface as _, SetsInterface as _, SortedSetsInterface as _};
 use fred::types::{SetOptions, Value};
 
-use super::index::{Entry, entry_of, sentinel_present};
+use feedline_redis::keys::{Entry, entry_of};
+
+use super::index::sentinel_present;
 use super::pipeline::{KeyWrites, Op, send_per_node};
-use super::{Applied, TimelineError, Timelines, keys};
+use feedline_redis::keys;
+
+use super::{Applied, TimelineError, Timelines};
 
 /// What the first round trip to the author's slot found.
 struct AuthorState {
@@ -87,7 +91,17 @@ impl Timelines {
         } else {
             self.read_followers(author, &mut applied).await?
         };
-        if live.is_empty() || followers.len() > threshold || followers.is_empty() {
+        let celebrity = if followers_built {
+            follower_count > threshold
+        } else {
+            followers.len() > threshold
+        };
+        if celebrity {
+            // Before the ack: a reader that finds the author listed pulls this post from `ap:`.
+            self.mark_celebrity(author, &mut applied).await?;
+            return Ok(applied);
+        }
+        if live.is_empty() || followers.is_empty() {
             return Ok(applied);
         }
         let trim_every = self.inner.config.trim_every;
@@ -101,7 +115,7 @@ impl Timelines {
                     .iter()
                     .any(|(id, _)| keys::should_trim(*id, follower, trim_every))
                 {
-                    ops.push(self.timeline_trim());
+                    ops.push(self.list_trim());
                 }
                 KeyWrites {
                     key: keys::timeline(follower),

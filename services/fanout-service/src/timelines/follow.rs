@@ -5,9 +5,13 @@ use feedline_proto::fanout::v1::{AddFollow, RemoveFollow};
 use fred::interfaces::{SetsInterface as _, SortedSetsInterface as _};
 use fred::types::Value;
 
-use super::index::{Entry, sentinel_present};
+use feedline_redis::keys::Entry;
+
+use super::index::sentinel_present;
 use super::pipeline::{KeyWrites, Op, send_per_node};
-use super::{Applied, TimelineError, Timelines, keys};
+use feedline_redis::keys;
+
+use super::{Applied, TimelineError, Timelines};
 
 impl Timelines {
     /// Applies an AddFollow: index the edge, backfill the followee's newest posts created up to
@@ -58,7 +62,10 @@ impl Timelines {
         };
         // A celebrity's posts are pulled at read time from `ap:`, never copied into timelines:
         // a backfill would put into a follower's timeline what a delivery never would.
+        // Listed, so the new follower's reads pull the followee's posts (even before the
+        // followee's next post marks them).
         if followers > self.inner.config.celebrity_threshold {
+            self.mark_celebrity(followee, &mut applied).await?;
             return Ok(applied);
         }
         let mut entries: Vec<Entry> = if posts_built {
@@ -80,7 +87,7 @@ impl Timelines {
         // Always trimmed: a follow is rare, and a backfill can add up to `backfill` at once.
         let write = KeyWrites {
             key: keys::timeline(follower),
-            ops: vec![Op::Zadd(entries), self.timeline_trim()],
+            ops: vec![Op::Zadd(entries), self.list_trim()],
         };
         self.write_timeline(write, &mut applied).await?;
         Ok(applied)

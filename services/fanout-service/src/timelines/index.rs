@@ -4,33 +4,27 @@
 //! "Built" means the sentinel is present, not that the key exists: a rebuild writes its
 //! members first and the sentinel last, so one cut short is rebuilt again, never trusted.
 
-use feedline_proto::post::v1::Post;
+use feedline_redis::keys::{self, Entry, entry_of};
 use fred::interfaces::SetsInterface as _;
 use fred::types::{Expiration, Value};
 
 use super::pipeline::{KeyWrites, Op, send_per_node};
-use super::{Applied, TimelineError, Timelines, keys};
+use super::{Applied, TimelineError, Timelines};
 
 /// Follower ids per SADD when rebuilding an index.
 const SADD_CHUNK: usize = 1000;
 
-/// A sorted-set entry: (score = creation time in Unix ms, member = padded post id).
-pub(super) type Entry = (f64, String);
-
 impl Timelines {
-    /// Keeps a timeline near the cap: drops everything below the `cap` newest.
-    pub(super) fn timeline_trim(&self) -> Op {
-        Op::ZremRangeByRank(0, -(cap_i64(self.inner.config.timeline_cap) + 1))
-    }
-
-    /// Keeps an author's list at the `cap` newest posts, sparing the sentinel at rank 0.
-    pub(super) fn author_posts_trim(&self) -> Op {
+    /// Keeps a timeline or an author's list near the cap: drops everything below the `cap`
+    /// newest, sparing the sentinel at rank 0 (a list without one keeps its oldest entry too,
+    /// which is harmless).
+    pub(super) fn list_trim(&self) -> Op {
         let (start, stop) = self.author_posts_trim_ranks();
         Op::ZremRangeByRank(start, stop)
     }
 
-    /// The ZREMRANGEBYRANK bounds of [`Self::author_posts_trim`]: ranks 1 to len-cap-1 go,
-    /// which leaves rank 0 (the sentinel) and the `cap` highest.
+    /// The ZREMRANGEBYRANK bounds of [`Self::list_trim`]: ranks 1 to len-cap-1 go, which
+    /// leaves rank 0 (the sentinel) and the `cap` highest.
     pub(super) fn author_posts_trim_ranks(&self) -> (i64, i64) {
         (1, -(cap_i64(self.inner.config.timeline_cap) + 1))
     }
@@ -57,7 +51,7 @@ impl Timelines {
             ops.push(Op::Zadd(entries.clone()));
         }
         ops.push(Op::Zadd(vec![(0.0, keys::SENTINEL.to_owned())]));
-        ops.push(self.author_posts_trim());
+        ops.push(self.list_trim());
         self.send_one_key(keys::author_posts(author), ops, applied)
             .await?;
         tracing::debug!(author, posts = entries.len(), "rebuilt author posts");
@@ -98,6 +92,21 @@ impl Timelines {
         Ok(parse_ids(&members))
     }
 
+    /// Adds `author` to the celebrity list readers pull from (idempotent).
+    pub(super) async fn mark_celebrity(
+        &self,
+        author: i64,
+        applied: &mut Applied,
+    ) -> Result<(), TimelineError> {
+        let () = self
+            .inner
+            .redis
+            .sadd(keys::CELEBRITIES, author.to_string())
+            .await?;
+        applied.commands += 1;
+        Ok(())
+    }
+
     /// Sends `ops` on one key in one pipeline, in order.
     async fn send_one_key(
         &self,
@@ -110,12 +119,6 @@ impl Timelines {
         applied.commands += sent.commands;
         Ok(())
     }
-}
-
-/// A post's sorted-set entry; None without a valid `create_time`.
-pub(super) fn entry_of(post: &Post) -> Option<Entry> {
-    let millis = feedline_proto::timestamp_to_millis(post.create_time.as_ref()?)?;
-    Some((millis as f64, keys::member(post.post_id)))
 }
 
 /// Follower ids from `fl:` members, without the sentinel.

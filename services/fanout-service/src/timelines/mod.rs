@@ -2,13 +2,12 @@
 //!
 //! [`Timelines::apply`] applies one `FanoutEvent` with idempotent, per-node pipelined writes;
 //! a missing follower index or author list is rebuilt from a [`GraphSource`] (post-service).
-//! The Redis layout, which the read side relies on, is documented in `keys.rs`.
+//! The Redis layout, which the read side relies on, is `feedline_redis::keys`.
 //!
 //! - `store`: the [`Timelines`] handle, dispatch, reads and the health ping.
 //! - `deliver`, `retract`, `follow`: one event kind each.
 //! - `index`: the per-author lists (`ap:`, `fl:`) and their rebuild.
 //! - `pipeline`: grouping writes per cluster node.
-//! - `keys`: key names, member encoding and the trim rule.
 //! - `source`: [`GraphSource`] and its post-service implementation.
 
 mod config;
@@ -16,7 +15,6 @@ mod deliver;
 mod error;
 mod follow;
 mod index;
-mod keys;
 mod pipeline;
 mod retract;
 mod source;

@@ -7,7 +7,9 @@ use fred::types::Value;
 
 use super::index::{parse_ids, sentinel_present};
 use super::pipeline::{KeyWrites, Op, send_per_node};
-use super::{Applied, TimelineError, Timelines, keys};
+use feedline_redis::keys;
+
+use super::{Applied, TimelineError, Timelines};
 
 impl Timelines {
     /// Applies a RetractPost. Followers of a celebrity are included: the post may have been

@@ -4,7 +4,7 @@ use feedline_proto::graph::v1::ListFollowersRequest;
 use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
 use feedline_proto::post::v1::post_service_client::PostServiceClient;
 use feedline_proto::post::v1::{ListAuthorPostsRequest, Post};
-use tonic::service::interceptor::InterceptedService;
+use feedline_telemetry::{TracedChannel, traced};
 use tonic::transport::Channel;
 
 use super::TimelineError;
@@ -23,25 +23,20 @@ pub trait GraphSource: Send + Sync + 'static {
     async fn latest_posts(&self, author_id: i64, limit: usize) -> Result<Vec<Post>, TimelineError>;
 }
 
-/// The client interceptor as a nameable type: the current span's trace context goes out with
-/// every call, so rebuilds show up in the trace of the event that caused them.
-type Interceptor = fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>;
-type Traced = InterceptedService<Channel, Interceptor>;
-
 /// [`GraphSource`] over post-service's gRPC API.
 #[derive(Clone)]
 pub struct PostServiceSource {
-    graph: GraphServiceClient<Traced>,
-    posts: PostServiceClient<Traced>,
+    graph: GraphServiceClient<TracedChannel>,
+    posts: PostServiceClient<TracedChannel>,
 }
 
 impl PostServiceSource {
     /// Talks to post-service over `channel` (lazy or connected; reconnects are the channel's).
+    /// Calls carry the trace context, so rebuilds show up in the trace of their event.
     pub fn new(channel: Channel) -> Self {
-        let inject: Interceptor = feedline_telemetry::inject_trace_context;
         Self {
-            graph: GraphServiceClient::with_interceptor(channel.clone(), inject),
-            posts: PostServiceClient::with_interceptor(channel, inject),
+            graph: GraphServiceClient::new(traced(channel.clone())),
+            posts: PostServiceClient::new(traced(channel)),
         }
     }
 }

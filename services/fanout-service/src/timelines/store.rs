@@ -1,19 +1,14 @@
 //! `Timelines`: the handle that applies fan-out events to the Redis Cluster and reads back.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use feedline_proto::fanout::v1::FanoutEvent;
 use feedline_proto::fanout::v1::fanout_event::Kind;
+use feedline_redis::keys;
 use fred::clients::Client;
-use fred::interfaces::{ClientLike as _, ClusterInterface as _, SortedSetsInterface as _};
-use fred::types::config::Options;
-use futures::future::join_all;
+use fred::interfaces::SortedSetsInterface as _;
 
-use super::{GraphSource, TimelineConfig, TimelineError, keys};
-
-/// How long a health probe waits for each master's PONG.
-const PING_TIMEOUT: Duration = Duration::from_secs(2);
+use super::{GraphSource, TimelineConfig, TimelineError};
 
 /// What applying one event did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -109,35 +104,8 @@ impl Timelines {
             .collect())
     }
 
-    /// PINGs every master in the cached routing table; Err if any does not answer within
-    /// 2 s (or no routing table is known yet). For the health probe.
+    /// PINGs every master in the cached routing table (2 s each). For the health probe.
     pub async fn ping(&self) -> Result<(), TimelineError> {
-        let redis = &self.inner.redis;
-        let masters = redis
-            .cached_cluster_state()
-            .map(|routing| routing.unique_primary_nodes())
-            .unwrap_or_default();
-        if masters.is_empty() {
-            let error = fred::error::Error::new(
-                fred::error::ErrorKind::Cluster,
-                "no cluster routing table yet",
-            );
-            return Err(error.into());
-        }
-        let pings = masters.into_iter().map(|server| {
-            // One attempt and a deadline: a probe must answer, not queue behind a reconnect.
-            let options = Options {
-                cluster_node: Some(server),
-                timeout: Some(PING_TIMEOUT),
-                max_attempts: Some(1),
-                fail_fast: true,
-                ..Options::default()
-            };
-            async move { redis.with_options(&options).ping::<()>(None).await }
-        });
-        for reply in join_all(pings).await {
-            reply?;
-        }
-        Ok(())
+        Ok(feedline_redis::ping_masters(&self.inner.redis).await?)
     }
 }

@@ -7,13 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fanout_service::timelines::{PostServiceSource, TimelineConfig, Timelines};
-use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
-use feedline_proto::graph::v1::{CreateUserRequest, FollowRequest, UnfollowRequest};
-use feedline_proto::post::v1::post_service_client::PostServiceClient;
-use feedline_proto::post::v1::{CreatePostRequest, DeletePostRequest, Post};
 use feedline_service_kit::{CancellationToken, Env};
 use feedline_test_harness::{
-    Backend, RedisCluster, TestDatabase, ephemeral_listener, wait_for_serving,
+    Backend, RedisCluster, Social, TestDatabase, ephemeral_listener, wait_for_serving,
 };
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -48,12 +44,20 @@ pub struct Stack {
     pub cluster: RedisCluster,
     pub post: Running,
     pub fanout: Running,
-    pub graph: GraphServiceClient<Channel>,
-    pub posts: PostServiceClient<Channel>,
+    pub social: Social,
     pub timelines: Timelines,
     /// A raw client, for keys the Timelines API does not read.
     pub redis: fred::prelude::Client,
     _db: TestDatabase,
+}
+
+impl std::ops::Deref for Stack {
+    type Target = Social;
+
+    /// post-service's clients: `stack.user(..)`, `stack.post(..)`, ...
+    fn deref(&self) -> &Social {
+        &self.social
+    }
 }
 
 impl Stack {
@@ -116,9 +120,7 @@ impl Stack {
             .connect()
             .await
             .unwrap();
-        let client = fanout_service::redis::connect(&cluster.url())
-            .await
-            .unwrap();
+        let client = feedline_redis::connect(&cluster.url()).await.unwrap();
         let timelines = Timelines::new(
             client.clone(),
             Arc::new(PostServiceSource::new(channel.clone())),
@@ -128,8 +130,7 @@ impl Stack {
             cluster,
             post,
             fanout,
-            graph: GraphServiceClient::new(channel.clone()),
-            posts: PostServiceClient::new(channel),
+            social: Social::new(channel),
             timelines,
             redis: client,
             _db: db,
@@ -139,69 +140,6 @@ impl Stack {
     pub async fn stop(self) {
         self.post.stop().await;
         self.fanout.stop().await;
-    }
-
-    pub async fn user(&self, handle: &str) -> i64 {
-        self.graph
-            .clone()
-            .create_user(CreateUserRequest {
-                handle: handle.into(),
-                display_name: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .user
-            .unwrap()
-            .user_id
-    }
-
-    pub async fn follow(&self, follower_id: i64, followee_id: i64) {
-        self.graph
-            .clone()
-            .follow(FollowRequest {
-                follower_id,
-                followee_id,
-            })
-            .await
-            .unwrap();
-    }
-
-    pub async fn unfollow(&self, follower_id: i64, followee_id: i64) {
-        self.graph
-            .clone()
-            .unfollow(UnfollowRequest {
-                follower_id,
-                followee_id,
-            })
-            .await
-            .unwrap();
-    }
-
-    pub async fn post(&self, author_id: i64, body: &str) -> Post {
-        self.posts
-            .clone()
-            .create_post(CreatePostRequest {
-                author_id,
-                body: body.into(),
-                idempotency_key: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .post
-            .unwrap()
-    }
-
-    pub async fn delete(&self, post: &Post) {
-        self.posts
-            .clone()
-            .delete_post(DeletePostRequest {
-                post_id: post.post_id,
-                author_id: post.author_id,
-            })
-            .await
-            .unwrap();
     }
 
     /// The user's timeline, newest first.

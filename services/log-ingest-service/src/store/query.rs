@@ -61,7 +61,10 @@ impl Store {
             cond = cond.add(col("message").like(LikeExpr::new(pattern).escape('\\')));
         }
         if let Some((time, id)) = after {
-            cond = cond.add(
+            // The first bound is implied by the OR below, but planners (SQLite's at least) do
+            // not derive an index range from an OR: without it every page rescans the index
+            // from the newest record down to the cursor, and a deep walk goes quadratic.
+            cond = cond.add(col("time_unix_nano").lte(time)).add(
                 Cond::any().add(col("time_unix_nano").lt(time)).add(
                     Cond::all()
                         .add(col("time_unix_nano").eq(time))

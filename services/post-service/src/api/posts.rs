@@ -142,4 +142,30 @@ impl PostService for PostApi {
                 .unwrap_or_default(),
         }))
     }
+
+    async fn list_followee_posts(
+        &self,
+        request: Request<ListFolloweePostsRequest>,
+    ) -> Result<Response<ListFolloweePostsResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let user_id = v.check("user_id", validate::id(req.user_id));
+        let max_posts = v.check(
+            "max_posts",
+            validate::page_size(
+                req.max_posts,
+                validate::DEFAULT_FOLLOWEE_POSTS,
+                validate::MAX_FOLLOWEE_POSTS,
+            ),
+        );
+        v.finish().map_err(Error::InvalidArgument)?;
+        let posts = self
+            .state
+            .store()?
+            .list_followee_posts(user_id, max_posts)
+            .await?;
+        Ok(Response::new(ListFolloweePostsResponse {
+            posts: posts.iter().map(post_to_proto).collect(),
+        }))
+    }
 }

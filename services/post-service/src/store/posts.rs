@@ -1,18 +1,19 @@
-//! Posts: create (idempotent, with its outbox event), read, batch read, delete, list.
+//! Posts: create (idempotent, with its outbox event), read, batch read, delete, list (by author,
+//! and by the authors a user follows).
 
 use std::collections::{HashMap, HashSet};
 
 use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::fanout::v1::{DeliverPost, RetractPost};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    QuerySelect as _, TransactionTrait as _,
+    ActiveValue::Set, ColumnTrait as _, EntityTrait as _, JoinType, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _, TransactionTrait as _,
 };
 
 use super::db_error::is_unique_violation;
 use super::{Page, PageOf, Post, Store, outbox};
 use crate::convert::post_to_proto;
-use crate::entity::{post, user};
+use crate::entity::{follow, post, user};
 use crate::error::{Error, Result};
 use crate::ids::now_ms;
 
@@ -214,5 +215,29 @@ impl Store {
         }
         let rows = query.all(&self.db).await?;
         Ok(PageOf::from_probe(rows, page.size, |p| p.id))
+    }
+
+    /// The newest `max` live posts of the authors `user_id` follows, newest first: one join of
+    /// `follows` (by follower) with `posts` (by author and id). An unknown user is `NotFound`;
+    /// only an empty answer pays the second query that tells it from a user with nothing to read.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_followee_posts(&self, user_id: i64, max: u64) -> Result<Vec<Post>> {
+        let by_followee = post::Entity::belongs_to(follow::Entity)
+            .from(post::Column::AuthorId)
+            .to(follow::Column::FolloweeId)
+            .into();
+        let posts = post::Entity::find()
+            .join(JoinType::InnerJoin, by_followee)
+            .filter(follow::Column::FollowerId.eq(user_id))
+            .filter(post::Column::DeletedAtMs.is_null())
+            .order_by_desc(post::Column::Id)
+            .limit(max)
+            .all(&self.db)
+            .await?;
+        if posts.is_empty() {
+            // A follow row proves its follower exists (users are never deleted); no rows does not.
+            self.get_user(user_id).await?;
+        }
+        Ok(posts)
     }
 }

@@ -1,41 +1,61 @@
-//! The Redis layout the read side relies on: key names, the member encoding and the trim rule.
+//! The Redis layout both sides of the timelines rely on: key names, the member encoding and
+//! the trim rule. fanout-service writes it; feed-read-service reads it (and rebuilds `tl:`).
 //!
 //! `{..}` is a cluster hash tag: a user's `tl:`, `ap:` and `fl:` keys share one slot, so the
 //! reads and writes an event makes for one author go to one node in one pipeline.
 
-/// Member that marks an `ap:` or `fl:` key as built, so an empty list differs from a missing
-/// one. In `ap:` its score is 0, which (with "0" sorting before every padded id) keeps it at
-/// rank 0.
-pub(crate) const SENTINEL: &str = "0";
+use feedline_proto::post::v1::Post;
+
+/// Member that marks a `tl:`, `ap:` or `fl:` key as built, so an empty list differs from a
+/// missing one. In sorted sets its score is 0, which (with "0" sorting before every padded id)
+/// keeps it at rank 0, where the trims spare it.
+pub const SENTINEL: &str = "0";
 
 /// Home timeline of `user`: sorted set of [`member`]s scored by creation time in Unix ms.
-pub(crate) fn timeline(user: i64) -> String {
+/// fanout-service adds to it; feed-read-service builds it (adding [`SENTINEL`]) when a read
+/// finds it without the sentinel, so a timeline fanned into before it was built is rebuilt.
+pub fn timeline(user: i64) -> String {
     format!("tl:{{{user}}}")
 }
 
 /// `author`'s own newest posts, same encoding as a timeline, plus [`SENTINEL`].
-pub(crate) fn author_posts(author: i64) -> String {
+pub fn author_posts(author: i64) -> String {
     format!("ap:{{{author}}}")
 }
 
 /// Set of `author`'s follower ids (decimal), plus [`SENTINEL`].
-pub(crate) fn followers(author: i64) -> String {
+pub fn followers(author: i64) -> String {
     format!("fl:{{{author}}}")
 }
 
 /// Cached protobuf `Post`; the empty string is a deleted post's tombstone.
-pub(crate) fn post_cache(post: i64) -> String {
+pub fn post_cache(post: i64) -> String {
     format!("pc:{{{post}}}")
+}
+
+/// Set of the authors that ever had more followers than the celebrity threshold (decimal ids).
+/// fanout-service adds an author when it decides not to fan out their posts; readers pull the
+/// posts of the ones a user follows from `ap:`. Never shrinks: pulling an author who fell back
+/// below the threshold costs a read but loses nothing (the merge de-duplicates).
+pub const CELEBRITIES: &str = "celebrities";
+
+/// A sorted-set entry: (score = creation time in Unix ms, member = padded post id).
+pub type Entry = (f64, String);
+
+/// A post's sorted-set entry; None without a valid `create_time`.
+pub fn entry_of(post: &Post) -> Option<Entry> {
+    let millis = feedline_proto::timestamp_to_millis(post.create_time.as_ref()?)?;
+    Some((millis as f64, member(post.post_id)))
 }
 
 /// A post id as a sorted-set member: 19 zero-padded digits, so posts with equal scores order
 /// by id lexicographically, which is numerically (i64::MAX has 19 digits).
-pub(crate) fn member(post_id: i64) -> String {
+pub fn member(post_id: i64) -> String {
     format!("{post_id:019}")
 }
 
 /// The post id of a member; None for the sentinel or anything that is not a positive id.
-pub(crate) fn parse_member(member: &str) -> Option<i64> {
+pub fn parse_member(member: &str) -> Option<i64> {
     member.parse().ok().filter(|&id: &i64| id > 0)
 }
 
@@ -45,7 +65,7 @@ pub(crate) fn parse_member(member: &str) -> Option<i64> {
 /// The ids are mixed rather than used raw: snowflake ids made at low rates end in 22 zero
 /// bits, so `(post_id ^ user) % every` would depend on the user alone and some timelines would
 /// never be trimmed.
-pub(crate) fn should_trim(post_id: i64, user: i64, every: u64) -> bool {
+pub fn should_trim(post_id: i64, user: i64, every: u64) -> bool {
     mix((post_id ^ user) as u64).is_multiple_of(every.max(1))
 }
 

@@ -1,0 +1,222 @@
+//! Sends one operation over and over, as a closed loop (VUs with no think time) or an open
+//! loop (a fixed arrival rate whose latency runs from each call's intended start, so a stalled
+//! service cannot hide its stall by slowing the load down: no coordinated omission).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::options::Load;
+use crate::stats::Recorder;
+
+/// Which call this is.
+#[derive(Clone, Copy, Debug)]
+pub struct Call {
+    /// The virtual user sending it (open loop: `n % vus`).
+    pub vu: usize,
+    /// Calls started before this one, across every VU.
+    pub n: u64,
+}
+
+/// Why a call failed: `kind` groups it in the summary, `message` explains the first one.
+#[derive(Debug, Clone)]
+pub struct OpError {
+    pub kind: String,
+    pub message: String,
+}
+
+impl OpError {
+    /// A gRPC error, grouped by its code.
+    pub fn status(status: &tonic::Status) -> Self {
+        Self {
+            kind: format!("{:?}", status.code()),
+            message: status.message().to_owned(),
+        }
+    }
+
+    /// An answer that is wrong although the call succeeded.
+    pub fn wrong(kind: &str, message: String) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            message,
+        }
+    }
+}
+
+/// What a call reports: its operation's name and how it went.
+pub type Outcome = (&'static str, Result<(), OpError>);
+
+fn record(recorder: &Recorder, started: Instant, (op, result): Outcome) {
+    match result {
+        Ok(()) => recorder.ok(op, started.elapsed()),
+        Err(error) => recorder.error(op, &error.kind, &error.message),
+    }
+}
+
+/// Runs `op` as `load` says until its duration has passed or `stop` is cancelled; calls in
+/// flight then finish and are recorded too. Returns when the last one is answered.
+pub async fn drive<F, Fut>(load: &Load, recorder: &Arc<Recorder>, stop: &CancellationToken, op: F)
+where
+    F: Fn(Call) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    let op = Arc::new(op);
+    let deadline = recorder.started() + load.duration;
+    match load.rate {
+        None => closed_loop(load.vus, deadline, recorder, stop, op).await,
+        Some(rate) => open_loop(load.vus, rate, deadline, recorder, stop, op).await,
+    }
+}
+
+async fn closed_loop<F, Fut>(
+    vus: usize,
+    deadline: Instant,
+    recorder: &Arc<Recorder>,
+    stop: &CancellationToken,
+    op: Arc<F>,
+) where
+    F: Fn(Call) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut tasks = JoinSet::new();
+    for vu in 0..vus {
+        let (op, recorder, stop, counter) =
+            (op.clone(), recorder.clone(), stop.clone(), counter.clone());
+        tasks.spawn(async move {
+            while Instant::now() < deadline && !stop.is_cancelled() {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let started = Instant::now();
+                let outcome = op(Call { vu, n }).await;
+                record(&recorder, started, outcome);
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn open_loop<F, Fut>(
+    vus: usize,
+    rate: f64,
+    deadline: Instant,
+    recorder: &Arc<Recorder>,
+    stop: &CancellationToken,
+    op: Arc<F>,
+) where
+    F: Fn(Call) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    let started = recorder.started();
+    let in_flight = Arc::new(Semaphore::new(vus));
+    let mut tasks = JoinSet::new();
+    for n in 0u64.. {
+        let due = started + Duration::from_secs_f64(n as f64 / rate);
+        if due >= deadline {
+            break;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(due) => {}
+            () = stop.cancelled() => break,
+        }
+        let permit = tokio::select! {
+            permit = in_flight.clone().acquire_owned() => permit,
+            () = stop.cancelled() => break,
+        };
+        let Ok(permit) = permit else { break };
+        let (op, recorder) = (op.clone(), recorder.clone());
+        tasks.spawn(async move {
+            let _permit = permit;
+            let outcome = op(Call {
+                vu: (n % vus as u64) as usize,
+                n,
+            })
+            .await;
+            // From when it was due: time spent waiting for a free slot counts.
+            record(&recorder, due, outcome);
+        });
+        // Reap the finished ones so a long run does not keep every handle.
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn open_loop_sends_at_the_rate_and_counts_waiting() {
+        let recorder = Arc::new(Recorder::new());
+        let load = Load {
+            vus: 1,
+            duration: Duration::from_secs(1),
+            rate: Some(10.0),
+        };
+        // One slot and 250 ms per call: calls queue, and their latency includes the wait.
+        drive(&load, &recorder, &CancellationToken::new(), |_| async {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            ("Op", Ok(()))
+        })
+        .await;
+        let totals = recorder.finish();
+        let op = &totals.ops["Op"];
+        assert_eq!(op.ok, 10);
+        // The 10th call was due at 0.9 s, started at 2.25 s and ended at 2.5 s: 1.6 s after due.
+        let max = op.latency.max_ms().unwrap();
+        assert!((1590.0..1610.0).contains(&max), "{max}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closed_loop_stops_at_the_deadline_and_counts_errors() {
+        let recorder = Arc::new(Recorder::new());
+        let load = Load {
+            vus: 2,
+            duration: Duration::from_millis(1000),
+            rate: None,
+        };
+        drive(
+            &load,
+            &recorder,
+            &CancellationToken::new(),
+            |call| async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if call.n % 2 == 0 {
+                    ("Op", Ok(()))
+                } else {
+                    ("Op", Err(OpError::wrong("Odd", format!("call {}", call.n))))
+                }
+            },
+        )
+        .await;
+        let totals = recorder.finish();
+        let op = &totals.ops["Op"];
+        assert_eq!(op.ok + op.errors, 20);
+        assert_eq!(op.errors, 10);
+        assert_eq!(totals.errors["Op Odd"].count, 10);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_ends_the_load_early() {
+        let recorder = Arc::new(Recorder::new());
+        let stop = CancellationToken::new();
+        let load = Load {
+            vus: 1,
+            duration: Duration::from_secs(3600),
+            rate: Some(100.0),
+        };
+        let cancel = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            cancel.cancel();
+        });
+        drive(&load, &recorder, &stop, |_| async { ("Op", Ok(())) }).await;
+        let ok = recorder.finish().ops["Op"].ok;
+        assert!((49..=51).contains(&ok), "{ok}");
+    }
+}

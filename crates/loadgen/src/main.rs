@@ -1,0 +1,61 @@
+//! `loadgen <scenario> [options]`: parse, run, print the summary; exit 0 (done, nothing
+//! lost), 1 (failure, or data missing) or 2 (bad command line). The first Ctrl-C ends the
+//! load early and still runs the checks; the second exits at once.
+
+use std::process::ExitCode;
+
+use feedline_loadgen::cli::{self, Parsed, UsageError};
+use feedline_loadgen::{Scenario, report};
+use tokio_util::sync::CancellationToken;
+
+/// The variable log-ingest-service reads its admin token from, used when `--admin-token` is
+/// not given.
+const ADMIN_TOKEN_ENV: &str = "FEEDLINE_ADMIN_TOKEN";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut options = match cli::parse(&args) {
+        Ok(Parsed::Run(options)) => *options,
+        Ok(Parsed::Help) => {
+            println!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(UsageError(problem)) => {
+            eprintln!("loadgen: {problem} (see `loadgen --help`)");
+            return ExitCode::from(2);
+        }
+    };
+    if let Scenario::Logs(logs) = &mut options.scenario
+        && logs.admin_token.is_none()
+    {
+        logs.admin_token = std::env::var(ADMIN_TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty());
+    }
+    let stop = CancellationToken::new();
+    let interrupted = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nloadgen: stopping the load; the checks still run (Ctrl-C again to quit)");
+            interrupted.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    match feedline_loadgen::run_until(options, stop).await {
+        Ok(report) => {
+            print!("{}", report::text::render(&report));
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("loadgen: {}", format!("{error:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

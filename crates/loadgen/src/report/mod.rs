@@ -1,0 +1,141 @@
+//! The result of a run and its three renderings: the k6-style text summary (`text`), the JSON
+//! figures under stable keys (`json`, where the keys are documented) and the self-contained
+//! HTML page with inline SVG charts (`html`, `svg`).
+
+pub mod html;
+pub mod json;
+pub mod svg;
+pub mod text;
+
+use std::time::Duration;
+
+use crate::options::ScenarioKind;
+use crate::stats::{Latency, Totals};
+use crate::timelines::check::Completeness;
+use crate::timelines::lag::LagOutcome;
+
+/// Everything a run measured.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub scenario: ScenarioKind,
+    /// The six characters in the handles and app name the run created.
+    pub run_id: String,
+    /// When the load started, in Unix ms.
+    pub started_unix_ms: u64,
+    /// The shape in a few words, e.g. "10 authors x 500 followers, 500 VUs, closed loop, 60 s".
+    pub shape: String,
+    /// The options that shaped the run, as JSON values (`options` in the JSON report).
+    pub options: Vec<(&'static str, serde_json::Value)>,
+    pub totals: Totals,
+    /// `fanout` and `mixed`.
+    pub fanout: Option<FanoutFigures>,
+    /// `logs`.
+    pub logs: Option<LogsFigures>,
+    /// Things the reader should know (celebrities left out, a threshold mismatch, ...).
+    pub notes: Vec<String>,
+}
+
+/// What the fan-out did, measured in the Redis Cluster.
+#[derive(Clone, Debug, Default)]
+pub struct FanoutFigures {
+    /// Posts acknowledged during the load.
+    pub posts: u64,
+    /// Posts written before the load (warm-up, pre-fill); checked at the end too.
+    pub setup_posts: u64,
+    /// Users who posted.
+    pub authors: u64,
+    /// Users following at least one author.
+    pub followers: u64,
+    /// Authors with more followers than the threshold: not fanned out, not checked.
+    pub celebrity_authors: u64,
+    /// Their posts acknowledged during the load.
+    pub celebrity_posts: u64,
+    /// Posts acknowledged during the load x followers of each one's author (celebrities'
+    /// posts excluded: nothing is written for them).
+    pub timeline_writes: u64,
+    /// `timeline_writes` over the load plus the drain: the time the writes took.
+    pub timeline_writes_per_s: f64,
+    pub lag: LagOutcome,
+    /// Each measured sample: (seconds from the start of the load to its acknowledgement, lag
+    /// in ms), in acknowledgement order.
+    pub lag_points: Vec<(f64, f64)>,
+    /// From the end of the load until the last posts of every author were everywhere; None
+    /// when that did not happen within the limit.
+    pub drain: Option<Duration>,
+    pub completeness: Completeness,
+}
+
+/// What log ingestion did, verified with QueryLogs.
+#[derive(Clone, Debug, Default)]
+pub struct LogsFigures {
+    /// "unary" or "stream".
+    pub mode: &'static str,
+    pub senders: u64,
+    pub calls: u64,
+    pub records_per_call: u64,
+    /// Records acknowledged (accepted + duplicates of calls answered OK).
+    pub acked: u64,
+    pub records_per_s: f64,
+    /// Records of the app QueryLogs returned.
+    pub found: u64,
+    /// Acknowledged but not found.
+    pub missing: u64,
+    /// Found more than once (one per extra copy).
+    pub duplicates: u64,
+    /// Found with a client_record_id this run never sent.
+    pub unexpected: u64,
+    /// How long reading everything back took.
+    pub verify: Duration,
+}
+
+impl Report {
+    /// Calls answered, successfully or not.
+    pub fn requests(&self) -> u64 {
+        let all = self.totals.all();
+        all.ok + all.errors
+    }
+
+    /// Calls answered successfully.
+    pub fn ok(&self) -> u64 {
+        self.totals.all().ok
+    }
+
+    /// Calls answered with an error.
+    pub fn errors(&self) -> u64 {
+        self.totals.all().errors
+    }
+
+    /// Calls per second over the load.
+    pub fn rate(&self) -> f64 {
+        self.requests() as f64 / self.totals.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Share of calls that succeeded, 0 to 1 (1 without calls).
+    pub fn success(&self) -> f64 {
+        let requests = self.requests();
+        if requests == 0 {
+            1.0
+        } else {
+            self.ok() as f64 / requests as f64
+        }
+    }
+
+    /// Latency of the successful calls.
+    pub fn latency(&self) -> Latency {
+        self.totals.all().latency.summary()
+    }
+
+    /// Whether nothing was lost: no missing timeline entry or record, no duplicate, some call
+    /// succeeded. The exit code is 1 otherwise.
+    pub fn passed(&self) -> bool {
+        let fanout_ok = self
+            .fanout
+            .as_ref()
+            .is_none_or(|f| f.completeness.missing == 0);
+        let logs_ok = self
+            .logs
+            .as_ref()
+            .is_none_or(|l| l.missing == 0 && l.duplicates == 0);
+        fanout_ok && logs_ok && self.ok() > 0
+    }
+}

@@ -1,0 +1,151 @@
+//! The fan-out measurements `fanout` and `mixed` share: the lag sampler running beside the
+//! load, then after it the drain, the final completeness check and the figures.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow};
+use fred::prelude::Client;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::report::FanoutFigures;
+use crate::social::Social;
+use crate::timelines::PostLog;
+use crate::timelines::check::{completeness, drain};
+use crate::timelines::lag::{self, LagOutcome};
+
+/// How long the backlog may take to drain before the check runs anyway.
+const DRAIN_LIMIT: Duration = Duration::from_secs(300);
+
+/// Fan-out being measured: the posts, who is left out, the sampler.
+pub struct FanoutRun {
+    redis: Client,
+    pub social: Arc<Social>,
+    /// `skip[i]`: user i has more followers than the celebrity threshold.
+    pub skip: Arc<Vec<bool>>,
+    pub posts: Arc<PostLog>,
+    /// Ends once `posts` stops sampling and its samples are resolved, or `drained`.
+    sampler: JoinHandle<Result<LagOutcome>>,
+    /// Cancelled when the drain is over: the sampler then counts what is pending as unseen.
+    drained: CancellationToken,
+}
+
+impl FanoutRun {
+    /// Starts the lag sampler; posts recorded with sampling on are measured from now on.
+    pub fn start(redis: Client, social: Arc<Social>, threshold: usize, sample_every: u64) -> Self {
+        let skip: Arc<Vec<bool>> = Arc::new(
+            social
+                .followers
+                .iter()
+                .map(|f| f.len() > threshold)
+                .collect(),
+        );
+        let (samples, received) = tokio::sync::mpsc::unbounded_channel();
+        let posts = Arc::new(PostLog::new(sample_every, Some(samples)));
+        let drained = CancellationToken::new();
+        let sampler = lag::spawn(
+            redis.clone(),
+            social.clone(),
+            skip.clone(),
+            received,
+            drained.clone(),
+        );
+        Self {
+            redis,
+            social,
+            skip,
+            posts,
+            sampler,
+            drained,
+        }
+    }
+
+    /// The redis client the measurements use.
+    pub fn redis(&self) -> &Client {
+        &self.redis
+    }
+
+    /// After the load (which started at `load_start` and ended at `load_end`, lasting `load`,
+    /// with `setup_posts` posts written before it): drain, lag, completeness against `cap`.
+    pub async fn finish(
+        self,
+        load_start: Instant,
+        load_end: Instant,
+        load: Duration,
+        setup_posts: usize,
+        cap: usize,
+    ) -> Result<FanoutFigures> {
+        self.posts.stop_sampling();
+        let users = self.social.ids.len();
+        let during = self.posts.by_author(users, setup_posts);
+        eprintln!("waiting for the backlog to drain");
+        let drained = drain(
+            &self.redis,
+            &self.social,
+            &during,
+            &self.skip,
+            load_end,
+            DRAIN_LIMIT,
+        )
+        .await
+        .context("measuring the drain")?;
+        self.drained.cancel();
+        let lag = self
+            .sampler
+            .await
+            .map_err(|e| anyhow!("the lag sampler failed: {e}"))?
+            .context("measuring fan-out lag")?;
+        eprintln!("checking every timeline");
+        let all = self.posts.by_author(users, 0);
+        let completeness = completeness(&self.redis, &self.social, &all, &self.skip, cap)
+            .await
+            .context("checking the timelines")?;
+
+        let mut lag_points: Vec<(f64, f64)> = lag
+            .points
+            .iter()
+            .map(|(acked, lag)| {
+                (
+                    acked.saturating_duration_since(load_start).as_secs_f64(),
+                    lag.as_secs_f64() * 1000.0,
+                )
+            })
+            .collect();
+        lag_points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut figures = FanoutFigures {
+            lag_points,
+            setup_posts: setup_posts as u64,
+            authors: self.social.authors.len() as u64,
+            followers: self
+                .social
+                .followees
+                .iter()
+                .filter(|f| !f.is_empty())
+                .count() as u64,
+            celebrity_authors: self
+                .social
+                .authors
+                .iter()
+                .filter(|&&a| self.skip[a as usize])
+                .count() as u64,
+            lag,
+            drain: drained,
+            completeness,
+            ..FanoutFigures::default()
+        };
+        for (author, posts) in during.iter().enumerate() {
+            let n = posts.len() as u64;
+            figures.posts += n;
+            if self.skip[author] {
+                figures.celebrity_posts += n;
+            } else {
+                figures.timeline_writes += n * self.social.followers[author].len() as u64;
+            }
+        }
+        let took = load + drained.unwrap_or(DRAIN_LIMIT);
+        figures.timeline_writes_per_s = figures.timeline_writes as f64 / took.as_secs_f64();
+        Ok(figures)
+    }
+}

@@ -1,0 +1,146 @@
+//! Writing posts through post-service and waiting for fan-out to place them: what the
+//! scenarios do before their load (a warm-up post per author, or timelines filled first).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use feedline_proto::post::v1::post_service_client::PostServiceClient;
+use feedline_proto::post::v1::{CreatePostRequest, Post};
+use feedline_redis::keys;
+use fred::prelude::{Client, SetsInterface as _};
+use futures::stream::{self, StreamExt as _, TryStreamExt as _};
+use tokio::time::Instant;
+use tonic::transport::Channel;
+
+use crate::drive::OpError;
+use crate::social::Social;
+use crate::stats::Progress;
+use crate::timelines::check::wait_all;
+use crate::timelines::{PostLog, Watch};
+
+/// Authors posting at once before the load.
+const SETUP_CONCURRENCY: usize = 32;
+/// How long the posts written before the load may take to reach every timeline.
+const SETUP_FANOUT_LIMIT: Duration = Duration::from_secs(180);
+
+/// One CreatePost of `author_id` (no idempotency key, as a client without retries sends).
+pub async fn create_post(
+    client: &mut PostServiceClient<Channel>,
+    author_id: i64,
+    body: String,
+) -> Result<Option<Post>, OpError> {
+    let request = CreatePostRequest {
+        author_id,
+        body,
+        idempotency_key: String::new(),
+    };
+    match client.create_post(request).await {
+        Ok(response) => Ok(response.into_inner().post),
+        Err(status) => Err(OpError::status(&status)),
+    }
+}
+
+/// `per_author` posts by each of `authors` (one after another per author, authors at once),
+/// recorded in `posts` without sampling.
+pub async fn write_posts(
+    channels: &[Channel],
+    social: &Social,
+    authors: &[u32],
+    per_author: usize,
+    run: &str,
+    posts: &PostLog,
+) -> Result<()> {
+    let done = Arc::new(AtomicU64::new(0));
+    let progress = Progress::steps(
+        "writing posts".into(),
+        done.clone(),
+        (authors.len() * per_author) as u64,
+    );
+    let written = stream::iter(authors.iter().enumerate())
+        .map(|(i, &author)| {
+            let mut client = PostServiceClient::new(channels[i % channels.len()].clone());
+            let done = done.clone();
+            async move {
+                for n in 0..per_author {
+                    let body = format!("loadgen {run} setup post {n} of user {author}");
+                    let post = create_post(&mut client, social.ids[author as usize], body)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("CreatePost: {}: {}", e.kind, e.message))?;
+                    posts
+                        .record(author, post.as_ref(), false)
+                        .map_err(|e| anyhow::anyhow!("CreatePost: {}", e.message))?;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok::<(), anyhow::Error>(())
+            }
+        })
+        .buffer_unordered(SETUP_CONCURRENCY)
+        .try_collect::<()>()
+        .await;
+    progress.stop().await;
+    written
+}
+
+/// Waits until the last post each author wrote so far is in all its followers' timelines
+/// (`skip[i]`: user i is a celebrity, not fanned out). Fails early, naming the cause, when
+/// fanout-service lists as celebrities authors we do not (the thresholds differ).
+pub async fn wait_fanned_out(
+    redis: &Client,
+    social: &Social,
+    posts: &PostLog,
+    skip: &[bool],
+) -> Result<Duration> {
+    let started = Instant::now();
+    let mut watched: Vec<u32> = Vec::new();
+    let mut watches: Vec<Watch> = Vec::new();
+    for (author, written) in posts.by_author(social.ids.len(), 0).iter().enumerate() {
+        let Some(last) = written.last() else { continue };
+        if skip.get(author).copied().unwrap_or(true) {
+            continue;
+        }
+        watched.push(author as u32);
+        watches.push(Watch::new(last.post_id, social.follower_ids(author as u32)));
+    }
+    let total: usize = watches.iter().map(Watch::remaining).sum();
+    eprintln!(
+        "waiting for fan-out: {} posts into {total} timelines",
+        watches.len()
+    );
+    loop {
+        if wait_all(redis, &mut watches, Duration::from_secs(1))
+            .await?
+            .is_some()
+        {
+            return Ok(started.elapsed());
+        }
+        let listed: HashSet<String> = redis
+            .smembers(keys::CELEBRITIES)
+            .await
+            .context("reading the celebrities set")?;
+        let mismatched = watched
+            .iter()
+            .zip(&watches)
+            .filter(|(author, watch)| {
+                !watch.done() && listed.contains(&social.ids[**author as usize].to_string())
+            })
+            .count();
+        if mismatched > 0 {
+            bail!(
+                "fanout-service treats {mismatched} authors as celebrities that have at most \
+                 --celebrity-threshold followers: pass its FEEDLINE_CELEBRITY_THRESHOLD"
+            );
+        }
+        if started.elapsed() > SETUP_FANOUT_LIMIT {
+            let left: usize = watches.iter().map(Watch::remaining).sum();
+            bail!(
+                "fan-out did not place the posts written before the load within {}s \
+                 ({left} of {total} timelines still without them): is fanout-service \
+                 behind, or post-service's relay not pointed at it?",
+                SETUP_FANOUT_LIMIT.as_secs()
+            );
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Makes a [`Plan`] real through post-service's GraphService: CreateUser for every user with
+//! a handle unique to the run, then Follow for every edge, many calls in flight.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, anyhow};
+use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
+use feedline_proto::graph::v1::{CreateUserRequest, FollowRequest};
+use futures::stream::{self, StreamExt as _, TryStreamExt as _};
+use tonic::transport::Channel;
+
+use super::plan::{Plan, handle};
+use crate::stats::Progress;
+
+/// Setup calls in flight at once.
+const SETUP_CONCURRENCY: usize = 64;
+
+/// The graph as created: ids, and both directions of every edge (by user index).
+#[derive(Clone, Debug)]
+pub struct Social {
+    /// User id of each index.
+    pub ids: Vec<i64>,
+    pub followers: Vec<Vec<u32>>,
+    pub followees: Vec<Vec<u32>>,
+    /// Who posts, in round-robin order.
+    pub authors: Vec<u32>,
+}
+
+impl Social {
+    /// The follower ids of user `index`.
+    pub fn follower_ids(&self, index: u32) -> Vec<i64> {
+        self.followers[index as usize]
+            .iter()
+            .map(|&f| self.ids[f as usize])
+            .collect()
+    }
+}
+
+/// Creates every user and edge of `plan`.
+pub async fn create(plan: &Plan, run: &str, channels: &[Channel]) -> Result<Social> {
+    let started = Instant::now();
+    let clients: Vec<GraphServiceClient<Channel>> = channels
+        .iter()
+        .map(|c| GraphServiceClient::new(c.clone()))
+        .collect();
+    let done = Arc::new(AtomicU64::new(0));
+
+    let progress = Progress::steps("creating users".into(), done.clone(), plan.users as u64);
+    let ids = stream::iter(0..plan.users)
+        .map(|i| {
+            let mut client = clients[i % clients.len()].clone();
+            let handle = handle(run, plan.roles[i], i);
+            let done = done.clone();
+            async move {
+                let request = CreateUserRequest {
+                    handle: handle.clone(),
+                    display_name: format!("loadgen {handle}"),
+                };
+                let user = client
+                    .create_user(request)
+                    .await
+                    .map_err(|s| anyhow!("CreateUser {handle}: {:?}: {}", s.code(), s.message()))?
+                    .into_inner()
+                    .user
+                    .context("CreateUser answered without a user")?;
+                done.fetch_add(1, Ordering::Relaxed);
+                Ok::<i64, anyhow::Error>(user.user_id)
+            }
+        })
+        .buffered(SETUP_CONCURRENCY)
+        .try_collect::<Vec<i64>>()
+        .await;
+    progress.stop().await;
+    let ids = ids?;
+
+    done.store(0, Ordering::Relaxed);
+    let progress = Progress::steps("following".into(), done.clone(), plan.edges.len() as u64);
+    let followed = stream::iter(plan.edges.iter().enumerate())
+        .map(|(i, &(follower, followee))| {
+            let mut client = clients[i % clients.len()].clone();
+            let request = FollowRequest {
+                follower_id: ids[follower as usize],
+                followee_id: ids[followee as usize],
+            };
+            let done = done.clone();
+            async move {
+                client
+                    .follow(request)
+                    .await
+                    .map_err(|s| anyhow!("Follow: {:?}: {}", s.code(), s.message()))?;
+                done.fetch_add(1, Ordering::Relaxed);
+                Ok::<(), anyhow::Error>(())
+            }
+        })
+        .buffer_unordered(SETUP_CONCURRENCY)
+        .try_collect::<()>()
+        .await;
+    progress.stop().await;
+    followed?;
+
+    let mut followers = vec![Vec::new(); plan.users];
+    let mut followees = vec![Vec::new(); plan.users];
+    for &(follower, followee) in &plan.edges {
+        followers[followee as usize].push(follower);
+        followees[follower as usize].push(followee);
+    }
+    eprintln!(
+        "created {} users and {} follows in {:.1} s",
+        plan.users,
+        plan.edges.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Social {
+        ids,
+        followers,
+        followees,
+        authors: plan.authors.clone(),
+    })
+}

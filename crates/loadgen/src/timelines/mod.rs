@@ -1,0 +1,12 @@
+//! The fan-out measured from the outside, in the Redis Cluster that fanout-service writes:
+//! which posts were acknowledged (`posts`), watching for a post in every follower's timeline
+//! (`watch`), the lag of sampled posts (`lag`), and after the load the drain and the final
+//! completeness check (`check`).
+
+pub mod check;
+pub mod lag;
+pub mod posts;
+pub mod watch;
+
+pub use posts::{Acked, PostLog, Sample};
+pub use watch::Watch;

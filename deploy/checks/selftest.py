@@ -1,0 +1,89 @@
+"""Proof that every check can fail: each mutation breaks one copy of one file, and the checks
+must then report a problem containing the expected text. The repository itself is never touched."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from .run import run_checks
+
+# (file, text, its replacement, text expected in one of the reported problems)
+MUTATIONS = [
+    ("docker-compose.yml", "--cluster-replicas 1 ", "--cluster-replicas 0 ", "--cluster-replicas 1"),
+    ("docker-compose.yml", "redis-5:6379 redis-6:6379 --cluster", "redis-5:6379 --cluster", "names 5 distinct nodes"),
+    ("docker-compose.yml", '["CMD", "/usr/local/bin/post-service", "healthcheck"]',
+     '["CMD", "/usr/local/bin/fanout-service", "healthcheck"]', "post-service: healthcheck test"),
+    ("docker-compose.yml", "    stop_grace_period: 20s\n    restart: unless-stopped\n\n  fanout-service:",
+     "    stop_grace_periodd: 20s\n    restart: unless-stopped\n\n  fanout-service:", "schema:"),
+    ("docker-compose.yml", "      FEEDLINE_LISTEN_ADDR: 0.0.0.0:50053\n", "      FEEDLINE_LISTEN_ADDR: 0.0.0.0:50055\n",
+     "FEEDLINE_LISTEN_ADDR must be 0.0.0.0:50053"),
+    ("docker-compose.yml", "feedline@postgres:5432/feedline_logs", "feedline@postgres:5432/feedline_log",
+     "database feedline_log is not created"),
+    ("docker-compose.yml", "redis-cluster-init: {condition: service_completed_successfully}\n      # Missing",
+     "redis-cluster-init: {condition: service_started}\n      # Missing", "service_completed_successfully"),
+    ("docker-compose.yml", '--duration, "60"', '--seconds, "60"', "`--seconds` is not an option"),
+    ("deploy/compose/mysql.yml", "mariadb:3306/feedline_logs", "mariadb:3306/logs", "database logs is not created"),
+    ("deploy/compose/mysql.yml", "feedline\n    depends_on:\n      mariadb: {condition: service_healthy}\n", "feedline\n",
+     "post-service: depends_on mariadb needs service_healthy"),
+    ("docker-compose.yml", "--cluster-announce-hostname, redis-4,", "--cluster-announce-hostname, redis-9,",
+     "redis-4: redis-server needs `--cluster-announce-hostname redis-4`"),
+    ("docker-compose.yml", '--post-addr, "post-service:50051"', '--post-addr, "post-service:50052"',
+     "--post-addr must be post-service:50051"),
+    ("deploy/Dockerfile", "USER feedline:feedline", "USER root", "non-root USER"),
+    ("deploy/Dockerfile", 'exec \\"/usr/local/bin/$SERVICE\\" healthcheck', 'exec \\"/usr/local/bin/$SERVICE\\" --version',
+     "HEALTHCHECK"),
+    ("deploy/Dockerfile", '"exec \\"/usr/local/bin/$SERVICE\\" \\"$@\\"", "--"]', '"exec "/usr/local/bin/$SERVICE" "$@"", "--"]',
+     "ENTRYPOINT exec form is not a JSON array"),
+    ("deploy/Dockerfile", "ARG SERVICE\nRUN test", "RUN test", "stage 3 uses $SERVICE in RUN before its `ARG SERVICE`"),
+    ("deploy/Dockerfile", "AS runtime\nARG SERVICE\n", "AS runtime\n", "stage 4 uses $SERVICE in COPY"),
+    ("deploy/Dockerfile", "COPY . .\nARG SERVICE", "ARG SERVICE", "cached dependency layer"),
+    (".dockerignore", "\ntarget/\n", "\n", "must exclude target/"),
+    ("deploy/ecs/post-service.json", '"cpu": "512"', '"cpu": 512', "RegisterTaskDefinition"),
+    ("deploy/ecs/post-service.json", '"memory": "1024"', '"memory": "8192"', "not a Fargate size"),
+    ("deploy/ecs/log-ingest-service.json", '"secrets": [\n        {\n          "name": "FEEDLINE_DATABASE_URL"',
+     '"environment2": [],\n      "secrets": [\n        {\n          "name": "FEEDLINE_DATABASE_URL"', "RegisterTaskDefinition"),
+    ("deploy/ecs/log-ingest-service.json",
+     '"valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:feedline/log-ingest-service/admin-token-AbCdEf"',
+     '"valueFrom": "hunter2"', "must come from a Secrets Manager or SSM ARN"),
+    ("deploy/ecs/fanout-service.json", "http://post-service.feedline.local:50051", "http://post-service:50051",
+     "must name a host in feedline.local"),
+    ("deploy/cloudformation/feedline.yaml", 'Family: feedline-post-service\n      NetworkMode: awsvpc\n      RequiresCompatibilities: [FARGATE]\n      Cpu: "512"',
+     'Family: feedline-post-service\n      NetworkMode: awsvpc\n      RequiresCompatibilities: [FARGATE]\n      Cpu: "256"', "Cpu '256' differs"),
+    ("deploy/cloudformation/feedline.yaml", "NumNodeGroups: 3", "NumNodeGroups: three", "cfn-lint"),
+    ("deploy/cloudformation/feedline.yaml", "TransitEncryptionEnabled: false", "TransitEncryptionEnabled: true",
+     "rediss-cluster://"),
+]
+
+
+def self_test(repo: Path) -> int:
+    """Runs every mutation on a fresh copy of the files under `repo`; 0 when all were caught."""
+    failures = []
+    sources = ["docker-compose.yml", ".dockerignore", "deploy", "crates/loadgen/src/cli.rs"]
+    for index, (file, old, new, expected) in enumerate(MUTATIONS, 1):
+        with tempfile.TemporaryDirectory(prefix="feedline-deploy-check-") as tmp:
+            root = Path(tmp)
+            for source in sources:
+                src, dst = repo / source, root / source
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if src.is_dir():
+                    shutil.copytree(src, dst)
+                else:
+                    shutil.copy2(src, dst)
+            target = root / file
+            text = target.read_text()
+            if old not in text:
+                failures.append(f"mutation {index} ({file}): text to replace not found: {old[:60]!r}")
+                continue
+            target.write_text(text.replace(old, new, 1))
+            problems, _ = run_checks(root, lint="cloudformation" in file)
+            if not any(expected in p for p in problems):
+                failures.append(f"mutation {index} ({file}: {old[:40]!r} -> {new[:40]!r}) was not caught; "
+                                f"expected a problem containing {expected!r}, got {problems[:3]}")
+    for failure in failures:
+        print(failure)
+    if failures:
+        return 1
+    print(f"deploy check self-test OK: {len(MUTATIONS)} broken copies, each caught")
+    return 0

@@ -1,0 +1,30 @@
+//! Why a feed read failed: one enum for the service, mapped to a gRPC status in `api/status.rs`.
+
+use feedline_service_kit::validation::FieldViolation;
+
+/// A failed feed read.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// The request is malformed; each violation names its field.
+    #[error("invalid argument")]
+    InvalidArgument(Vec<FieldViolation>),
+    /// post-service does not know the user.
+    #[error("user {0} not found")]
+    UserNotFound(i64),
+    /// The Redis Cluster failed, timed out or is unreachable.
+    #[error("redis: {0}")]
+    Redis(#[from] fred::error::Error),
+    /// post-service is unreachable or failed; `unavailable` when trying again can help.
+    #[error("post-service {rpc}: {message}")]
+    PostService {
+        /// Which call failed.
+        rpc: &'static str,
+        /// Its status, for the operator.
+        message: String,
+        /// Whether it was UNAVAILABLE-like (connection, deadline) rather than a bug.
+        unavailable: bool,
+    },
+    /// The service is starting (not yet connected to the cluster) or stopping.
+    #[error("not ready: {0}")]
+    NotReady(&'static str),
+}

@@ -1,0 +1,137 @@
+//! Candidates to posts: from the `pc:` cache, misses fetched from post-service in one batch and
+//! written back. A deleted post (a tombstone in the cache, or unknown to post-service) is dropped.
+
+use std::collections::HashMap;
+
+use feedline_proto::post::v1::Post;
+use feedline_proto::prost::Message as _;
+use feedline_redis::keys;
+use fred::bytes::Bytes;
+use fred::interfaces::KeysInterface as _;
+use fred::types::{SetOptions, Value};
+
+use super::window::Candidate;
+use super::{Feed, Item};
+use crate::error::FeedError;
+
+/// What the cache holds for a post.
+enum Cached {
+    Post(Post),
+    /// The empty string: the post was deleted (fanout-service's retract writes it first).
+    Deleted,
+    Missing,
+}
+
+impl Feed {
+    /// The live posts of `candidates`, in their order.
+    pub(super) async fn hydrate(&self, candidates: &[Candidate]) -> Result<Vec<Item>, FeedError> {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pipeline = self.redis.pipeline();
+        for candidate in candidates {
+            let () = pipeline.get(keys::post_cache(candidate.post_id)).await?;
+        }
+        let replies: Vec<Value> = pipeline.all().await?;
+        let mut cached: Vec<Cached> = replies.into_iter().map(read_cached).collect();
+        let misses: Vec<i64> = candidates
+            .iter()
+            .zip(&cached)
+            .filter(|(_, c)| matches!(c, Cached::Missing))
+            .map(|(candidate, _)| candidate.post_id)
+            .collect();
+        if !misses.is_empty() {
+            let mut fetched = self.fetch_and_cache(&misses).await?;
+            for (candidate, slot) in candidates.iter().zip(cached.iter_mut()) {
+                if matches!(slot, Cached::Missing) {
+                    *slot = match fetched.remove(&candidate.post_id) {
+                        Some(post) => Cached::Post(post),
+                        None => Cached::Deleted,
+                    };
+                }
+            }
+        }
+        Ok(candidates
+            .iter()
+            .zip(cached)
+            .filter_map(|(candidate, cached)| match cached {
+                Cached::Post(post) => Some(Item {
+                    post,
+                    source: candidate.source,
+                }),
+                Cached::Deleted | Cached::Missing => None,
+            })
+            .collect())
+    }
+
+    /// Fetches `ids` from post-service in one call and caches what it returns, and a tombstone
+    /// for what it does not (deleted or never created). Both with NX: a retract's tombstone,
+    /// which may land meanwhile, is never overwritten by a post read before it.
+    #[tracing::instrument(skip_all, fields(misses = ids.len()))]
+    async fn fetch_and_cache(&self, ids: &[i64]) -> Result<HashMap<i64, Post>, FeedError> {
+        let (posts, missing) = self.source.batch_get(ids).await?;
+        let pipeline = self.redis.pipeline();
+        let cache = |key: String, value: Bytes| {
+            pipeline.set::<(), _, _>(
+                key,
+                value,
+                Some(self.cache_expiration()),
+                Some(SetOptions::NX),
+                false,
+            )
+        };
+        for post in &posts {
+            cache(
+                keys::post_cache(post.post_id),
+                Bytes::from(post.encode_to_vec()),
+            )
+            .await?;
+        }
+        for &id in &missing {
+            cache(keys::post_cache(id), Bytes::new()).await?;
+        }
+        let _: Vec<Value> = pipeline.all().await?;
+        Ok(posts.into_iter().map(|post| (post.post_id, post)).collect())
+    }
+}
+
+/// One GET reply. A value that does not decode is treated as missing, so it is fetched again
+/// (and, NX, left as it is: it expires).
+fn read_cached(reply: Value) -> Cached {
+    let bytes = match &reply {
+        Value::Null => return Cached::Missing,
+        Value::Bytes(bytes) => bytes.as_ref(),
+        Value::String(text) => text.as_bytes(),
+        _ => return Cached::Missing,
+    };
+    if bytes.is_empty() {
+        return Cached::Deleted;
+    }
+    match Post::decode(bytes) {
+        Ok(post) if post.post_id > 0 => Cached::Post(post),
+        _ => Cached::Missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_posts_tombstones_and_misses() {
+        let post = Post {
+            post_id: 5,
+            author_id: 2,
+            body: "hi".into(),
+            create_time: None,
+        };
+        let encoded = Value::Bytes(Bytes::from(post.encode_to_vec()));
+        assert!(matches!(read_cached(encoded), Cached::Post(p) if p == post));
+        assert!(matches!(read_cached(Value::from("")), Cached::Deleted));
+        assert!(matches!(read_cached(Value::Null), Cached::Missing));
+        assert!(matches!(
+            read_cached(Value::from("\u{ff}not protobuf")),
+            Cached::Missing
+        ));
+    }
+}

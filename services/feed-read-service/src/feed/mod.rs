@@ -1,0 +1,141 @@
+//! Home timelines read page by page: the domain of feed-read-service (no gRPC server here).
+//!
+//! A page is built in rounds. Each round reads, after the cursor, the user's `tl:` (fanned-out
+//! posts) and the `ap:` lists of the celebrities they follow (`window`), merges them newest
+//! first, hydrates the posts from the `pc:` cache with misses fetched from post-service
+//! (`hydrate`), and drops deleted ones; another round runs while the page is short. A timeline
+//! without its sentinel is rebuilt from post-service first (`rebuild`). The Redis layout is
+//! `feedline_redis::keys`, shared with fanout-service, which writes it.
+//!
+//! - `cursor`: the position a page ends at, and its opaque token.
+//! - `window`: the candidates after a cursor, from every list, merged.
+//! - `hydrate`: candidates to posts, deleted ones dropped.
+//! - `rebuild`: a missing timeline rebuilt from post-service.
+//! - `source`: post-service, for what Redis lacks.
+
+mod cursor;
+mod hydrate;
+mod rebuild;
+mod source;
+mod window;
+
+use std::time::Duration;
+
+use feedline_proto::post::v1::Post;
+use fred::clients::Client;
+use fred::types::Expiration;
+
+pub use cursor::Cursor;
+pub use source::PostSource;
+
+use crate::error::FeedError;
+
+/// Rounds a page may take when deleted posts leave it short; then it is returned short, with
+/// a token to go on (a page may hold fewer items than asked, never wrong ones).
+const MAX_ROUNDS: usize = 4;
+
+/// How timelines are shaped: the same values as fanout-service's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedConfig {
+    /// Entries a timeline keeps, and so how many posts a rebuild asks for.
+    pub timeline_cap: usize,
+    /// Lifetime of what this service writes into the post cache.
+    pub post_cache_ttl: Duration,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        Self {
+            timeline_cap: feedline_redis::DEFAULT_TIMELINE_CAP,
+            post_cache_ttl: feedline_redis::DEFAULT_POST_CACHE_TTL,
+        }
+    }
+}
+
+/// How a post reached the timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Written into `tl:` by fan-out on write (or by a rebuild).
+    Fanout,
+    /// Pulled at read time from a followed celebrity's `ap:`.
+    Pulled,
+}
+
+/// One entry of a page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    /// The hydrated post.
+    pub post: Post,
+    /// Where it came from.
+    pub source: Source,
+}
+
+/// A page of a home timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page {
+    /// Newest first.
+    pub items: Vec<Item>,
+    /// Where the next page starts; None when the timeline is exhausted.
+    pub next: Option<Cursor>,
+}
+
+/// Reads home timelines; cheap to clone.
+#[derive(Clone)]
+pub struct Feed {
+    redis: Client,
+    source: PostSource,
+    config: FeedConfig,
+}
+
+impl Feed {
+    /// Reads through `redis` (connected, clustered), falling back to `source`.
+    pub fn new(redis: Client, source: PostSource, config: FeedConfig) -> Self {
+        Self {
+            redis,
+            source,
+            config,
+        }
+    }
+
+    /// The page of `user`'s home timeline after `after` (the start when None), at most `size`
+    /// items, newest first. Exact under concurrent inserts: the cursor is a position in the
+    /// (time, id) order, not an offset, so a walk never repeats or skips an entry.
+    #[tracing::instrument(skip(self))]
+    pub async fn page(
+        &self,
+        user: i64,
+        size: usize,
+        after: Option<Cursor>,
+    ) -> Result<Page, FeedError> {
+        let mut items = Vec::with_capacity(size);
+        let mut cursor = after;
+        for _ in 0..MAX_ROUNDS {
+            let window = self.window(user, cursor, size - items.len()).await?;
+            if let Some(last) = window.candidates.last() {
+                cursor = Some(last.cursor());
+            }
+            items.extend(self.hydrate(&window.candidates).await?);
+            if !window.more {
+                return Ok(Page { items, next: None });
+            }
+            if items.len() == size {
+                break;
+            }
+        }
+        Ok(Page {
+            items,
+            next: cursor,
+        })
+    }
+
+    /// EX of what this service writes into `pc:` (at least 1 s: Redis rejects EX 0).
+    fn cache_expiration(&self) -> Expiration {
+        let ttl = self.config.post_cache_ttl.as_secs();
+        Expiration::EX(i64::try_from(ttl).unwrap_or(i64::MAX).max(1))
+    }
+
+    /// PINGs every master; for the health probe.
+    pub async fn ping(&self) -> Result<(), FeedError> {
+        Ok(feedline_redis::ping_masters(&self.redis).await?)
+    }
+}
