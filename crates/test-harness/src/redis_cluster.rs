@@ -13,10 +13,12 @@ use anyhow::{Context, Result, bail, ensure};
 use tempfile::TempDir;
 use tokio::time::Instant;
 
-/// Ports come from 10000..22000 so that the cluster bus ports (+10000) stay below Linux's ephemeral
-/// range (32768+), where outgoing connections would otherwise grab them between probe and bind.
+/// `start` takes node ports from 10000..15000, so their bus ports (+10000) are 20000..25000: the
+/// two ranges never overlap (one cluster's bus port is never another's node port), both stay below
+/// Linux's ephemeral range (32768+), where outgoing connections would grab ports between probe and
+/// bind, and 15000..20000 (bus 25000..30000) is left for fixed-port clusters (`start_in`).
 const PORT_LOW: u16 = 10_000;
-const PORT_SPAN: u16 = 12_000;
+const PORT_SPAN: u16 = 5_000;
 const BUS_OFFSET: u16 = 10_000;
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often `start` picks a new port when a node dies at startup (another process won the port).

@@ -86,9 +86,10 @@ async fn start_in_wipes_an_earlier_cluster() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // 22000..22700 is outside the range `start` probes, so the two tests cannot collide.
+    // 16000..16700 (bus 26000..26700) is outside every port `start` binds (node ports
+    // 10000..15000, bus 20000..25000), so the tests running beside this one cannot take its ports.
     let free = |p: u16| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok();
-    let first = (22_000..22_700)
+    let first = (16_000..16_700)
         .find(|&p| (p..p + 3).all(|q| free(q) && free(q + 10_000)))
         .unwrap();
     let cluster = RedisCluster::start_in(dir.path(), first, 3, 0)
