@@ -18,6 +18,12 @@ fn redis_cli(port: u16, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// start_in's errors for a port another process holds: seen free by its probe or not.
+fn taken(error: &anyhow::Error) -> bool {
+    let text = format!("{error:#}");
+    text.contains("is in use") || text.contains("exited")
+}
+
 fn skip() -> bool {
     let skip = !redis_server_available();
     if skip {
@@ -86,15 +92,24 @@ async fn start_in_wipes_an_earlier_cluster() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // 16000..16700 (bus 26000..26700) is outside every port `start` binds (node ports
-    // 10000..15000, bus 20000..25000), so the tests running beside this one cannot take its ports.
+    // Node ports 16000..20000 (bus 26000..30000) are outside every port `start` binds (node
+    // ports 10000..15000, bus 20000..25000), so the tests beside this one cannot take them. A
+    // second run of this binary (two `cargo test`s, or nextest's process per test) can: it may
+    // take a block between our probe and start_in's bind, so the block is random and a block
+    // lost that way is given up for another, as `start` does with its ports.
     let free = |p: u16| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok();
-    let first = (16_000..16_700)
-        .find(|&p| (p..p + 3).all(|q| free(q) && free(q + 10_000)))
-        .unwrap();
-    let cluster = RedisCluster::start_in(dir.path(), first, 3, 0)
-        .await
-        .unwrap();
+    let mut lost = 0;
+    let (first, cluster) = loop {
+        let first = rand::random_range(16_000..19_990);
+        if !(first..first + 3).all(|q| free(q) && free(q + 10_000)) {
+            continue;
+        }
+        match RedisCluster::start_in(dir.path(), first, 3, 0).await {
+            Ok(cluster) => break (first, cluster),
+            Err(error) if lost < 5 && taken(&error) => lost += 1,
+            Err(error) => panic!("start_in on {first}: {error:#}"),
+        }
+    };
     let ports: Vec<u16> = cluster.all_addrs().iter().map(|a| a.port()).collect();
     assert_eq!(ports, [first, first + 1, first + 2]);
     drop(cluster);
