@@ -7,9 +7,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use feedline_proto::logs::v1::CreateAppRequest;
 use feedline_proto::logs::v1::log_service_client::LogServiceClient;
+// loadgen's own: the same header, so `up`, `bench logs` and `load logs` authenticate alike.
+pub use feedline_loadgen::scenarios::logs::app::{AppKey, KeyedClient};
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
 
@@ -28,24 +28,12 @@ pub struct CreatedApp {
     pub key: String,
 }
 
-/// A LogService client that sends `x-app-key` on every call.
-pub type KeyedClient = LogServiceClient<InterceptedService<Channel, AppKey>>;
-
-/// Adds `x-app-key` to each request (unary and streaming alike).
-#[derive(Clone)]
-pub struct AppKey(AsciiMetadataValue);
-
-impl Interceptor for AppKey {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request.metadata_mut().insert("x-app-key", self.0.clone());
-        Ok(request)
-    }
-}
-
 /// A client of `channel` authenticated as the app with `key`.
 pub fn keyed_client(channel: Channel, key: &str) -> Result<KeyedClient> {
-    let key: AsciiMetadataValue = key.parse().context("the app key is not valid metadata")?;
-    Ok(LogServiceClient::with_interceptor(channel, AppKey(key)))
+    Ok(LogServiceClient::with_interceptor(
+        channel,
+        AppKey::new(key)?,
+    ))
 }
 
 /// Connects to `addr` (`http://host:port`), failing within a few seconds if nothing answers.

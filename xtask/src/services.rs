@@ -74,16 +74,7 @@ pub const SERVICES: &[Service] = &[
         port: 50052,
         health: &["feedline.fanout.v1.FanoutService"],
         started: true,
-        env: |stack| {
-            vec![
-                ("FEEDLINE_REDIS_URL", stack.redis_url.clone()),
-                // Follower indexes missing from Redis are rebuilt from post-service.
-                (
-                    "FEEDLINE_POST_SERVICE_URL",
-                    "http://127.0.0.1:50051".to_owned(),
-                ),
-            ]
-        },
+        env: redis_and_post_service,
     },
     Service {
         name: "feed-read-service",
@@ -91,16 +82,7 @@ pub const SERVICES: &[Service] = &[
         port: 50053,
         health: &["feedline.feed.v1.FeedService"],
         started: true,
-        env: |stack| {
-            vec![
-                ("FEEDLINE_REDIS_URL", stack.redis_url.clone()),
-                // Cache misses and missing timelines are read from post-service.
-                (
-                    "FEEDLINE_POST_SERVICE_URL",
-                    "http://127.0.0.1:50051".to_owned(),
-                ),
-            ]
-        },
+        env: redis_and_post_service,
     },
     Service {
         name: "log-ingest-service",
@@ -118,6 +100,19 @@ pub const SERVICES: &[Service] = &[
         },
     },
 ];
+
+/// fanout-service and feed-read-service: the Redis Cluster, and post-service for what it lacks
+/// (fanout-service rebuilds missing follower indexes from it; feed-read-service reads cache
+/// misses and missing timelines there).
+fn redis_and_post_service(stack: &Stack) -> Vec<(&'static str, String)> {
+    vec![
+        ("FEEDLINE_REDIS_URL", stack.redis_url.clone()),
+        (
+            "FEEDLINE_POST_SERVICE_URL",
+            "http://127.0.0.1:50051".to_owned(),
+        ),
+    ]
+}
 
 #[cfg(test)]
 mod tests {

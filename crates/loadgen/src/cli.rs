@@ -72,48 +72,31 @@ const COMMON: &[&str] = &[
 /// Options without a value.
 const SWITCHES: &[&str] = &["--graph", "--stream"];
 
-fn scenario_flags(kind: ScenarioKind) -> &'static [&'static str] {
+/// Options of the load: VUs, how long, and an open loop's rate.
+const LOAD: &[&str] = &["--vus", "--duration", "--rate"];
+/// Options of the timelines fan-out writes, and of sampling its lag.
+const TIMELINES: &[&str] = &["--celebrity-threshold", "--timeline-cap", "--sample-every"];
+/// Options of the world `read` and `mixed` load: readers, authors, posts each.
+const FEED: &[&str] = &["--users", "--authors", "--posts"];
+
+/// The options `kind` takes besides [`COMMON`], in groups.
+fn scenario_flags(kind: ScenarioKind) -> &'static [&'static [&'static str]] {
     match kind {
         ScenarioKind::Fanout => &[
-            "--followers",
-            "--authors",
-            "--vus",
-            "--duration",
-            "--rate",
-            "--graph",
-            "--users",
-            "--seed",
-            "--celebrity-threshold",
-            "--timeline-cap",
-            "--sample-every",
+            &["--followers", "--authors", "--graph", "--users", "--seed"],
+            LOAD,
+            TIMELINES,
         ],
-        ScenarioKind::Read => &[
-            "--users",
-            "--authors",
-            "--posts",
-            "--vus",
-            "--duration",
-            "--rate",
-        ],
-        ScenarioKind::Mixed => &[
-            "--users",
-            "--authors",
-            "--posts",
-            "--vus",
-            "--duration",
-            "--rate",
-            "--celebrity-threshold",
-            "--timeline-cap",
-            "--sample-every",
-        ],
-        ScenarioKind::Logs => &[
+        ScenarioKind::Read => &[FEED, LOAD],
+        ScenarioKind::Mixed => &[FEED, LOAD, TIMELINES],
+        ScenarioKind::Logs => &[&[
             "--senders",
             "--calls",
             "--records",
             "--stream",
             "--in-flight",
             "--admin-token",
-        ],
+        ]],
     }
 }
 
@@ -187,7 +170,11 @@ fn flags(kind: ScenarioKind, args: &[String]) -> Result<Vec<(String, Option<Stri
         if !flag.starts_with("--") {
             return Err(usage(format!("unexpected argument `{arg}`")));
         }
-        if !COMMON.contains(&flag) && !scenario_flags(kind).contains(&flag) {
+        let known = COMMON.contains(&flag)
+            || scenario_flags(kind)
+                .iter()
+                .any(|group| group.contains(&flag));
+        if !known {
             return Err(usage(format!(
                 "unknown option `{flag}` for `{}`",
                 kind.name()

@@ -104,6 +104,11 @@ pub async fn channels(service: Service<'_>, n: usize) -> Result<Vec<Channel>> {
     Ok(channels)
 }
 
+/// One client per channel, made by `new` (e.g. `FeedServiceClient::new`).
+pub fn clients<C>(channels: &[Channel], new: impl Fn(Channel) -> C) -> Vec<C> {
+    channels.iter().map(|c| new(c.clone())).collect()
+}
+
 /// A clustered client of `url`, ready.
 pub async fn redis(url: &str) -> Result<fred::prelude::Client> {
     match tokio::time::timeout(REDIS_DEADLINE, feedline_redis::connect(url)).await {
@@ -116,17 +121,8 @@ pub async fn redis(url: &str) -> Result<fred::prelude::Client> {
     }
 }
 
-/// An error and its causes on one line.
+/// An error and its causes on one line (service-kit's, which the healthcheck prints too),
+/// its newlines made spaces: a refused run is one line of stderr.
 pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text.replace('\n', " ")
+    feedline_service_kit::with_causes(error).replace('\n', " ")
 }

@@ -66,84 +66,88 @@ where
     F: Fn(Call) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
-    let op = Arc::new(op);
-    let deadline = recorder.started() + load.duration;
+    let driver = Driver {
+        op: Arc::new(op),
+        deadline: recorder.started() + load.duration,
+        recorder,
+        stop,
+    };
     match load.rate {
-        None => closed_loop(load.vus, deadline, recorder, stop, op).await,
-        Some(rate) => open_loop(load.vus, rate, deadline, recorder, stop, op).await,
+        None => driver.closed_loop(load.vus).await,
+        Some(rate) => driver.open_loop(load.vus, rate).await,
     }
 }
 
-async fn closed_loop<F, Fut>(
-    vus: usize,
-    deadline: Instant,
-    recorder: &Arc<Recorder>,
-    stop: &CancellationToken,
+/// What both loops share: the operation, when the load ends, where its calls are recorded.
+struct Driver<'a, F> {
     op: Arc<F>,
-) where
+    deadline: Instant,
+    recorder: &'a Arc<Recorder>,
+    stop: &'a CancellationToken,
+}
+
+impl<F, Fut> Driver<'_, F>
+where
     F: Fn(Call) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
-    let counter = Arc::new(AtomicU64::new(0));
-    let mut tasks = JoinSet::new();
-    for vu in 0..vus {
-        let (op, recorder, stop, counter) =
-            (op.clone(), recorder.clone(), stop.clone(), counter.clone());
-        tasks.spawn(async move {
-            while Instant::now() < deadline && !stop.is_cancelled() {
-                let n = counter.fetch_add(1, Ordering::Relaxed);
-                let started = Instant::now();
-                let outcome = op(Call { vu, n }).await;
-                record(&recorder, started, outcome);
+    async fn closed_loop(self, vus: usize) {
+        let counter = Arc::new(AtomicU64::new(0));
+        let deadline = self.deadline;
+        let mut tasks = JoinSet::new();
+        for vu in 0..vus {
+            let (op, recorder, stop, counter) = (
+                self.op.clone(),
+                self.recorder.clone(),
+                self.stop.clone(),
+                counter.clone(),
+            );
+            tasks.spawn(async move {
+                while Instant::now() < deadline && !stop.is_cancelled() {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let started = Instant::now();
+                    let outcome = op(Call { vu, n }).await;
+                    record(&recorder, started, outcome);
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn open_loop(self, vus: usize, rate: f64) {
+        let started = self.recorder.started();
+        let in_flight = Arc::new(Semaphore::new(vus));
+        let mut tasks = JoinSet::new();
+        for n in 0u64.. {
+            let due = started + Duration::from_secs_f64(n as f64 / rate);
+            if due >= self.deadline {
+                break;
             }
-        });
-    }
-    while tasks.join_next().await.is_some() {}
-}
-
-async fn open_loop<F, Fut>(
-    vus: usize,
-    rate: f64,
-    deadline: Instant,
-    recorder: &Arc<Recorder>,
-    stop: &CancellationToken,
-    op: Arc<F>,
-) where
-    F: Fn(Call) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Outcome> + Send + 'static,
-{
-    let started = recorder.started();
-    let in_flight = Arc::new(Semaphore::new(vus));
-    let mut tasks = JoinSet::new();
-    for n in 0u64.. {
-        let due = started + Duration::from_secs_f64(n as f64 / rate);
-        if due >= deadline {
-            break;
+            tokio::select! {
+                () = tokio::time::sleep_until(due) => {}
+                () = self.stop.cancelled() => break,
+            }
+            let permit = tokio::select! {
+                permit = in_flight.clone().acquire_owned() => permit,
+                () = self.stop.cancelled() => break,
+            };
+            let Ok(permit) = permit else { break };
+            let (op, recorder) = (self.op.clone(), self.recorder.clone());
+            tasks.spawn(async move {
+                let _permit = permit;
+                let outcome = op(Call {
+                    vu: (n % vus as u64) as usize,
+                    n,
+                })
+                .await;
+                // From when it was due: time spent waiting for a free slot counts.
+                record(&recorder, due, outcome);
+            });
+            // Reap the finished ones so a long run does not keep every handle.
+            while tasks.try_join_next().is_some() {}
         }
-        tokio::select! {
-            () = tokio::time::sleep_until(due) => {}
-            () = stop.cancelled() => break,
-        }
-        let permit = tokio::select! {
-            permit = in_flight.clone().acquire_owned() => permit,
-            () = stop.cancelled() => break,
-        };
-        let Ok(permit) = permit else { break };
-        let (op, recorder) = (op.clone(), recorder.clone());
-        tasks.spawn(async move {
-            let _permit = permit;
-            let outcome = op(Call {
-                vu: (n % vus as u64) as usize,
-                n,
-            })
-            .await;
-            // From when it was due: time spent waiting for a free slot counts.
-            record(&recorder, due, outcome);
-        });
-        // Reap the finished ones so a long run does not keep every handle.
-        while tasks.try_join_next().is_some() {}
+        while tasks.join_next().await.is_some() {}
     }
-    while tasks.join_next().await.is_some() {}
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! The Redis Cluster as feedline uses it: the key layout that fanout-service writes and
 //! feed-read-service reads (`keys`), the settings both read alike, connecting a clustered
-//! client and probing its masters.
+//! client and probing its masters, and the connect-then-probe life both services share.
 
 mod config;
 mod connect;
 pub mod keys;
+mod maintain;
 
 pub use config::{
     DEFAULT_POST_CACHE_TTL, DEFAULT_TIMELINE_CAP, DEFAULT_URL, TimelineEnv, URL_SCHEMES,
 };
 pub use connect::{connect, ping_masters};
+pub use maintain::maintain;

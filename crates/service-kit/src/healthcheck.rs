@@ -8,6 +8,8 @@ use tonic::transport::Endpoint;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
+use crate::errors::with_causes;
+
 /// The whole check, connect included. Well under the 5 s that Docker and ECS give a health
 /// check command by default, so the answer is ours and not the orchestrator's kill.
 pub const TIMEOUT: Duration = Duration::from_secs(3);
@@ -95,23 +97,6 @@ async fn check_once(addr: SocketAddr, timeout: Duration) -> Result<(), Healthche
     }
 }
 
-/// `transport error: tcp connect error: Connection refused (os error 111)`: tonic's own
-/// message alone ("transport error") would not tell an operator anything.
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let text = inner.to_string();
-        // hyper repeats its cause inside its own message; print each text once.
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        cause = inner.source();
-    }
-    line
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,34 +108,5 @@ mod tests {
         assert_eq!(target("[::]:50051"), "[::1]:50051");
         assert_eq!(target("10.0.0.7:50052"), "10.0.0.7:50052");
         assert_eq!(target("[fe80::1]:50053"), "[fe80::1]:50053");
-    }
-
-    /// An error that, like hyper's, may repeat its cause in its own message.
-    #[derive(Debug)]
-    struct Outer(&'static str, std::io::Error);
-
-    impl std::fmt::Display for Outer {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str(self.0)
-        }
-    }
-
-    impl std::error::Error for Outer {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            Some(&self.1)
-        }
-    }
-
-    #[test]
-    fn causes_are_joined_each_once() {
-        let refused = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        assert_eq!(
-            with_causes(&Outer("transport error", refused())),
-            "transport error: refused"
-        );
-        assert_eq!(
-            with_causes(&Outer("tcp connect error: refused", refused())),
-            "tcp connect error: refused"
-        );
     }
 }

@@ -8,6 +8,7 @@
 pub mod config;
 mod connect;
 pub mod database;
+mod errors;
 mod health;
 pub mod healthcheck;
 pub mod ids;
@@ -21,6 +22,7 @@ pub mod validation;
 
 pub use config::{ConfigError, Env, ServerConfig, process_env};
 pub use connect::{connect_with_backoff, lazy_channel};
+pub use errors::with_causes;
 pub use health::Health;
 pub use launch::launch;
 pub use server::{ServeError, serve};

@@ -91,6 +91,12 @@ impl TestDatabase {
         }))
     }
 
+    /// A fresh SQLite database: SQLite needs no server, so it is always enabled.
+    pub async fn sqlite() -> Result<TestDatabase> {
+        let database = TestDatabase::create(Backend::Sqlite).await?;
+        database.context("sqlite is always enabled")
+    }
+
     /// The URL to hand to `sea_orm::Database::connect`.
     pub fn url(&self) -> &str {
         &self.url

@@ -1,12 +1,13 @@
 //! Real parts for tests: a throwaway Redis Cluster, a fresh database per test, a PostgreSQL server a
-//! test can crash and restart, an in-process OTLP receiver and gRPC health polling. Nothing here
-//! sleeps for readiness: it polls with a deadline.
+//! test can crash and restart, an in-process OTLP receiver, gRPC health polling and service
+//! binaries as child processes. Nothing here sleeps for readiness: it polls with a deadline.
 
 mod backend_cases;
 mod databases;
 mod health;
 mod otlp_receiver;
 mod owned_postgres;
+mod process;
 mod redis_cluster;
 mod social;
 mod status;
@@ -15,6 +16,7 @@ pub use databases::{Backend, TestDatabase};
 pub use health::{ephemeral_listener, wait_for_health, wait_for_serving};
 pub use otlp_receiver::{OtlpReceiver, ReceivedSpan};
 pub use owned_postgres::OwnedPostgres;
+pub use process::{ServiceProcess, free_addr, isolated_command};
 pub use redis_cluster::{RedisCluster, redis_server_available};
 pub use social::Social;
 pub use status::{assert_violation, retry_delay};

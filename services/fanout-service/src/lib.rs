@@ -14,20 +14,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use feedline_proto::fanout::v1::fanout_service_server::{self, FanoutServiceServer};
-use feedline_service_kit::{CancellationToken, Health, connect_with_backoff, lazy_channel};
+use feedline_service_kit::{CancellationToken, Health};
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
+use tonic::transport::Channel;
 
 pub use config::Config;
 
 use api::{AppState, FanoutApi};
-use timelines::{PostServiceSource, Timelines};
+use timelines::{PostServiceSource, TimelineConfig, Timelines};
 
 /// The service's well-known port.
 pub const DEFAULT_PORT: u16 = 50052;
 
-/// How often the cluster is probed for the health status.
-const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the fan-out lag summary is logged.
 const LAG_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -45,11 +44,14 @@ pub async fn run(
         config.max_unacked,
         shutdown.clone(),
     ));
-    let redis = tokio::spawn(maintain_redis(
-        config.clone(),
-        state.clone(),
+    // Lazy: post-service may start after us; it is only needed to rebuild missing indexes.
+    let redis = tokio::spawn(feedline_redis::maintain(
+        config.redis_url.clone(),
+        config.post_service_url.clone(),
         health.clone(),
         shutdown.clone(),
+        install_timelines(state.clone(), config.timelines.clone()),
+        Timelines::ping,
     ));
     let lag = tokio::spawn(lag::report(LAG_REPORT_INTERVAL, shutdown.clone()));
 
@@ -64,37 +66,16 @@ pub async fn run(
     Ok(served?)
 }
 
-/// Connects to the cluster (retrying with backoff until it works or shutdown), installs
-/// the timelines, then keeps health in step with the cluster's reachability.
-async fn maintain_redis(
-    config: Config,
+/// What [`feedline_redis::maintain`] does once the cluster is connected: builds the timelines
+/// on it and on post-service, and hands them to the API.
+fn install_timelines(
     state: Arc<AppState>,
-    health: Health,
-    shutdown: CancellationToken,
-) {
-    let connect = || feedline_redis::connect(&config.redis_url);
-    let Some(client) = connect_with_backoff("redis cluster", &shutdown, connect).await else {
-        return;
-    };
-    tracing::info!("redis cluster connected");
-    // Lazy: post-service may start after us; it is only needed to rebuild missing indexes.
-    let channel = match lazy_channel(&config.post_service_url) {
-        Ok(channel) => channel,
-        Err(error) => {
-            // Config validation makes this unreachable; stay not-serving rather than panic.
-            tracing::error!(%error, "bad FEEDLINE_POST_SERVICE_URL");
-            return;
-        }
-    };
-    let timelines = Timelines::new(
-        client,
-        Arc::new(PostServiceSource::new(channel)),
-        config.timelines.clone(),
-    );
-    state.set_timelines(timelines.clone());
-    health
-        .follow_probe(PROBE_INTERVAL, shutdown, || async {
-            timelines.ping().await.map_err(|e| e.to_string())
-        })
-        .await;
+    config: TimelineConfig,
+) -> impl FnOnce(fred::prelude::Client, Channel) -> Timelines {
+    move |client, channel| {
+        let source = Arc::new(PostServiceSource::new(channel));
+        let timelines = Timelines::new(client, source, config);
+        state.set_timelines(timelines.clone());
+        timelines
+    }
 }

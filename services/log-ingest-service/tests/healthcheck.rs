@@ -4,21 +4,17 @@
 
 mod common;
 
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use common::process::{ServiceProcess, free_addr};
 use feedline_service_kit::Env;
-use feedline_test_harness::{Backend, TestDatabase};
-use tokio::process::Command;
+use feedline_test_harness::{TestDatabase, isolated_command};
 
 /// Runs `log-ingest-service ARGS` with only `env`, to completion (the check gives up at 3 s).
 async fn run(env: &Env, args: &[&str]) -> (Option<i32>, String) {
-    let output: Output = Command::new(env!("CARGO_BIN_EXE_log-ingest-service"))
-        .env_clear()
-        .envs(env)
-        .args(args)
-        .stdin(Stdio::null())
+    let binary = env!("CARGO_BIN_EXE_log-ingest-service");
+    let output: Output = isolated_command(binary, env, args)
         .output()
         .await
         .expect("ran");
@@ -28,10 +24,7 @@ async fn run(env: &Env, args: &[&str]) -> (Option<i32>, String) {
 
 #[tokio::test]
 async fn healthcheck_follows_the_server_lifecycle() {
-    let database = TestDatabase::create(Backend::Sqlite)
-        .await
-        .unwrap()
-        .unwrap();
+    let database = TestDatabase::sqlite().await.unwrap();
     let addr = free_addr().await;
     let env = common::service_env(database.url(), addr, &[]);
 

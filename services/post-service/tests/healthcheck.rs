@@ -3,23 +3,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a failed test
 
 use std::net::SocketAddr;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-use feedline_test_harness::{Backend, TestDatabase, ephemeral_listener, wait_for_serving};
+use feedline_test_harness::{ServiceProcess, TestDatabase, free_addr, isolated_command};
 use tokio::process::Command;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_post-service");
 
 /// The binary with only `env` for an environment, so nothing leaks in from the test's own.
 fn command(env: &[(&str, String)], args: &[&str]) -> Command {
-    let mut command = Command::new(BINARY);
-    command
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .args(args)
-        .stdin(Stdio::null());
-    command
+    isolated_command(BINARY, env.iter().map(|(k, v)| (*k, v.as_str())), args)
 }
 
 /// Runs `post-service ARGS` to completion within 10 s (the check itself gives up after 3 s).
@@ -37,12 +31,9 @@ fn stderr(output: &Output) -> String {
 
 #[tokio::test]
 async fn healthcheck_follows_the_server_lifecycle() {
-    let database = TestDatabase::create(Backend::Sqlite)
-        .await
-        .unwrap()
-        .unwrap();
+    let database = TestDatabase::sqlite().await.unwrap();
     // A port nothing listens on until the service binds it.
-    let addr: SocketAddr = ephemeral_listener().await.unwrap().local_addr().unwrap();
+    let addr: SocketAddr = free_addr().await.unwrap();
     let env = [
         ("FEEDLINE_DATABASE_URL", database.url().to_owned()),
         ("FEEDLINE_LISTEN_ADDR", addr.to_string()),
@@ -61,31 +52,16 @@ async fn healthcheck_follows_the_server_lifecycle() {
     );
     assert_eq!(stderr(&before).lines().count(), 1, "{}", stderr(&before));
 
-    let mut service = command(&env, &[])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn post-service");
     // Readiness as the harness sees it, so the check below cannot pass vacuously.
-    wait_for_serving(addr, "", Duration::from_secs(60))
+    let service = ServiceProcess::spawn(&mut command(&env, &[]), addr)
         .await
         .expect("post-service became healthy");
     let serving = run(&env, &["healthcheck"]).await;
     assert_eq!(serving.status.code(), Some(0), "{}", stderr(&serving));
     assert!(serving.stderr.is_empty(), "{}", stderr(&serving));
 
-    let pid = service.id().expect("running").to_string();
-    let sent = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(sent.success());
-    let exit = tokio::time::timeout(Duration::from_secs(30), service.wait())
-        .await
-        .expect("exited after SIGTERM")
-        .unwrap();
+    let exit = service.terminate(Duration::from_secs(30)).await;
+    let exit = exit.expect("exited after SIGTERM");
     assert!(exit.success(), "{exit}");
 
     let after = run(&env, &["healthcheck"]).await;

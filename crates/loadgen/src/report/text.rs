@@ -70,6 +70,11 @@ impl Section {
     fn row(&mut self, label: impl Into<String>, value: impl Into<String>) {
         self.rows.push((label.into(), value.into()));
     }
+
+    /// A row under the one before it: its label indented.
+    fn detail(&mut self, label: &str, value: impl Into<String>) {
+        self.row(format!("  {label}"), value);
+    }
 }
 
 /// Every figure of `report`, grouped.
@@ -118,8 +123,8 @@ pub fn sections(report: &Report) -> Vec<Section> {
     calls.row("latency", latency_line(&report.latency()));
     if report.totals.ops.len() > 1 {
         for (op, stats) in &report.totals.ops {
-            calls.row(
-                format!("  {op}"),
+            calls.detail(
+                op,
                 format!(
                     "{} ok  {} errors  p50={}  p99={}",
                     count(stats.ok as f64),
@@ -131,13 +136,10 @@ pub fn sections(report: &Report) -> Vec<Section> {
         }
     }
     for (kind, error) in &report.totals.errors {
-        calls.row(
-            format!("  {kind}"),
-            format!(
-                "{} (first: {})",
-                count(error.count as f64),
-                error.first_message
-            ),
+        let first = &error.first_message;
+        calls.detail(
+            kind,
+            format!("{} (first: {first})", count(error.count as f64)),
         );
     }
     sections.push(calls);
@@ -197,7 +199,7 @@ pub fn sections(report: &Report) -> Vec<Section> {
             ),
         );
         for example in &c.examples {
-            s.row("  e.g.", example.clone());
+            s.detail("e.g.", example.clone());
         }
         sections.push(s);
     }
@@ -262,6 +264,7 @@ mod tests {
         assert_eq!(count(0.0), "0");
         assert_eq!(count(999.4), "999");
         assert_eq!(count(1000.0), "1,000");
+        assert_eq!(count(5000.0), "5,000");
         assert_eq!(count(1_234_567.8), "1,234,568");
         assert_eq!(count(-1234.0), "-1,234");
         assert_eq!(count(f64::NAN), "-");

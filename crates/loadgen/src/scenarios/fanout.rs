@@ -6,17 +6,15 @@ use std::sync::Arc;
 use anyhow::Result;
 use feedline_proto::post::v1::post_service_client::PostServiceClient;
 use serde_json::json;
-use tokio::time::Instant;
 
+use super::load::measure;
 use super::measure::FanoutRun;
 use super::posting::{create_post, wait_fanned_out, write_posts};
-use super::{Context, describe_load, load_options, now_unix_ms};
+use super::{Context, describe_load, load_options};
 use crate::connect;
-use crate::drive::drive;
 use crate::options::{FanoutOptions, ScenarioKind, Shape};
 use crate::report::Report;
 use crate::social::{self, Plan};
-use crate::stats::{Progress, Recorder};
 
 /// Runs the scenario.
 pub async fn run(options: &FanoutOptions, ctx: &Context<'_>) -> Result<Report> {
@@ -88,18 +86,10 @@ pub async fn run(options: &FanoutOptions, ctx: &Context<'_>) -> Result<Report> {
     let setup_posts = measured.posts.len();
 
     eprintln!("load: {shape}");
-    let recorder = Arc::new(Recorder::new());
-    let started_unix_ms = now_unix_ms();
-    let progress = Progress::load(recorder.clone(), Some(options.load.duration));
-    let clients: Arc<Vec<PostServiceClient<_>>> = Arc::new(
-        channels
-            .iter()
-            .map(|c| PostServiceClient::new(c.clone()))
-            .collect(),
-    );
+    let clients = Arc::new(connect::clients(&channels, PostServiceClient::new));
     let open_loop = options.load.rate.is_some();
     let (posts, run_id, op_social) = (measured.posts.clone(), ctx.run_id.clone(), social.clone());
-    drive(&options.load, &recorder, &ctx.stop, move |call| {
+    let load = measure(&options.load, &ctx.stop, move |call| {
         // Round robin: VU i posts as author i (open loop: call n as author n).
         let turn = if open_loop { call.n as usize } else { call.vu };
         let author = op_social.authors[turn % op_social.authors.len()];
@@ -116,18 +106,9 @@ pub async fn run(options: &FanoutOptions, ctx: &Context<'_>) -> Result<Report> {
         }
     })
     .await;
-    let load_end = Instant::now();
-    let totals = recorder.finish();
-    progress.stop().await;
 
     let fanout = measured
-        .finish(
-            recorder.started(),
-            load_end,
-            totals.elapsed,
-            setup_posts,
-            options.timelines.cap,
-        )
+        .finish(&load, setup_posts, options.timelines.cap)
         .await?;
     let mut report_options = load_options(&options.load);
     report_options.extend([
@@ -145,14 +126,8 @@ pub async fn run(options: &FanoutOptions, ctx: &Context<'_>) -> Result<Report> {
         }
     }
     Ok(Report {
-        scenario: ScenarioKind::Fanout,
-        run_id: ctx.run_id.clone(),
-        started_unix_ms,
-        shape,
-        options: report_options,
-        totals,
         fanout: Some(fanout),
-        logs: None,
         notes,
+        ..load.report(ScenarioKind::Fanout, &ctx.run_id, shape, report_options)
     })
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, anyhow};
 use fred::prelude::Client;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::load::Measured;
 use crate::report::FanoutFigures;
 use crate::social::Social;
 use crate::timelines::PostLog;
@@ -67,13 +67,11 @@ impl FanoutRun {
         &self.redis
     }
 
-    /// After the load (which started at `load_start` and ended at `load_end`, lasting `load`,
-    /// with `setup_posts` posts written before it): drain, lag, completeness against `cap`.
+    /// After `load` (with `setup_posts` posts written before it): drain, lag, completeness
+    /// against `cap`.
     pub async fn finish(
         self,
-        load_start: Instant,
-        load_end: Instant,
-        load: Duration,
+        load: &Measured,
         setup_posts: usize,
         cap: usize,
     ) -> Result<FanoutFigures> {
@@ -86,7 +84,7 @@ impl FanoutRun {
             &self.social,
             &during,
             &self.skip,
-            load_end,
+            load.ended,
             DRAIN_LIMIT,
         )
         .await
@@ -108,7 +106,7 @@ impl FanoutRun {
             .iter()
             .map(|(acked, lag)| {
                 (
-                    acked.saturating_duration_since(load_start).as_secs_f64(),
+                    acked.saturating_duration_since(load.started).as_secs_f64(),
                     lag.as_secs_f64() * 1000.0,
                 )
             })
@@ -144,7 +142,7 @@ impl FanoutRun {
                 figures.timeline_writes += n * self.social.followers[author].len() as u64;
             }
         }
-        let took = load + drained.unwrap_or(DRAIN_LIMIT);
+        let took = load.totals.elapsed + drained.unwrap_or(DRAIN_LIMIT);
         figures.timeline_writes_per_s = figures.timeline_writes as f64 / took.as_secs_f64();
         Ok(figures)
     }

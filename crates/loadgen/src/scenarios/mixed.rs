@@ -9,17 +9,17 @@ use feedline_proto::feed::v1::feed_service_client::FeedServiceClient;
 use feedline_proto::post::v1::ListAuthorPostsRequest;
 use feedline_proto::post::v1::post_service_client::PostServiceClient;
 use serde_json::json;
-use tokio::time::Instant;
 use tonic::transport::Channel;
 
+use super::Context;
+use super::load::measure;
 use super::posting::create_post;
-use super::read::{PAGE, get_feed, pick, setup};
-use super::{Context, load_options, now_unix_ms};
-use crate::drive::{OpError, drive};
+use super::read::{PAGE, check_first_page, get_feed, pick, report_options, setup};
+use crate::connect;
+use crate::drive::OpError;
 use crate::options::{FeedOptions, ScenarioKind};
 use crate::report::Report;
 use crate::social::mix;
-use crate::stats::{Progress, Recorder};
 
 /// Percent of calls that read a home timeline; the next `AUTHOR_READS` read an author's posts;
 /// the rest post.
@@ -43,29 +43,20 @@ pub async fn run(options: &FeedOptions, ctx: &Context<'_>) -> Result<Report> {
         "load: 60% GetFeed, 30% ListAuthorPosts, 10% CreatePost; {}",
         world.shape
     );
-    let recorder = Arc::new(Recorder::new());
-    let started_unix_ms = now_unix_ms();
-    let progress = Progress::load(recorder.clone(), Some(options.load.duration));
-    let feeds: Arc<Vec<FeedServiceClient<Channel>>> = Arc::new(
-        world
-            .feed_channels
-            .iter()
-            .map(|c| FeedServiceClient::new(c.clone()))
-            .collect(),
-    );
-    let posts_clients: Arc<Vec<PostServiceClient<Channel>>> = Arc::new(
-        world
-            .post_channels
-            .iter()
-            .map(|c| PostServiceClient::new(c.clone()))
-            .collect(),
-    );
+    let feeds = Arc::new(connect::clients(
+        &world.feed_channels,
+        FeedServiceClient::new,
+    ));
+    let posts_clients = Arc::new(connect::clients(
+        &world.post_channels,
+        PostServiceClient::new,
+    ));
     let (readers, social, full_page) =
         (world.readers.clone(), world.social.clone(), world.full_page);
     let author_page = PAGE.min(options.posts);
     let posts = world.measured.posts.clone();
     let run_id = ctx.run_id.clone();
-    drive(&options.load, &recorder, &ctx.stop, move |call| {
+    let load = measure(&options.load, &ctx.stop, move |call| {
         let op = operation(call.n);
         let reader = social.ids[pick(&readers, call.n, 0x5EED) as usize];
         let author = social.authors[(mix(call.n ^ 0xA17) % social.authors.len() as u64) as usize];
@@ -87,44 +78,28 @@ pub async fn run(options: &FeedOptions, ctx: &Context<'_>) -> Result<Report> {
         }
     })
     .await;
-    let load_end = Instant::now();
-    let totals = recorder.finish();
-    progress.stop().await;
 
     let fanout = world
         .measured
-        .finish(
-            recorder.started(),
-            load_end,
-            totals.elapsed,
-            world.setup_posts,
-            options.timelines.cap,
-        )
+        .finish(&load, world.setup_posts, options.timelines.cap)
         .await?;
-    let mut report_options = load_options(&options.load);
-    report_options.extend([
-        ("users", json!(options.users)),
-        ("authors", json!(options.authors)),
-        ("posts", json!(options.posts)),
-        ("page_size", json!(PAGE)),
+    let timelines = [
         (
             "celebrity_threshold",
             json!(options.timelines.celebrity_threshold),
         ),
         ("timeline_cap", json!(options.timelines.cap)),
         ("sample_every", json!(options.sample_every)),
-        ("connections", json!(ctx.options.connections)),
-    ]);
+    ];
+    let shape = format!("60/30/10 mix; {}", world.shape);
     Ok(Report {
-        scenario: ScenarioKind::Mixed,
-        run_id: ctx.run_id.clone(),
-        started_unix_ms,
-        shape: format!("60/30/10 mix; {}", world.shape),
-        options: report_options,
-        totals,
         fanout: Some(fanout),
-        logs: None,
-        notes: Vec::new(),
+        ..load.report(
+            ScenarioKind::Mixed,
+            &ctx.run_id,
+            shape,
+            report_options(options, ctx, timelines),
+        )
     })
 }
 
@@ -139,21 +114,13 @@ async fn list_author_posts(
         page_size: Some(PAGE as i32),
         page_token: String::new(),
     };
-    let page = client
-        .list_author_posts(request)
-        .await
-        .map_err(|status| OpError::status(&status))?
-        .into_inner();
-    if page.posts.len() < full_page {
-        return Err(OpError::wrong(
-            "ShortPage",
-            format!(
-                "author {author_id}: {} posts, expected {full_page}",
-                page.posts.len()
-            ),
-        ));
-    }
-    Ok(())
+    let answer = client.list_author_posts(request).await;
+    check_first_page(
+        answer.map(|page| page.into_inner().posts.len()),
+        full_page,
+        ("author", author_id),
+        "posts",
+    )
 }
 
 #[cfg(test)]

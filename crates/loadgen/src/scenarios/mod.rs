@@ -1,7 +1,8 @@
-//! The scenarios, one file each, and what they share: posting before the load (`posting`)
-//! and the fan-out measurements of `fanout` and `mixed` (`measure`).
+//! The scenarios, one file each, and what they share: posting before the load (`posting`),
+//! the load phase (`load`) and the fan-out measurements of `fanout` and `mixed` (`measure`).
 
 pub mod fanout;
+pub mod load;
 pub mod logs;
 pub mod measure;
 pub mod mixed;

@@ -2,8 +2,7 @@
 //! scenarios do before their load (a warm-up post per author, or timelines filled first).
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
@@ -11,13 +10,12 @@ use feedline_proto::post::v1::post_service_client::PostServiceClient;
 use feedline_proto::post::v1::{CreatePostRequest, Post};
 use feedline_redis::keys;
 use fred::prelude::{Client, SetsInterface as _};
-use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 use tokio::time::Instant;
 use tonic::transport::Channel;
 
 use crate::drive::OpError;
 use crate::social::Social;
-use crate::stats::Progress;
+use crate::stats::run_steps;
 use crate::timelines::check::wait_all;
 use crate::timelines::{PostLog, Watch};
 
@@ -53,16 +51,13 @@ pub async fn write_posts(
     run: &str,
     posts: &PostLog,
 ) -> Result<()> {
-    let done = Arc::new(AtomicU64::new(0));
-    let progress = Progress::steps(
-        "writing posts".into(),
-        done.clone(),
+    run_steps(
+        "writing posts",
         (authors.len() * per_author) as u64,
-    );
-    let written = stream::iter(authors.iter().enumerate())
-        .map(|(i, &author)| {
+        SETUP_CONCURRENCY,
+        authors.iter().enumerate(),
+        |(i, &author), done| {
             let mut client = PostServiceClient::new(channels[i % channels.len()].clone());
-            let done = done.clone();
             async move {
                 for n in 0..per_author {
                     let body = format!("loadgen {run} setup post {n} of user {author}");
@@ -74,14 +69,11 @@ pub async fn write_posts(
                         .map_err(|e| anyhow::anyhow!("CreatePost: {}", e.message))?;
                     done.fetch_add(1, Ordering::Relaxed);
                 }
-                Ok::<(), anyhow::Error>(())
+                Ok(())
             }
-        })
-        .buffer_unordered(SETUP_CONCURRENCY)
-        .try_collect::<()>()
-        .await;
-    progress.stop().await;
-    written
+        },
+    )
+    .await
 }
 
 /// Waits until the last post each author wrote so far is in all its followers' timelines

@@ -7,18 +7,19 @@ use anyhow::{Result, anyhow};
 use feedline_proto::feed::v1::GetFeedRequest;
 use feedline_proto::feed::v1::feed_service_client::FeedServiceClient;
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
-use serde_json::json;
+use serde_json::{Value, json};
+use tonic::Status;
 use tonic::transport::Channel;
 
+use super::load::measure;
 use super::measure::FanoutRun;
 use super::posting::{wait_fanned_out, write_posts};
-use super::{Context, describe_load, load_options, now_unix_ms};
+use super::{Context, describe_load, load_options};
 use crate::connect;
-use crate::drive::{OpError, drive};
+use crate::drive::OpError;
 use crate::options::{FeedOptions, ScenarioKind};
 use crate::report::Report;
 use crate::social::{self, Plan, Social, mix};
-use crate::stats::{Progress, Recorder};
 
 /// Items per GetFeed page: the contract's default.
 pub const PAGE: usize = 20;
@@ -80,10 +81,7 @@ pub async fn setup(options: &FeedOptions, ctx: &Context<'_>) -> Result<FeedWorld
     let full_page = PAGE.min(options.authors * options.posts);
     // One read of each timeline first: the first read builds it (the sentinel), which is
     // not what a steady-state read costs.
-    let clients: Vec<FeedServiceClient<Channel>> = feed_channels
-        .iter()
-        .map(|c| FeedServiceClient::new(c.clone()))
-        .collect();
+    let clients = connect::clients(&feed_channels, FeedServiceClient::new);
     stream::iter(readers.iter().enumerate())
         .map(|(i, &reader)| {
             let mut client = clients[i % clients.len()].clone();
@@ -121,18 +119,29 @@ pub async fn get_feed(
         page_size: Some(PAGE as i32),
         page_token: String::new(),
     };
-    let page = client
-        .get_feed(request)
-        .await
-        .map_err(|status| OpError::status(&status))?
-        .into_inner();
-    if page.items.len() < full_page {
+    let answer = client.get_feed(request).await;
+    check_first_page(
+        answer.map(|page| page.into_inner().items.len()),
+        full_page,
+        ("user", user),
+        "items",
+    )
+}
+
+/// How a first page went: a failed call is an error of its status code; fewer entries than
+/// `full_page` is a wrong answer, `ShortPage`, naming the page's `owner` ("user", id).
+pub fn check_first_page(
+    entries: Result<usize, Status>,
+    full_page: usize,
+    owner: (&str, i64),
+    what: &str,
+) -> Result<(), OpError> {
+    let entries = entries.map_err(|status| OpError::status(&status))?;
+    if entries < full_page {
+        let (whose, id) = owner;
         return Err(OpError::wrong(
             "ShortPage",
-            format!(
-                "user {user}: {} items, expected {full_page}",
-                page.items.len()
-            ),
+            format!("{whose} {id}: {entries} {what}, expected {full_page}"),
         ));
     }
     Ok(())
@@ -149,44 +158,40 @@ pub async fn run(options: &FeedOptions, ctx: &Context<'_>) -> Result<Report> {
     // Nothing to sample: reads write no posts.
     world.measured.posts.stop_sampling();
     eprintln!("load: {}", world.shape);
-    let recorder = Arc::new(Recorder::new());
-    let started_unix_ms = now_unix_ms();
-    let progress = Progress::load(recorder.clone(), Some(options.load.duration));
-    let clients: Arc<Vec<FeedServiceClient<Channel>>> = Arc::new(
-        world
-            .feed_channels
-            .iter()
-            .map(|c| FeedServiceClient::new(c.clone()))
-            .collect(),
-    );
+    let clients = Arc::new(connect::clients(
+        &world.feed_channels,
+        FeedServiceClient::new,
+    ));
     let (readers, social, full_page) =
         (world.readers.clone(), world.social.clone(), world.full_page);
-    drive(&options.load, &recorder, &ctx.stop, move |call| {
+    let load = measure(&options.load, &ctx.stop, move |call| {
         let user = social.ids[pick(&readers, call.n, 0x5EED) as usize];
         let mut client = clients[call.vu % clients.len()].clone();
         async move { ("GetFeed", get_feed(&mut client, user, full_page).await) }
     })
     .await;
-    let totals = recorder.finish();
-    progress.stop().await;
+    Ok(load.report(
+        ScenarioKind::Read,
+        &ctx.run_id,
+        world.shape,
+        report_options(options, ctx, []),
+    ))
+}
 
+/// The options `read` and `mixed` report: the load's, the world's, `extra`, the connections.
+pub fn report_options(
+    options: &FeedOptions,
+    ctx: &Context<'_>,
+    extra: impl IntoIterator<Item = (&'static str, Value)>,
+) -> Vec<(&'static str, Value)> {
     let mut report_options = load_options(&options.load);
     report_options.extend([
         ("users", json!(options.users)),
         ("authors", json!(options.authors)),
         ("posts", json!(options.posts)),
         ("page_size", json!(PAGE)),
-        ("connections", json!(ctx.options.connections)),
     ]);
-    Ok(Report {
-        scenario: ScenarioKind::Read,
-        run_id: ctx.run_id.clone(),
-        started_unix_ms,
-        shape: world.shape,
-        options: report_options,
-        totals,
-        fanout: None,
-        logs: None,
-        notes: Vec::new(),
-    })
+    report_options.extend(extra);
+    report_options.push(("connections", json!(ctx.options.connections)));
+    report_options
 }

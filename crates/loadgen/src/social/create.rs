@@ -12,7 +12,8 @@ use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 use tonic::transport::Channel;
 
 use super::plan::{Plan, handle};
-use crate::stats::Progress;
+use crate::connect;
+use crate::stats::{Progress, run_steps};
 
 /// Setup calls in flight at once.
 const SETUP_CONCURRENCY: usize = 64;
@@ -41,10 +42,7 @@ impl Social {
 /// Creates every user and edge of `plan`.
 pub async fn create(plan: &Plan, run: &str, channels: &[Channel]) -> Result<Social> {
     let started = Instant::now();
-    let clients: Vec<GraphServiceClient<Channel>> = channels
-        .iter()
-        .map(|c| GraphServiceClient::new(c.clone()))
-        .collect();
+    let clients = connect::clients(channels, GraphServiceClient::new);
     let done = Arc::new(AtomicU64::new(0));
 
     let progress = Progress::steps("creating users".into(), done.clone(), plan.users as u64);
@@ -75,30 +73,28 @@ pub async fn create(plan: &Plan, run: &str, channels: &[Channel]) -> Result<Soci
     progress.stop().await;
     let ids = ids?;
 
-    done.store(0, Ordering::Relaxed);
-    let progress = Progress::steps("following".into(), done.clone(), plan.edges.len() as u64);
-    let followed = stream::iter(plan.edges.iter().enumerate())
-        .map(|(i, &(follower, followee))| {
+    run_steps(
+        "following",
+        plan.edges.len() as u64,
+        SETUP_CONCURRENCY,
+        plan.edges.iter().enumerate(),
+        |(i, &(follower, followee)), done| {
             let mut client = clients[i % clients.len()].clone();
             let request = FollowRequest {
                 follower_id: ids[follower as usize],
                 followee_id: ids[followee as usize],
             };
-            let done = done.clone();
             async move {
                 client
                     .follow(request)
                     .await
                     .map_err(|s| anyhow!("Follow: {:?}: {}", s.code(), s.message()))?;
                 done.fetch_add(1, Ordering::Relaxed);
-                Ok::<(), anyhow::Error>(())
+                Ok(())
             }
-        })
-        .buffer_unordered(SETUP_CONCURRENCY)
-        .try_collect::<()>()
-        .await;
-    progress.stop().await;
-    followed?;
+        },
+    )
+    .await?;
 
     let mut followers = vec![Vec::new(); plan.users];
     let mut followees = vec![Vec::new(); plan.users];

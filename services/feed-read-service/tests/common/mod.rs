@@ -2,170 +2,53 @@
 //! fanout-service and feed-read-service on ephemeral ports, with clients.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use feedline_proto::feed::v1::feed_service_client::FeedServiceClient;
 use feedline_proto::feed::v1::{FeedItemSource, GetFeedRequest, GetFeedResponse};
 use feedline_proto::post::v1::Post;
 use feedline_redis::keys;
-use feedline_service_kit::{CancellationToken, Env};
-use feedline_test_harness::{
-    Backend, RedisCluster, Social, TestDatabase, ephemeral_listener, wait_for_serving,
-};
+use feedline_stack::Service;
 use fred::prelude::SortedSetsInterface as _;
-use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 /// How long fan-out may take in a test before it counts as lost.
 pub const FANOUT_DEADLINE: Duration = Duration::from_secs(20);
 
-fn env(pairs: &[(&str, String)]) -> Env {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
-}
-
-/// A running service task and its stop switch.
-pub struct Running {
-    pub addr: SocketAddr,
-    shutdown: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl Running {
-    fn spawn<F>(addr: SocketAddr, run: impl FnOnce(CancellationToken) -> F) -> Running
-    where
-        F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-    {
-        let shutdown = CancellationToken::new();
-        Running {
-            addr,
-            shutdown: shutdown.clone(),
-            task: tokio::spawn(run(shutdown)),
-        }
-    }
-
-    pub async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("stopped within the grace period")
-            .expect("no panic")
-            .expect("run returned Ok");
-    }
-}
-
 /// One user's view of a post in a feed: (post id, source).
 pub type Seen = (i64, FeedItemSource);
 
-/// The whole stack.
+/// The whole stack; dereferences to the shared stack (`stack.cluster`, `stack.feed`, and through
+/// it post-service's clients: `stack.user(..)`, `stack.post(..)`, ...).
 pub struct Stack {
-    pub cluster: RedisCluster,
-    pub post: Running,
-    pub fanout: Running,
-    pub feed: Running,
-    pub social: Social,
+    stack: feedline_stack::Stack,
     pub reader: FeedServiceClient<Channel>,
     /// A raw client, to look at and damage what the services keep in Redis.
     pub redis: fred::prelude::Client,
-    _db: TestDatabase,
 }
 
-impl std::ops::Deref for Stack {
-    type Target = Social;
-
-    /// post-service's clients: `stack.user(..)`, `stack.post(..)`, ...
-    fn deref(&self) -> &Social {
-        &self.social
-    }
-}
+feedline_stack::deref_to_stack!(Stack, stack);
 
 impl Stack {
     /// Starts everything; `fanout_env` adds or overrides fanout-service variables.
     pub async fn start(fanout_env: &[(&str, &str)]) -> Stack {
-        let cluster = RedisCluster::start(3, 0).await.expect("redis cluster");
-        let db = TestDatabase::create(Backend::Sqlite)
-            .await
-            .unwrap()
-            .unwrap();
-        let post_listener = ephemeral_listener().await.unwrap();
-        let fanout_listener = ephemeral_listener().await.unwrap();
-        let feed_listener = ephemeral_listener().await.unwrap();
-        let post_addr = post_listener.local_addr().unwrap();
-        let fanout_addr = fanout_listener.local_addr().unwrap();
-        let feed_addr = feed_listener.local_addr().unwrap();
-        let post_url = format!("http://{post_addr}");
-
-        let mut fanout_vars = env(&[
-            ("FEEDLINE_LISTEN_ADDR", fanout_addr.to_string()),
-            ("FEEDLINE_REDIS_URL", cluster.url()),
-            ("FEEDLINE_POST_SERVICE_URL", post_url.clone()),
-        ]);
-        fanout_vars.extend(
-            fanout_env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
-        let config = fanout_service::Config::from_env(&fanout_vars).unwrap();
-        let fanout = Running::spawn(fanout_addr, |shutdown| {
-            fanout_service::run(config, fanout_listener, shutdown)
-        });
-
-        let config = post_service::Config::from_env(&env(&[
-            ("FEEDLINE_LISTEN_ADDR", post_addr.to_string()),
-            ("FEEDLINE_DATABASE_URL", db.url().to_owned()),
-            ("FEEDLINE_FANOUT_URL", format!("http://{fanout_addr}")),
-            ("FEEDLINE_RELAY_POLL_MS", "50".to_owned()),
-        ]))
-        .unwrap();
-        let post = Running::spawn(post_addr, |shutdown| {
-            post_service::run(config, post_listener, shutdown)
-        });
-
-        let config = feed_read_service::Config::from_env(&env(&[
-            ("FEEDLINE_LISTEN_ADDR", feed_addr.to_string()),
-            ("FEEDLINE_REDIS_URL", cluster.url()),
-            ("FEEDLINE_POST_SERVICE_URL", post_url.clone()),
-        ]))
-        .unwrap();
-        let feed = Running::spawn(feed_addr, |shutdown| {
-            feed_read_service::run(config, feed_listener, shutdown)
-        });
-        for addr in [post_addr, fanout_addr, feed_addr] {
-            wait_for_serving(addr, "", Duration::from_secs(60))
-                .await
-                .unwrap();
-        }
-
-        let channel = Channel::from_shared(post_url)
-            .unwrap()
-            .connect()
+        let stack = feedline_stack::Stack::builder()
+            .feed()
+            .env(Service::Fanout, fanout_env)
+            .start()
             .await
             .unwrap();
-        let reader = Channel::from_shared(format!("http://{feed_addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let redis = feedline_redis::connect(&cluster.url()).await.unwrap();
+        let reader = stack.feed.as_ref().unwrap().channel().await.unwrap();
+        let redis = feedline_redis::connect(&stack.cluster.url()).await.unwrap();
         Stack {
-            cluster,
-            post,
-            fanout,
-            feed,
-            social: Social::new(channel),
+            stack,
             reader: FeedServiceClient::new(reader),
             redis,
-            _db: db,
         }
     }
 
     pub async fn stop(self) {
-        self.feed.stop().await;
-        self.post.stop().await;
-        self.fanout.stop().await;
+        self.stack.stop().await.unwrap();
     }
 
     /// One GetFeed call.

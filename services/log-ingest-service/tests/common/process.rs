@@ -1,74 +1,42 @@
-//! log-ingest-service as a real process: started with an environment, killed with SIGKILL,
-//! stopped with SIGTERM, its resident memory read from /proc.
+//! log-ingest-service as a real process (the harness's `ServiceProcess`): started with an
+//! environment, killed with SIGKILL, stopped with SIGTERM, its resident memory read from /proc.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use feedline_service_kit::Env;
-use feedline_test_harness::wait_for_serving;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 /// A running service process; killed when dropped.
-pub struct ServiceProcess {
-    child: Child,
-    pub addr: SocketAddr,
-}
+pub struct ServiceProcess(feedline_test_harness::ServiceProcess);
 
 impl ServiceProcess {
     /// Starts the binary with `env` and waits until it is SERVING.
     pub async fn spawn(env: &Env, addr: SocketAddr) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_log-ingest-service"))
-            .envs(env)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn log-ingest-service");
-        wait_for_serving(addr, "", Duration::from_secs(60))
-            .await
-            .expect("log-ingest-service process became healthy");
-        Self { child, addr }
+        let mut command = Command::new(env!("CARGO_BIN_EXE_log-ingest-service"));
+        command.envs(env).env("RUST_LOG", "warn");
+        let process = feedline_test_harness::ServiceProcess::spawn(&mut command, addr).await;
+        Self(process.expect("log-ingest-service process became healthy"))
     }
 
     /// SIGKILL: no shutdown code runs.
-    pub async fn kill(mut self) {
-        self.child.kill().await.expect("SIGKILL");
+    pub async fn kill(self) {
+        self.0.kill().await.expect("SIGKILL");
     }
 
     /// SIGTERM, then waits for the exit; returns whether it exited successfully.
-    pub async fn terminate(mut self, within: Duration) -> bool {
-        let pid = self.child.id().expect("running").to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .await
-            .expect("kill -TERM");
-        assert!(sent.success());
-        tokio::time::timeout(within, self.child.wait())
-            .await
-            .expect("exited within the grace period")
-            .expect("wait")
-            .success()
+    pub async fn terminate(self, within: Duration) -> bool {
+        let exit = self.0.terminate(within).await;
+        exit.expect("exited within the grace period").success()
     }
 
     /// Resident memory in KiB (VmRSS).
     pub fn rss_kib(&self) -> u64 {
-        let pid = self.child.id().expect("running");
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS")
+        self.0.rss_kib().expect("VmRSS")
     }
 }
 
 /// A free port on 127.0.0.1 for a process to listen on.
 pub async fn free_addr() -> SocketAddr {
-    let listener = feedline_test_harness::ephemeral_listener()
-        .await
-        .expect("listener");
-    listener.local_addr().expect("addr")
+    feedline_test_harness::free_addr().await.expect("listener")
 }

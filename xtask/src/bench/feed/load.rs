@@ -133,6 +133,24 @@ async fn get_feed(client: &mut FeedServiceClient<Channel>, user: i64) -> Result<
     Ok(())
 }
 
+/// What a closed-loop task reads a page with: straight from Redis, or through the service.
+trait Reader: Send + 'static {
+    /// The first page of `user`'s timeline; an error unless it is full.
+    fn read(&mut self, user: i64) -> impl Future<Output = Result<()>> + Send;
+}
+
+impl Reader for Client {
+    fn read(&mut self, user: i64) -> impl Future<Output = Result<()>> + Send {
+        raw_read(self, user)
+    }
+}
+
+impl Reader for FeedServiceClient<Channel> {
+    fn read(&mut self, user: i64) -> impl Future<Output = Result<()>> + Send {
+        get_feed(self, user)
+    }
+}
+
 /// `tasks` closed-loop raw readers of random users for `duration`.
 pub async fn raw(
     redis: &Client,
@@ -140,29 +158,7 @@ pub async fn raw(
     tasks: usize,
     duration: Duration,
 ) -> Result<Outcome> {
-    let started = Instant::now();
-    let stop = started + duration;
-    let handles: Vec<_> = (0..tasks)
-        .map(|task| {
-            let redis = redis.clone();
-            tokio::spawn(async move {
-                let mut rng = Rng::seeded(task as u64);
-                let mut outcome = Outcome::default();
-                while Instant::now() < stop {
-                    let user = pick(&mut rng, users);
-                    let sent = Instant::now();
-                    let result = raw_read(&redis, user).await;
-                    outcome.record(result, sent.elapsed());
-                }
-                outcome
-            })
-        })
-        .collect();
-    let mut total = Outcome::default();
-    for handle in handles {
-        total.absorb(handle.await?);
-    }
-    Ok(total.finish(started.elapsed()))
+    closed(|_| redis.clone(), users, tasks, duration).await
 }
 
 /// `tasks` closed-loop GetFeed callers of random users for `duration`, round robin over
@@ -173,18 +169,30 @@ pub async fn closed_loop(
     tasks: usize,
     duration: Duration,
 ) -> Result<Outcome> {
+    let client = |task: usize| clients[task % clients.len()].clone();
+    closed(client, users, tasks, duration).await
+}
+
+/// `tasks` tasks, each reading pages of random users with its own `reader(task)` until
+/// `duration` has passed, sending the next read when the last is answered.
+async fn closed<R: Reader>(
+    reader: impl Fn(usize) -> R,
+    users: usize,
+    tasks: usize,
+    duration: Duration,
+) -> Result<Outcome> {
     let started = Instant::now();
     let stop = started + duration;
     let handles: Vec<_> = (0..tasks)
         .map(|task| {
-            let mut client = clients[task % clients.len()].clone();
+            let mut reader = reader(task);
             tokio::spawn(async move {
                 let mut rng = Rng::seeded(task as u64);
                 let mut outcome = Outcome::default();
                 while Instant::now() < stop {
                     let user = pick(&mut rng, users);
                     let sent = Instant::now();
-                    let result = get_feed(&mut client, user).await;
+                    let result = reader.read(user).await;
                     outcome.record(result, sent.elapsed());
                 }
                 outcome

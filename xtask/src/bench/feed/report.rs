@@ -1,6 +1,8 @@
 //! The table `bench feed` prints: each run's rate and latency, the service's closed-loop rate
 //! as a fraction of the raw one, and the design's targets, met or not.
 
+use feedline_loadgen::report::text::count;
+
 use super::FeedBench;
 use super::data::{CAP, POSTS, Setup};
 use super::load::{Outcome, PAGE};
@@ -66,7 +68,7 @@ impl Report {
             (
                 format!(
                     "service GetFeed at a fixed {}/s (achieved)",
-                    thousands(options.rate as f64)
+                    count(options.rate as f64)
                 ),
                 &self.fixed,
             ),
@@ -74,7 +76,7 @@ impl Report {
         for (label, outcome) in rows {
             println!(
                 "  {label:<60} {:>9} {:>7} {:>7} {:>8} {:>7}",
-                thousands(outcome.rate()),
+                count(outcome.rate()),
                 ms(outcome.latency_ms(0.50)),
                 ms(outcome.latency_ms(0.99)),
                 ms(outcome.latency_ms(0.999)),
@@ -128,29 +130,4 @@ impl Report {
 
 fn ms(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"))
-}
-
-/// `1234567.8` as `1,234,568`.
-fn thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thousands_are_grouped() {
-        assert_eq!(thousands(999.4), "999");
-        assert_eq!(thousands(5000.0), "5,000");
-        assert_eq!(thousands(1_234_567.8), "1,234,568");
-    }
 }

@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
+use feedline_loadgen::report::text::count;
 use sea_orm::sqlx::Connection as _;
 
 use self::database::{BenchDatabase, checkpoint, service_rows};
@@ -200,7 +201,7 @@ async fn measure(db: &BenchDatabase, options: &LogsBench) -> Result<Report> {
     let fixed_app = service.create_app(&channels[0], "bench-fixed").await?;
     let label = format!(
         "service Ingest at a fixed {} records/s",
-        report::thousands(FIXED_RATE as f64)
+        count(FIXED_RATE as f64)
     );
     announce(&label, duration);
     checkpoint(&mut check).await;

@@ -1,6 +1,8 @@
 //! The table `bench logs` prints: each run's rate and latency, the service's rates as fractions
 //! of the raw ones, and the count of stored rows against acknowledged records.
 
+use feedline_loadgen::report::text::count;
+
 use super::LogsBench;
 use super::database::BenchDatabase;
 use super::outcome::Outcome;
@@ -104,7 +106,7 @@ impl Report {
             "run", "records/s", "p50 ms", "p99 ms"
         );
         for run in &mut self.runs {
-            let rate = thousands(run.outcome.rate());
+            let rate = count(run.outcome.rate());
             let p50 = ms(run.outcome.latency_ms(0.50));
             let p99 = ms(run.outcome.latency_ms(0.99));
             let retried = if run.service {
@@ -135,8 +137,8 @@ impl Report {
             println!(
                 "  app {:<14} acknowledged {:>12}  stored {:>12}",
                 app.name,
-                thousands(app.acknowledged as f64),
-                thousands(app.stored as f64)
+                count(app.acknowledged as f64),
+                count(app.stored as f64)
             );
         }
         let extra: u64 = self
@@ -153,30 +155,4 @@ impl Report {
 
 fn ms(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"))
-}
-
-/// `1234567.8` as `1,234,568`.
-pub fn thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thousands_are_grouped() {
-        assert_eq!(thousands(0.0), "0");
-        assert_eq!(thousands(999.4), "999");
-        assert_eq!(thousands(1000.0), "1,000");
-        assert_eq!(thousands(1_234_567.8), "1,234,568");
-    }
 }

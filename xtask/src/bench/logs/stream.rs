@@ -1,13 +1,12 @@
 //! IngestStream load: each client keeps a fixed number of batches in flight on one stream,
 //! matching responses to batches by request_id, and sends a new batch for each one answered.
 
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use feedline_proto::logs::v1::{IngestStreamRequest, IngestStreamResponse};
-use futures::channel::mpsc::{UnboundedSender, unbounded};
+use feedline_loadgen::scenarios::logs::wire::Wire;
+use feedline_proto::logs::v1::IngestStreamResponse;
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use tonic::Code;
 
@@ -70,18 +69,16 @@ async fn one_stream(
     shape: StreamShape,
     stop: Instant,
 ) -> Result<Outcome> {
-    let (requests, outgoing) = unbounded();
-    let mut wire = Wire {
-        requests,
-        in_flight: HashMap::new(),
-        next_request_id: 0,
+    let (wire, outgoing) = Wire::new();
+    let mut batches = Batches {
+        wire,
         sender,
         records: shape.records,
     };
     let mut next_seq = 0u64;
     // Queued before the call: the first batches go out with the stream's headers.
     for _ in 0..shape.in_flight {
-        wire.send(next_seq, Instant::now())?;
+        batches.send(next_seq, Instant::now())?;
         next_seq += 1;
     }
     let mut responses = client
@@ -91,19 +88,19 @@ async fn one_stream(
         .into_inner();
     let mut outcome = Outcome::default();
     let mut resends: FuturesUnordered<Resend> = FuturesUnordered::new();
-    while !(wire.in_flight.is_empty() && resends.is_empty()) {
+    while !(batches.wire.in_flight() == 0 && resends.is_empty()) {
         tokio::select! {
             response = responses.message() => {
                 let response = response
                     .context("IngestStream ended with an error")?
                     .context("IngestStream ended with batches in flight")?;
-                let (seq, first_sent) = wire.answered(&response)?;
+                let (seq, first_sent) = batches.answered(&response)?;
                 match response.code {
                     0 => {
                         outcome.records += shape.records as u64;
                         outcome.latencies.push(first_sent.elapsed());
                         if Instant::now() < stop {
-                            wire.send(next_seq, Instant::now())?;
+                            batches.send(next_seq, Instant::now())?;
                             next_seq += 1;
                         }
                     }
@@ -131,50 +128,38 @@ async fn one_stream(
                 }
             }
             Some((seq, first_sent)) = resends.next(), if !resends.is_empty() => {
-                wire.send(seq, first_sent)?;
+                batches.send(seq, first_sent)?;
             }
         }
     }
     // Closing our side ends the stream; the server then closes its side.
-    drop(wire);
+    drop(batches);
     while responses.message().await?.is_some() {}
     Ok(outcome)
 }
 
-/// The sending half of a stream and what it has sent but not seen answered.
-struct Wire {
-    requests: UnboundedSender<IngestStreamRequest>,
-    in_flight: HashMap<u64, InFlight>,
-    next_request_id: u64,
+/// The sending half of a stream, and what this sender's batches hold.
+struct Batches {
+    wire: Wire<InFlight>,
     sender: usize,
     records: usize,
 }
 
-impl Wire {
+impl Batches {
     /// Sends batch `seq` under a fresh request_id (a resend's batch has the same records and
     /// client_record_ids, so a retry stores nothing twice).
     fn send(&mut self, seq: u64, first_sent: Instant) -> Result<()> {
-        let request_id = self.next_request_id;
-        self.next_request_id += 1;
-        self.requests
-            .unbounded_send(IngestStreamRequest {
-                request_id,
-                records: records::proto_batch(self.sender, seq, self.records),
-            })
-            .context("IngestStream closed while sending")?;
-        self.in_flight
-            .insert(request_id, InFlight { seq, first_sent });
-        Ok(())
+        let records = records::proto_batch(self.sender, seq, self.records);
+        self.wire
+            .send(records, InFlight { seq, first_sent })
+            .context("IngestStream closed while sending")
     }
 
     /// The batch `response` answers, no longer in flight.
     fn answered(&mut self, response: &IngestStreamResponse) -> Result<(u64, Instant)> {
-        let batch = self
-            .in_flight
-            .remove(&response.request_id)
-            .with_context(|| {
-                format!("a response for unknown request_id {}", response.request_id)
-            })?;
+        let batch = self.wire.answered(response.request_id).with_context(|| {
+            format!("a response for unknown request_id {}", response.request_id)
+        })?;
         if response.code == 0 {
             let acknowledged = i64::from(response.accepted) + i64::from(response.duplicates);
             if acknowledged != self.records as i64 {

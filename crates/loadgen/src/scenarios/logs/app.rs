@@ -16,6 +16,14 @@ pub type KeyedClient = LogServiceClient<InterceptedService<Channel, AppKey>>;
 #[derive(Clone)]
 pub struct AppKey(AsciiMetadataValue);
 
+impl AppKey {
+    /// The key CreateApp answered, as metadata.
+    pub fn new(key: &str) -> Result<Self> {
+        let key = key.parse().context("the app key is not valid metadata")?;
+        Ok(Self(key))
+    }
+}
+
 impl Interceptor for AppKey {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         request.metadata_mut().insert("x-app-key", self.0.clone());
@@ -54,9 +62,9 @@ pub async fn create(channel: &Channel, name: &str, admin_token: Option<&str>) ->
 
 /// One client per channel, all sending `key`.
 pub fn clients(channels: &[Channel], key: &str) -> Result<Vec<KeyedClient>> {
-    let key: AsciiMetadataValue = key.parse().context("the app key is not valid metadata")?;
+    let key = AppKey::new(key)?;
     Ok(channels
         .iter()
-        .map(|c| LogServiceClient::with_interceptor(c.clone(), AppKey(key.clone())))
+        .map(|c| LogServiceClient::with_interceptor(c.clone(), key.clone()))
         .collect())
 }

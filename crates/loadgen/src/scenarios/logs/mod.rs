@@ -1,11 +1,12 @@
 //! `logs`: S senders x R calls x B records into an app of the run's own, unary or streamed,
 //! then every acknowledged record looked up with QueryLogs: nothing missing, nothing twice.
 
-mod app;
+pub mod app;
 mod records;
 mod stream;
 mod unary;
 mod verify;
+pub mod wire;
 
 use std::sync::Arc;
 

@@ -2,11 +2,8 @@
 //! one for each acknowledged, and sends a batch again after its retry_delay when it is
 //! answered RESOURCE_EXHAUSTED or UNAVAILABLE.
 
-use std::collections::HashMap;
 use std::pin::Pin;
 
-use feedline_proto::logs::v1::{IngestStreamRequest, IngestStreamResponse};
-use futures::channel::mpsc::{UnboundedSender, unbounded};
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -15,6 +12,7 @@ use tonic::Code;
 use super::app::KeyedClient;
 use super::records::batch;
 use super::unary::{DEFAULT_RETRY_DELAY, GIVE_UP_AFTER};
+use super::wire::Wire;
 use crate::stats::Recorder;
 
 /// A batch on the wire: which call it is and when it was first sent.
@@ -37,18 +35,15 @@ pub async fn sender(
 ) -> Vec<bool> {
     let (calls, records, in_flight) = shape;
     let mut acked = vec![false; calls];
-    let (requests, outgoing) = unbounded();
-    let mut wire = Wire {
-        requests,
-        in_flight: HashMap::new(),
-        next_request_id: 0,
-        sender,
-        records,
+    let (mut wire, outgoing) = Wire::new();
+    let send = |wire: &mut Wire<InFlight>, call: usize, first_sent: Instant| {
+        // A closed stream shows up as its end on the response side.
+        let _ = wire.send(batch(sender, call, records), InFlight { call, first_sent });
     };
     let mut next_call = 0;
     // Queued before the call opens: the first batches leave with the stream's headers.
     while next_call < calls.min(in_flight) {
-        wire.send(next_call, Instant::now());
+        send(&mut wire, next_call, Instant::now());
         next_call += 1;
     }
     let mut responses = match client.ingest_stream(outgoing).await {
@@ -65,7 +60,7 @@ pub async fn sender(
         }
     };
     let mut resends: FuturesUnordered<Resend> = FuturesUnordered::new();
-    while !(wire.in_flight.is_empty() && resends.is_empty()) {
+    while !(wire.in_flight() == 0 && resends.is_empty()) {
         tokio::select! {
             response = responses.message() => {
                 let response = match response {
@@ -75,13 +70,13 @@ pub async fn sender(
                             Err(status) => format!("{:?}: {}", status.code(), status.message()),
                             _ => "the stream ended with batches in flight".to_owned(),
                         };
-                        for _ in 0..wire.in_flight.len() + resends.len() {
+                        for _ in 0..wire.in_flight() + resends.len() {
                             recorder.error("IngestStream", "StreamBroken", &why);
                         }
                         return acked;
                     }
                 };
-                let Some(batch) = wire.answered(&response) else {
+                let Some(batch) = wire.answered(response.request_id) else {
                     recorder.error(
                         "IngestStream",
                         "UnknownRequestId",
@@ -104,7 +99,7 @@ pub async fn sender(
                             );
                         }
                         if next_call < calls && !stop.is_cancelled() {
-                            wire.send(next_call, Instant::now());
+                            send(&mut wire, next_call, Instant::now());
                             next_call += 1;
                         }
                     }
@@ -126,7 +121,7 @@ pub async fn sender(
                 }
             }
             Some((call, first_sent)) = resends.next(), if !resends.is_empty() => {
-                wire.send(call, first_sent);
+                send(&mut wire, call, first_sent);
             }
         }
     }
@@ -134,36 +129,4 @@ pub async fn sender(
     drop(wire);
     while let Ok(Some(_)) = responses.message().await {}
     acked
-}
-
-/// The sending half of a stream and what it has sent but not seen answered.
-struct Wire {
-    requests: UnboundedSender<IngestStreamRequest>,
-    in_flight: HashMap<u64, InFlight>,
-    next_request_id: u64,
-    sender: usize,
-    records: usize,
-}
-
-impl Wire {
-    /// Sends call `call` under a fresh request_id (a resend carries the same
-    /// client_record_ids, so it stores nothing twice).
-    fn send(&mut self, call: usize, first_sent: Instant) {
-        let request_id = self.next_request_id;
-        self.next_request_id += 1;
-        let request = IngestStreamRequest {
-            request_id,
-            records: batch(self.sender, call, self.records),
-        };
-        // A closed stream shows up as its end on the response side.
-        if self.requests.unbounded_send(request).is_ok() {
-            self.in_flight
-                .insert(request_id, InFlight { call, first_sent });
-        }
-    }
-
-    /// The batch `response` answers, no longer in flight.
-    fn answered(&mut self, response: &IngestStreamResponse) -> Option<InFlight> {
-        self.in_flight.remove(&response.request_id)
-    }
 }

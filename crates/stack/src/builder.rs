@@ -1,0 +1,176 @@
+//! Which services a stack runs and with which variables, and starting them in dependency order.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use feedline_service_kit::{CancellationToken, ConfigError, Env};
+use feedline_test_harness::{
+    RedisCluster, Social, TestDatabase, ephemeral_listener, wait_for_serving,
+};
+use tokio::net::TcpListener;
+
+use crate::{Running, Stack};
+
+/// How long each service may take to report SERVING (a cold debug build migrates slowly).
+const READY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A service of the stack, to name whose environment [`StackBuilder::env`] changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// post-service.
+    Post,
+    /// fanout-service.
+    Fanout,
+    /// feed-read-service.
+    Feed,
+    /// log-ingest-service.
+    Logs,
+}
+
+/// What to start. post-service (SQLite, its relay polling every 50 ms and pointed at
+/// fanout-service) and fanout-service always run; feed-read-service and log-ingest-service
+/// only when asked for.
+#[derive(Debug, Default)]
+pub struct StackBuilder {
+    feed: bool,
+    logs: bool,
+    /// Applied after each service's own variables, so they win.
+    overrides: Vec<(Service, String, String)>,
+}
+
+impl StackBuilder {
+    /// Also runs feed-read-service, on the cluster and post-service.
+    pub fn feed(mut self) -> Self {
+        self.feed = true;
+        self
+    }
+
+    /// Also runs log-ingest-service, on a SQLite database of its own.
+    pub fn logs(mut self) -> Self {
+        self.logs = true;
+        self
+    }
+
+    /// Adds or overrides variables of `service` (ignored for a service that does not run).
+    pub fn env(mut self, service: Service, pairs: &[(&str, &str)]) -> Self {
+        let pairs = pairs
+            .iter()
+            .map(|(k, v)| (service, k.to_string(), v.to_string()));
+        self.overrides.extend(pairs);
+        self
+    }
+
+    /// Starts a 3-master cluster, the databases and the services, then waits until every
+    /// service is SERVING and connects to post-service.
+    pub async fn start(self) -> Result<Stack> {
+        let cluster = RedisCluster::start(3, 0).await.context("redis cluster")?;
+        let post_db = TestDatabase::sqlite().await?;
+        let logs_db = if self.logs {
+            Some(TestDatabase::sqlite().await?)
+        } else {
+            None
+        };
+        let post_listener = ephemeral_listener().await?;
+        let fanout_listener = ephemeral_listener().await?;
+        let feed_listener = listener_if(self.feed).await?;
+        let logs_listener = listener_if(self.logs).await?;
+        // post-service and fanout-service each need the other's address before either runs.
+        let post_url = format!("http://{}", post_listener.local_addr()?);
+        let fanout_url = format!("http://{}", fanout_listener.local_addr()?);
+        // What both sides of the timelines read (`feedline_redis::TimelineEnv`).
+        let timeline_vars = [
+            ("FEEDLINE_REDIS_URL", cluster.url()),
+            ("FEEDLINE_POST_SERVICE_URL", post_url),
+        ];
+
+        let fanout = self.spawn(
+            Service::Fanout,
+            fanout_listener,
+            timeline_vars.clone(),
+            fanout_service::Config::from_env,
+            fanout_service::run,
+        )?;
+        let post = self.spawn(
+            Service::Post,
+            post_listener,
+            [
+                ("FEEDLINE_DATABASE_URL", post_db.url().to_owned()),
+                ("FEEDLINE_FANOUT_URL", fanout_url),
+                ("FEEDLINE_RELAY_POLL_MS", "50".to_owned()),
+            ],
+            post_service::Config::from_env,
+            post_service::run,
+        )?;
+        let feed = feed_listener.map(|listener| {
+            self.spawn(
+                Service::Feed,
+                listener,
+                timeline_vars.clone(),
+                feed_read_service::Config::from_env,
+                feed_read_service::run,
+            )
+        });
+        let feed = feed.transpose()?;
+        let logs = logs_listener.zip(logs_db.as_ref()).map(|(listener, db)| {
+            self.spawn(
+                Service::Logs,
+                listener,
+                [("FEEDLINE_DATABASE_URL", db.url().to_owned())],
+                log_ingest_service::Config::from_env,
+                log_ingest_service::run,
+            )
+        });
+        let logs = logs.transpose()?;
+
+        let running = [Some(&post), Some(&fanout), feed.as_ref(), logs.as_ref()];
+        for service in running.into_iter().flatten() {
+            wait_for_serving(service.addr, "", READY_DEADLINE).await?;
+        }
+        let post_channel = post.channel().await?;
+        Ok(Stack {
+            cluster,
+            social: Social::new(post_channel.clone()),
+            post_channel,
+            post,
+            fanout,
+            feed,
+            logs,
+            databases: [post_db].into_iter().chain(logs_db).collect(),
+        })
+    }
+
+    /// Reads `service`'s config from its listen address, `vars` and the overrides, and spawns
+    /// its `run` on `listener`.
+    fn spawn<C, F, const N: usize>(
+        &self,
+        service: Service,
+        listener: TcpListener,
+        vars: [(&str, String); N],
+        from_env: fn(&Env) -> Result<C, ConfigError>,
+        run: impl FnOnce(C, TcpListener, CancellationToken) -> F,
+    ) -> Result<Running>
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let listen = ("FEEDLINE_LISTEN_ADDR", listener.local_addr()?.to_string());
+        let mut env: Env = [listen]
+            .into_iter()
+            .chain(vars)
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let overrides = self.overrides.iter().filter(|(s, ..)| *s == service);
+        env.extend(overrides.map(|(_, k, v)| (k.clone(), v.clone())));
+        let config = from_env(&env).with_context(|| format!("{service:?} config"))?;
+        Running::spawn(listener, config, run)
+    }
+}
+
+/// A listener when the service runs.
+async fn listener_if(wanted: bool) -> Result<Option<TcpListener>> {
+    Ok(if wanted {
+        Some(ephemeral_listener().await?)
+    } else {
+        None
+    })
+}

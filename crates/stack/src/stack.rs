@@ -1,0 +1,60 @@
+//! The running stack: what a test talks to, and the stop in a fixed order.
+
+use anyhow::Result;
+use feedline_test_harness::{RedisCluster, Social, TestDatabase};
+use tonic::transport::Channel;
+
+use crate::{Running, StackBuilder};
+
+/// Services started by a [`StackBuilder`], and what they run on.
+pub struct Stack {
+    /// The throwaway cluster; dropping it kills the nodes (a test may `stop` it early).
+    pub cluster: RedisCluster,
+    /// post-service.
+    pub post: Running,
+    /// fanout-service.
+    pub fanout: Running,
+    /// feed-read-service, when [`StackBuilder::feed`] asked for it.
+    pub feed: Option<Running>,
+    /// log-ingest-service, when [`StackBuilder::logs`] asked for it.
+    pub logs: Option<Running>,
+    /// A connected channel to post-service.
+    pub post_channel: Channel,
+    /// post-service's clients over `post_channel`; also what `Stack` dereferences to.
+    pub social: Social,
+    /// post-service's (and log-ingest-service's) database: dropping one deletes it, so they
+    /// are dropped only after `stop` has stopped the services that use them.
+    pub(crate) databases: Vec<TestDatabase>,
+}
+
+impl std::ops::Deref for Stack {
+    type Target = Social;
+
+    /// post-service's clients: `stack.user(..)`, `stack.post(..)`, ...
+    fn deref(&self) -> &Social {
+        &self.social
+    }
+}
+
+impl Stack {
+    /// What to start; [`StackBuilder::start`] starts it.
+    pub fn builder() -> StackBuilder {
+        StackBuilder::default()
+    }
+
+    /// Stops the services: the reader first, then the writer and its relay, then fanout-service
+    /// (so the relay ends its stream while fanout-service still answers), then log ingestion. The cluster
+    /// and the databases go after them.
+    pub async fn stop(self) -> Result<()> {
+        if let Some(feed) = self.feed {
+            feed.stop().await?;
+        }
+        self.post.stop().await?;
+        self.fanout.stop().await?;
+        if let Some(logs) = self.logs {
+            logs.stop().await?;
+        }
+        drop(self.databases);
+        Ok(())
+    }
+}
