@@ -5,7 +5,7 @@ use feedline_proto::fanout::v1::{AddFollow, RemoveFollow};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _, TransactionTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
 use super::db_error::is_unique_violation;
@@ -28,7 +28,7 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn follow(&self, change: FollowChange) -> Result<bool> {
         let _gate = self.write_gate().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         self.lock_users(&txn, change).await?;
         let exists = follow::Entity::find_by_id((change.followee_id, change.follower_id))
             .one(&txn)
@@ -70,7 +70,7 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn unfollow(&self, change: FollowChange) -> Result<bool> {
         let _gate = self.write_gate().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         self.lock_users(&txn, change).await?;
         let deleted = follow::Entity::delete_by_id((change.followee_id, change.follower_id))
             .exec(&txn)

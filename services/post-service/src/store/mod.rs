@@ -9,7 +9,10 @@ mod users;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait as _,
+};
 use sea_orm_migration::MigratorTrait as _;
 use std::sync::Arc;
 
@@ -129,5 +132,19 @@ impl Store {
             Some(gate) => Some(gate.lock().await),
             None => None,
         }
+    }
+
+    /// Begins a write transaction; call it with the write gate held. On SQLite it is
+    /// `BEGIN IMMEDIATE`: the write lock is taken at BEGIN, where SQLite waits for it (busy
+    /// timeout). A deferred transaction that reads first gets SQLITE_BUSY at once when it
+    /// upgrades to write while another connection still holds the lock, and one can: a
+    /// transaction dropped on an early return inside the gate rolls back asynchronously, after
+    /// the gate is released. Other databases ignore the mode.
+    async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.db.begin_with_options(options).await?)
     }
 }

@@ -7,7 +7,7 @@ use feedline_proto::prost::Message as _;
 use sea_orm::sea_query::{Expr, ExprTrait as _, LockBehavior, LockType};
 use sea_orm::{
     ActiveValue::NotSet, ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbBackend, DbErr,
-    EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, TransactionTrait as _,
+    EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
 use super::Store;
@@ -68,7 +68,7 @@ impl Store {
     ) -> Result<Vec<outbox::Model>> {
         let now = crate::ids::now_ms();
         let _gate = self.write_gate().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mut query = outbox::Entity::find()
             .filter(outbox::Column::AvailableAtMs.ne(PARKED))
             .filter(

@@ -7,7 +7,7 @@ use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::fanout::v1::{DeliverPost, RetractPost};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, EntityTrait as _, JoinType, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, TransactionTrait as _,
+    QueryOrder as _, QuerySelect as _,
 };
 
 use super::db_error::is_unique_violation;
@@ -55,7 +55,7 @@ impl Store {
             idempotency_key: new.idempotency_key.clone(),
         };
         let _gate = self.write_gate().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let author_exists = user::Entity::find_by_id(new.author_id)
             .select_only()
             .column(user::Column::Id)
@@ -167,7 +167,7 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn delete_post(&self, post_id: i64, author_id: i64) -> Result<bool> {
         let _gate = self.write_gate().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let post = post::Entity::find_by_id(post_id)
             .one(&txn)
             .await?
