@@ -2,10 +2,12 @@
 //! of gRPC or of the pipeline that calls it.
 
 mod apps;
+mod copy;
 mod db_error;
 mod query;
 mod write;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
@@ -21,6 +23,8 @@ pub use query::RecordPage;
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Whether first attempts take COPY (PostgreSQL); shared by the store's clones.
+    copy_guard: Arc<copy::CopyGuard>,
 }
 
 impl Store {
@@ -44,7 +48,10 @@ impl Store {
             db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
         }
         Migrator::up(&db, None).await?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            copy_guard: Arc::default(),
+        })
     }
 
     /// The database engine.

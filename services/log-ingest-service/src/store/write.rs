@@ -14,6 +14,7 @@ use sea_orm::sqlx;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, RuntimeErr, Statement, TransactionTrait, Value};
 
 use super::Store;
+use super::copy::Copied;
 use crate::error::Result;
 use crate::record::NewRecord;
 
@@ -48,10 +49,14 @@ impl Store {
             HashSet::new()
         };
         let todo: Vec<&NewRecord> = records.iter().filter(|r| !ours.contains(&r.id)).collect();
-        let copyable = !retry && todo.iter().all(|r| r.client_record_id.is_none());
         let inserted = match self.backend() {
-            // Nothing in the batch can conflict: fresh ids and no client ids. COPY it.
-            DbBackend::Postgres if copyable => self.copy_postgres(&todo, receive_unix_nano).await?,
+            // A first attempt: COPY, unless it conflicts (then ON CONFLICT answers exactly).
+            DbBackend::Postgres if !retry && self.copy_guard.try_copy() => {
+                match self.copy_postgres(records, receive_unix_nano).await? {
+                    Copied::All => return Ok(vec![true; records.len()]),
+                    Copied::Conflict => self.insert_postgres(&todo, receive_unix_nano).await?,
+                }
+            }
             DbBackend::Postgres => self.insert_postgres(&todo, receive_unix_nano).await?,
             DbBackend::MySql => self.insert_mysql(&todo, receive_unix_nano).await?,
             _ => self.insert_sqlite(&todo, receive_unix_nano).await?,
@@ -115,35 +120,6 @@ impl Store {
             return Ok(records.iter().map(|r| r.id).collect());
         }
         self.existing_ids(records.iter().map(|r| r.id)).await
-    }
-
-    /// PostgreSQL, for a batch that cannot conflict (first attempt, no client ids): COPY, the
-    /// cheapest way in, which cannot skip conflicts and so is kept for batches without any.
-    async fn copy_postgres(&self, records: &[&NewRecord], received: i64) -> Result<HashSet<i64>> {
-        if records.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let mut data = Vec::with_capacity(records.iter().map(|r| r.weight()).sum::<usize>());
-        for r in records {
-            copy_row(&mut data, r, received);
-        }
-        let pool = self.db.get_postgres_connection_pool();
-        let mut conn = pool.acquire().await.map_err(query_error)?;
-        let mut copy = conn
-            .copy_in_raw(
-                "COPY log_records (id, app_id, time_unix_nano, level, service, message, \
-                 attributes, trace_id, client_record_id, receive_unix_nano) FROM STDIN",
-            )
-            .await
-            .map_err(query_error)?;
-        let sent = copy.send(data).await.map_err(query_error);
-        if let Err(e) = sent {
-            // Abort so the connection goes back to the pool usable.
-            let _ = copy.abort("send failed").await;
-            return Err(e);
-        }
-        copy.finish().await.map_err(query_error)?;
-        Ok(records.iter().map(|r| r.id).collect())
     }
 
     /// SQLite: multi-row INSERTs in one transaction, skipping conflicts, returning stored ids.
@@ -246,46 +222,8 @@ impl Store {
 }
 
 /// An error of a statement run through sqlx directly, classified like sea-orm's own.
-fn query_error(e: sqlx::Error) -> crate::error::Error {
+pub(super) fn query_error(e: sqlx::Error) -> crate::error::Error {
     DbErr::Query(RuntimeErr::SqlxError(Arc::new(e))).into()
-}
-
-/// Appends `r` as one line of COPY's text format: tab-separated, `\N` for NULL.
-fn copy_row(out: &mut Vec<u8>, r: &NewRecord, received: i64) {
-    use std::io::Write as _;
-    // Writing to a Vec cannot fail.
-    let _ = write!(
-        out,
-        "{}\t{}\t{}\t{}\t",
-        r.id, r.app_id, r.time_unix_nano, r.level
-    );
-    copy_text(out, Some(&r.service));
-    out.push(b'\t');
-    copy_text(out, Some(&r.message));
-    out.push(b'\t');
-    copy_text(out, Some(&r.attributes));
-    out.push(b'\t');
-    copy_text(out, r.trace_id.as_deref());
-    out.push(b'\t');
-    copy_text(out, r.client_record_id.as_deref());
-    let _ = writeln!(out, "\t{received}");
-}
-
-/// A text field in COPY's text format: backslash, tab, newline and carriage return escaped.
-fn copy_text(out: &mut Vec<u8>, text: Option<&str>) {
-    let Some(text) = text else {
-        out.extend_from_slice(b"\\N");
-        return;
-    };
-    for b in text.bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(b),
-        }
-    }
 }
 
 /// `(?, ..., ?), ...` for `rows` rows of ten columns.
