@@ -69,12 +69,7 @@ impl Config {
                 queue_bytes: queue_mib << 20,
                 batch_records,
                 batch_bytes: batch_mib << 20,
-                linger: millis_or(
-                    env,
-                    "FEEDLINE_INGEST_LINGER_MS",
-                    Duration::from_millis(5),
-                    0..=10_000,
-                )?,
+                linger: millis_or(env, "FEEDLINE_INGEST_LINGER_MS", Duration::ZERO, 0..=10_000)?,
                 workers,
                 retry_for: millis_or(
                     env,

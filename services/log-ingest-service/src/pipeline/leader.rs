@@ -1,9 +1,12 @@
 //! The one leader task: takes admitted calls from the intake channel, forms batches, and hands
 //! each to a writer when one of the bounded pool is free.
 //!
-//! While every writer is busy the leader keeps filling the open batch (up to its limits) and
-//! then stops reading the intake, so a slow database grows batches first and then the queue,
-//! whose budget turns callers away: intake slows down instead of memory growing.
+//! A batch is due when full or when its linger runs out; with no linger (the default) it is
+//! due at once, so a free writer takes whatever has arrived, however little: group commit.
+//! Waiting helps nobody while a writer sits idle, and a small batch commits sooner. While every
+//! writer is busy the leader keeps filling the open batch (up to its limits) and then stops
+//! reading the intake, so load grows batches first and then the queue, whose budget turns
+//! callers away: intake slows down instead of memory growing.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -50,6 +53,10 @@ pub async fn run<T, F, Fut>(
             biased;
             permit = pool.clone().acquire_owned(), if ready => {
                 let Ok(permit) = permit else { break };
+                // Calls already waiting join now rather than become the next, tiny batch.
+                if open && held.is_none() {
+                    held = fill(&mut batch, &mut intake);
+                }
                 let items = batch.take();
                 if let Some(item) = held.take() {
                     batch.push(item, Instant::now());
@@ -75,6 +82,21 @@ pub async fn run<T, F, Fut>(
     }
     // Every batch handed out finishes before the pipeline reports itself drained.
     let _ = pool.acquire_many(workers as u32).await;
+}
+
+/// Moves calls that are already in `intake` into `batch` without waiting, until it is full;
+/// returns a call that did not fit, which starts the next batch.
+fn fill<T: Weighed>(batch: &mut Batcher<T>, intake: &mut mpsc::Receiver<T>) -> Option<T> {
+    while !batch.is_full() {
+        let Ok(item) = intake.try_recv() else {
+            return None;
+        };
+        if !batch.fits(&item) {
+            return Some(item);
+        }
+        batch.push(item, Instant::now());
+    }
+    None
 }
 
 #[cfg(test)]
@@ -196,6 +218,46 @@ mod tests {
         let (at, second) = h.batches.recv().await.unwrap();
         assert_eq!(second, vec![10; 9]);
         assert_eq!(at - h.start, Duration::from_millis(550));
+    }
+
+    const GROUP_COMMIT: BatchLimits = BatchLimits {
+        linger: Duration::ZERO,
+        ..LIMITS
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn without_linger_a_free_writer_takes_what_is_there_and_busy_writers_grow_the_next() {
+        let mut h = harness(GROUP_COMMIT, 1, Duration::from_millis(30));
+        // Sent before the leader runs: one batch, not three of one call.
+        for n in [1, 2, 3] {
+            h.intake.send(item(n, 10)).await.unwrap();
+        }
+        let (at, first) = h.batches.recv().await.unwrap();
+        assert_eq!((first, at), (vec![1, 2, 3], h.start), "no waiting");
+        // While the one writer is busy (until 30 ms), calls pile into the next batch ...
+        for n in [4, 5] {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            h.intake.send(item(n, 10)).await.unwrap();
+        }
+        let (at, second) = h.batches.recv().await.unwrap();
+        assert_eq!(
+            (second, at - h.start),
+            (vec![4, 5], Duration::from_millis(30))
+        );
+        // ... up to the batch's limits; what does not fit starts the one after.
+        for _ in 0..3 {
+            h.intake.send(item(40, 10)).await.unwrap();
+        }
+        let (at, third) = h.batches.recv().await.unwrap();
+        assert_eq!(
+            (third, at - h.start),
+            (vec![40, 40], Duration::from_millis(60))
+        );
+        let (at, fourth) = h.batches.recv().await.unwrap();
+        assert_eq!(
+            (fourth, at - h.start),
+            (vec![40], Duration::from_millis(90))
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -44,7 +44,8 @@ pub struct PipelineConfig {
     pub batch_records: usize,
     /// `FEEDLINE_INGEST_BATCH_MIB`: ... or this many MiB (default 8).
     pub batch_bytes: usize,
-    /// `FEEDLINE_INGEST_LINGER_MS`: ... or this long after its first call (default 5).
+    /// `FEEDLINE_INGEST_LINGER_MS`: ... or this long after its first call (default 0: a free
+    /// writer takes the open batch at once; batches grow only while every writer is busy).
     pub linger: Duration,
     /// `FEEDLINE_INGEST_WORKERS`: batches written at once (default 4; at most the pool size
     /// minus one; always 1 on SQLite, which has one writer).
