@@ -1,10 +1,13 @@
 //! feed-read-service configuration, read from the environment before any port is bound.
 
+use std::time::Duration;
+
 use feedline_redis::TimelineEnv;
+use feedline_service_kit::config::{check_range, parse_or};
 use feedline_service_kit::{ConfigError, Env, ServerConfig};
 
 use crate::DEFAULT_PORT;
-use crate::feed::FeedConfig;
+use crate::feed::{DEFAULT_CELEBRITIES_REFRESH, FeedConfig};
 
 /// Everything feed-read-service reads from its environment.
 #[derive(Clone, Debug)]
@@ -18,7 +21,9 @@ pub struct Config {
     /// from (default `http://127.0.0.1:50051`).
     pub post_service_url: String,
     /// `FEEDLINE_TIMELINE_CAP` (800) and `FEEDLINE_POST_CACHE_TTL_SECS` (604800): the same
-    /// variables, with the same values, as fanout-service's.
+    /// variables, with the same values, as fanout-service's; and
+    /// `FEEDLINE_CELEBRITIES_REFRESH_MS` (0 to 60,000; default 1,000): how long one read of the
+    /// `celebrities` set serves later reads.
     pub feed: FeedConfig,
 }
 
@@ -26,6 +31,12 @@ impl Config {
     /// Reads and validates the configuration.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let shared = TimelineEnv::from_env(env)?;
+        let refresh_ms = parse_or(
+            env,
+            "FEEDLINE_CELEBRITIES_REFRESH_MS",
+            DEFAULT_CELEBRITIES_REFRESH.as_millis() as u64,
+        )?;
+        check_range("FEEDLINE_CELEBRITIES_REFRESH_MS", refresh_ms, 0..=60_000)?;
         Ok(Self {
             server: ServerConfig::from_env(env, DEFAULT_PORT)?,
             redis_url: shared.redis_url,
@@ -33,6 +44,7 @@ impl Config {
             feed: FeedConfig {
                 timeline_cap: shared.timeline_cap,
                 post_cache_ttl: shared.post_cache_ttl,
+                celebrities_refresh: Duration::from_millis(refresh_ms),
             },
         })
     }
@@ -48,10 +60,19 @@ mod tests {
         assert_eq!(c.server.listen_addr.port(), 50053);
         assert_eq!(c.feed, FeedConfig::default());
         assert_eq!(c.feed.timeline_cap, 800);
-        let env: Env = [("FEEDLINE_TIMELINE_CAP".to_owned(), "5".to_owned())].into();
+        assert_eq!(c.feed.celebrities_refresh, Duration::from_secs(1));
+        for (variable, value) in [
+            ("FEEDLINE_TIMELINE_CAP", "5"),
+            ("FEEDLINE_CELEBRITIES_REFRESH_MS", "60001"),
+            ("FEEDLINE_CELEBRITIES_REFRESH_MS", "soon"),
+        ] {
+            let env: Env = [(variable.to_owned(), value.to_owned())].into();
+            assert_eq!(Config::from_env(&env).unwrap_err().variable, variable);
+        }
+        let env: Env = [("FEEDLINE_CELEBRITIES_REFRESH_MS".to_owned(), "0".to_owned())].into();
         assert_eq!(
-            Config::from_env(&env).unwrap_err().variable,
-            "FEEDLINE_TIMELINE_CAP"
+            Config::from_env(&env).unwrap().feed.celebrities_refresh,
+            Duration::ZERO
         );
     }
 }

@@ -7,18 +7,21 @@
 //! without its sentinel is rebuilt from post-service first (`rebuild`). The Redis layout is
 //! `feedline_redis::keys`, shared with fanout-service, which writes it.
 //!
+//! - `celebrities`: the authors readers pull, kept in memory for a moment.
 //! - `cursor`: the position a page ends at, and its opaque token.
 //! - `window`: the candidates after a cursor, from every list, merged.
 //! - `hydrate`: candidates to posts, deleted ones dropped.
 //! - `rebuild`: a missing timeline rebuilt from post-service.
 //! - `source`: post-service, for what Redis lacks.
 
+mod celebrities;
 mod cursor;
 mod hydrate;
 mod rebuild;
 mod source;
 mod window;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use feedline_proto::post::v1::Post;
@@ -34,13 +37,18 @@ use crate::error::FeedError;
 /// a token to go on (a page may hold fewer items than asked, never wrong ones).
 const MAX_ROUNDS: usize = 4;
 
-/// How timelines are shaped: the same values as fanout-service's.
+/// How long a read of the `celebrities` set is reused by default.
+pub const DEFAULT_CELEBRITIES_REFRESH: Duration = Duration::from_secs(1);
+
+/// How timelines are shaped (the same values as fanout-service's) and read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FeedConfig {
     /// Entries a timeline keeps, and so how many posts a rebuild asks for.
     pub timeline_cap: usize,
     /// Lifetime of what this service writes into the post cache.
     pub post_cache_ttl: Duration,
+    /// How long a read of the `celebrities` set serves later reads (zero: read it every time).
+    pub celebrities_refresh: Duration,
 }
 
 impl Default for FeedConfig {
@@ -48,6 +56,7 @@ impl Default for FeedConfig {
         Self {
             timeline_cap: feedline_redis::DEFAULT_TIMELINE_CAP,
             post_cache_ttl: feedline_redis::DEFAULT_POST_CACHE_TTL,
+            celebrities_refresh: DEFAULT_CELEBRITIES_REFRESH,
         }
     }
 }
@@ -84,6 +93,8 @@ pub struct Page {
 pub struct Feed {
     redis: Client,
     source: PostSource,
+    /// Shared by every clone, so one read serves all requests.
+    celebrities: Arc<celebrities::Celebrities>,
     config: FeedConfig,
 }
 
@@ -93,6 +104,7 @@ impl Feed {
         Self {
             redis,
             source,
+            celebrities: Arc::new(celebrities::Celebrities::new(config.celebrities_refresh)),
             config,
         }
     }

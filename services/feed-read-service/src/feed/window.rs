@@ -9,6 +9,8 @@ use std::collections::HashSet;
 
 use feedline_redis::keys;
 use fred::interfaces::{SetsInterface as _, SortedSetsInterface as _};
+
+use super::celebrities::Celebrities;
 use fred::types::Value;
 use fred::types::sorted_sets::{ZRange, ZRangeBound, ZRangeKind};
 
@@ -118,7 +120,10 @@ impl Feed {
         let timeline = match read {
             (true, timeline) => timeline,
             (false, _) => {
-                self.rebuild(user, &celebrities).await?;
+                // What a rebuild writes stays: it leaves out the authors listed now, not the
+                // ones the cache remembers.
+                let listed = Celebrities::read(&self.redis).await?;
+                self.rebuild(user, &listed).await?;
                 // Whatever the read finds now is the rebuilt timeline (a flush racing this
                 // read leaves it empty, which the next read rebuilds again).
                 self.read_timeline(user, after, asked).await?.1
@@ -141,24 +146,23 @@ impl Feed {
         asked: usize,
     ) -> Result<(bool, List), FeedError> {
         let mut list = List::new(keys::timeline(user), Source::Fanout);
-        let pipeline = self.redis.pipeline();
-        let () = pipeline.zscore(&list.key, keys::SENTINEL).await?;
-        let () = queue_read(&pipeline, &list.key, after, 0, asked).await?;
-        let mut replies: Vec<Value> = pipeline.all().await?;
-        let entries = replies.pop().unwrap_or(Value::Null);
-        let built = !matches!(replies.pop(), None | Some(Value::Null));
+        let (max, min, limit) = range(after, 0, asked);
+        // Two concurrent commands rather than a pipeline: fred writes them together (see
+        // `hydrate`). Both go to the node of the timeline's slot.
+        let (sentinel, entries): (Value, Value) = tokio::try_join!(
+            self.redis.zscore(&list.key, keys::SENTINEL),
+            self.redis
+                .zrevrangebyscore(&list.key, max, min, true, Some(limit)),
+        )?;
         list.absorb(entries, asked, after)?;
-        Ok((built, list))
+        Ok((!sentinel.is_null(), list))
     }
 
-    /// The authors whose posts readers pull (the user themself excluded).
+    /// The authors whose posts readers pull (the user themself excluded), as listed at most
+    /// `celebrities_refresh` ago.
     async fn celebrities(&self, user: i64) -> Result<Vec<i64>, FeedError> {
-        let members: Vec<String> = self.redis.smembers(keys::CELEBRITIES).await?;
-        Ok(members
-            .iter()
-            .filter_map(|m| m.parse().ok())
-            .filter(|&id| id > 0 && id != user)
-            .collect())
+        let listed = self.celebrities.get(&self.redis).await?;
+        Ok(listed.iter().copied().filter(|&id| id != user).collect())
     }
 
     /// The `ap:` lists of the celebrities `user` follows, first entries after `after`. One
@@ -219,17 +223,18 @@ impl Feed {
     ) -> Result<(), FeedError> {
         while !list.exhausted && list.entries.len() < need {
             let asked = need - list.entries.len() + SLACK;
-            let pipeline = self.redis.pipeline();
-            let () = queue_read(&pipeline, &list.key, after, list.offset, asked).await?;
-            let reply: Value = pipeline.last().await?;
+            let (max, min, limit) = range(after, list.offset, asked);
+            let reply: Value = self
+                .redis
+                .zrevrangebyscore(&list.key, max, min, true, Some(limit))
+                .await?;
             list.absorb(reply, asked, after)?;
         }
         Ok(())
     }
 }
 
-/// Queues `ZREVRANGEBYSCORE key <cursor ms or +inf> (0 WITHSCORES LIMIT offset count`: the
-/// entries from the cursor's millisecond down, newest first; `(0` leaves out the sentinel.
+/// Queues `ZREVRANGEBYSCORE key <cursor ms or +inf> (0 WITHSCORES LIMIT offset count`.
 async fn queue_read(
     pipeline: &fred::clients::Pipeline<fred::clients::Client>,
     key: &str,
@@ -237,6 +242,17 @@ async fn queue_read(
     offset: usize,
     count: usize,
 ) -> Result<(), FeedError> {
+    let (max, min, limit) = range(after, offset, count);
+    let () = pipeline
+        .zrevrangebyscore(key, max, min, true, Some(limit))
+        .await?;
+    Ok(())
+}
+
+/// The arguments of `ZREVRANGEBYSCORE key <cursor ms or +inf> (0 WITHSCORES LIMIT offset
+/// count`: the entries from the cursor's millisecond down, newest first; `(0` leaves out the
+/// sentinel.
+fn range(after: Option<Cursor>, offset: usize, count: usize) -> (ZRange, ZRange, (i64, i64)) {
     let max = match after {
         Some(cursor) => ZRange {
             kind: ZRangeKind::Inclusive,
@@ -255,10 +271,7 @@ async fn queue_read(
         i64::try_from(offset).unwrap_or(i64::MAX),
         i64::try_from(count).unwrap_or(i64::MAX),
     );
-    let () = pipeline
-        .zrevrangebyscore(key, max, min, true, Some(limit))
-        .await?;
-    Ok(())
+    (max, min, limit)
 }
 
 /// Merges the lists newest first, a post in several once (as fanned out if it was), and keeps
