@@ -81,6 +81,9 @@ mod tests {
         assert!(cache.cached(t0 + Duration::from_secs(1)).is_none());
         let never = Celebrities::new(Duration::ZERO);
         *never.last.write().unwrap() = Some((t0, Arc::from(vec![7_i64])));
-        assert!(never.cached(t0).is_none(), "a zero interval reads every time");
+        assert!(
+            never.cached(t0).is_none(),
+            "a zero interval reads every time"
+        );
     }
 }

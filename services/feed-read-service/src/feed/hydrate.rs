@@ -7,9 +7,9 @@ use feedline_proto::post::v1::Post;
 use feedline_proto::prost::Message as _;
 use feedline_redis::keys;
 use fred::bytes::Bytes;
-use futures::future::try_join_all;
 use fred::interfaces::KeysInterface as _;
 use fred::types::{SetOptions, Value};
+use futures::future::try_join_all;
 
 use super::window::Candidate;
 use super::{Feed, Item};
