@@ -9,7 +9,6 @@ use feedline_redis::keys;
 use fred::bytes::Bytes;
 use fred::interfaces::KeysInterface as _;
 use fred::types::{SetOptions, Value};
-use futures::future::try_join_all;
 
 use super::window::Candidate;
 use super::{Feed, Item};
@@ -29,16 +28,11 @@ impl Feed {
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
-        // Concurrent GETs, not a pipeline: fred writes and flushes a pipeline's commands one
-        // by one (a syscall each, and a Redis wake-up each), while commands queued together
-        // are written together, one flush per node. On 20-post pages that halved the syscalls
-        // of a read (docs/benchmarks.md, feed reads).
-        let replies: Vec<Value> = try_join_all(
-            candidates
-                .iter()
-                .map(|c| self.redis.get::<Value, _>(keys::post_cache(c.post_id))),
-        )
-        .await?;
+        let pipeline = self.redis.pipeline();
+        for candidate in candidates {
+            let () = pipeline.get(keys::post_cache(candidate.post_id)).await?;
+        }
+        let replies: Vec<Value> = pipeline.all().await?;
         let mut cached: Vec<Cached> = replies.into_iter().map(read_cached).collect();
         let misses: Vec<i64> = candidates
             .iter()

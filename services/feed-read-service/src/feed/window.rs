@@ -9,11 +9,10 @@ use std::collections::HashSet;
 
 use feedline_redis::keys;
 use fred::interfaces::{SetsInterface as _, SortedSetsInterface as _};
-
-use super::celebrities::Celebrities;
 use fred::types::Value;
 use fred::types::sorted_sets::{ZRange, ZRangeBound, ZRangeKind};
 
+use super::celebrities::Celebrities;
 use super::{Cursor, Feed, Source};
 use crate::error::FeedError;
 
@@ -113,10 +112,9 @@ impl Feed {
         want: usize,
     ) -> Result<Window, FeedError> {
         let asked = want + 1 + SLACK;
-        let (read, celebrities) = tokio::try_join!(
-            self.read_timeline(user, after, asked),
-            self.celebrities(user)
-        )?;
+        // From memory almost always; a join with the timeline read would not save a trip.
+        let celebrities = self.celebrities(user).await?;
+        let read = self.read_timeline(user, after, asked).await?;
         let timeline = match read {
             (true, timeline) => timeline,
             (false, _) => {
@@ -146,16 +144,16 @@ impl Feed {
         asked: usize,
     ) -> Result<(bool, List), FeedError> {
         let mut list = List::new(keys::timeline(user), Source::Fanout);
-        let (max, min, limit) = range(after, 0, asked);
-        // Two concurrent commands rather than a pipeline: fred writes them together (see
-        // `hydrate`). Both go to the node of the timeline's slot.
-        let (sentinel, entries): (Value, Value) = tokio::try_join!(
-            self.redis.zscore(&list.key, keys::SENTINEL),
-            self.redis
-                .zrevrangebyscore(&list.key, max, min, true, Some(limit)),
-        )?;
+        // A pipeline, not concurrent commands: each fred command future is about 5 KB, and
+        // moving several into a join cost more CPU than the writes it saved (measured).
+        let pipeline = self.redis.pipeline();
+        let () = pipeline.zscore(&list.key, keys::SENTINEL).await?;
+        let () = queue_read(&pipeline, &list.key, after, 0, asked).await?;
+        let mut replies: Vec<Value> = pipeline.all().await?;
+        let entries = replies.pop().unwrap_or(Value::Null);
+        let built = !matches!(replies.pop(), None | Some(Value::Null));
         list.absorb(entries, asked, after)?;
-        Ok((!sentinel.is_null(), list))
+        Ok((built, list))
     }
 
     /// The authors whose posts readers pull (the user themself excluded), as listed at most
