@@ -156,7 +156,9 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
                 .try_init()
         }
         // Without export, spans still get ids so that trace context is propagated downstream.
-        None => registry.with(lean(tracing_opentelemetry::layer())).try_init(),
+        None => registry
+            .with(lean(tracing_opentelemetry::layer()))
+            .try_init(),
     };
     result.map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
     Ok(TelemetryGuard { provider, meters })
