@@ -6,6 +6,7 @@ use feedline_service_kit::config::{check_range, millis_or, parse_or};
 use feedline_service_kit::database::database_url;
 use feedline_service_kit::{ConfigError, Env, ServerConfig};
 
+pub use crate::admission::AdmissionConfig;
 use crate::ids::MAX_NODE_ID;
 pub use crate::relay::RelayConfig;
 
@@ -26,6 +27,8 @@ pub struct Config {
     pub node_id: u16,
     /// The outbox relay; off when `FEEDLINE_FANOUT_URL` is empty.
     pub relay: RelayConfig,
+    /// Bounds on the fan-out backlog past which writes are refused (with the relay on).
+    pub admission: AdmissionConfig,
 }
 
 impl Config {
@@ -57,7 +60,30 @@ impl Config {
         check_range("FEEDLINE_RELAY_BATCH", batch, 1..=1000)?;
         let window = parse_or(env, "FEEDLINE_RELAY_WINDOW", 2000usize)?;
         check_range("FEEDLINE_RELAY_WINDOW", window, 1..=10_000)?;
+        let defaults = AdmissionConfig::default();
+        let max_backlog = parse_or(env, "FEEDLINE_ADMISSION_MAX_BACKLOG", defaults.max_backlog)?;
+        check_range(
+            "FEEDLINE_ADMISSION_MAX_BACKLOG",
+            max_backlog,
+            0..=100_000_000,
+        )?;
+        let admission = AdmissionConfig {
+            max_lag: millis_or(
+                env,
+                "FEEDLINE_ADMISSION_MAX_LAG_MS",
+                defaults.max_lag,
+                0..=3_600_000,
+            )?,
+            max_backlog,
+            refresh: millis_or(
+                env,
+                "FEEDLINE_ADMISSION_REFRESH_MS",
+                defaults.refresh,
+                5..=10_000,
+            )?,
+        };
         Ok(Self {
+            admission,
             server: ServerConfig::from_env(env, DEFAULT_PORT)?,
             database_url,
             db_max_connections,
@@ -96,6 +122,12 @@ mod tests {
         assert_eq!(
             Config::from_env(&env).unwrap_err().variable,
             "FEEDLINE_DATABASE_URL"
+        );
+        assert_eq!(c.admission, AdmissionConfig::default());
+        let env: Env = [("FEEDLINE_ADMISSION_MAX_LAG_MS".to_owned(), "x".to_owned())].into();
+        assert_eq!(
+            Config::from_env(&env).unwrap_err().variable,
+            "FEEDLINE_ADMISSION_MAX_LAG_MS"
         );
         let env: Env = [("FEEDLINE_NODE_ID".to_owned(), "1024".to_owned())].into();
         assert_eq!(

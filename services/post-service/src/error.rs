@@ -17,6 +17,14 @@ pub enum Error {
     /// The database cannot be reached now (down, pool exhausted, not yet migrated); retryable.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Too much fan-out is queued: the write was refused before it touched the database.
+    #[error("overloaded: {reason}")]
+    Overloaded {
+        /// Which bound was passed.
+        reason: String,
+        /// When the caller should try again.
+        retry_after: std::time::Duration,
+    },
     /// A fault of ours; the cause is logged where it is mapped, the caller sees a short message.
     #[error("internal: {0}")]
     Internal(String),

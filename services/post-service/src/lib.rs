@@ -5,6 +5,7 @@
 //! each once it is acknowledged. Layout: `api/` adapts gRPC to `store/` (the domain), `entity/`
 //! and `migration/` describe the tables.
 
+pub mod admission;
 pub mod api;
 pub mod config;
 pub mod convert;
@@ -30,6 +31,7 @@ use tonic::service::RoutesBuilder;
 
 pub use config::Config;
 
+use admission::Admission;
 use api::{AppState, GraphApi, PostApi};
 use store::Store;
 
@@ -48,7 +50,7 @@ pub async fn run(
         post_service_server::SERVICE_NAME,
     ])
     .await;
-    let state = Arc::new(AppState::default());
+    let state = Arc::new(AppState::new(Admission::new(config.admission)));
 
     let database = tokio::spawn(maintain_database(
         config.clone(),
@@ -97,15 +99,23 @@ async fn maintain_database(
     tracing::info!("database connected and migrated");
     state.set_store(store);
     let Ok(store) = state.store() else { return };
-    if config.relay.endpoints.is_empty() {
-        tracing::info!("outbox relay off: FEEDLINE_FANOUT_URL is empty");
+    let relay_on = !config.relay.endpoints.is_empty();
+    if !relay_on {
+        tracing::info!("outbox relay off: FEEDLINE_FANOUT_URL is empty; no admission control");
     }
     let probe = health.follow_probe(PROBE_INTERVAL, shutdown.clone(), || async {
         store.ping().await.map_err(|e| e.to_string())
     });
-    // Both end on shutdown; the relay releases its in-flight claims before returning.
+    // Admission bounds the backlog this process's relay drains; without a relay it stays open.
+    let admission = async {
+        if relay_on {
+            state.admission().watch(store, shutdown.clone()).await;
+        }
+    };
+    // All end on shutdown; the relay releases its in-flight claims before returning.
     tokio::join!(
         probe,
+        admission,
         relay::run(store, config.relay.clone(), shutdown.clone())
     );
 }

@@ -1,8 +1,15 @@
 //! The `Fanout` stream: receives events from the outbox relay, applies each author's events in
-//! order on a lane, answers every event once.
+//! order while grouping what commutes across authors, answers every event once.
+//!
+//! - `session`: one stream: read, bound, forward acks.
+//! - `order`: what may run now (per-key order, grouping); no I/O.
+//! - `scheduler`: runs the units `order` allows as tasks.
+//! - `apply`: one unit against the timelines, with spans, retries and acks.
 
+mod apply;
 mod handler;
-mod lanes;
+mod order;
+mod scheduler;
 mod session;
 
 pub use handler::{AppState, FanoutApi};

@@ -1,4 +1,4 @@
-//! One `Fanout` stream: reads batches, hands events to lanes, forwards acks in batches.
+//! One `Fanout` stream: reads batches, hands events to the scheduler, forwards acks in batches.
 
 use std::sync::Arc;
 
@@ -7,13 +7,18 @@ use tokio::sync::{Semaphore, mpsc};
 use tonic::{Status, Streaming};
 
 use super::AppState;
-use super::lanes::Lanes;
+use super::order::Limits;
+use super::scheduler::Scheduler;
 use crate::timelines::Timelines;
 
 /// Most events in one request, as the contract says.
 const MAX_EVENTS_PER_REQUEST: usize = 1000;
 /// Most acks per response.
 const MAX_ACKS_PER_RESPONSE: usize = 1000;
+/// Groups of one kind applied at once: one is written while the next fills.
+const GROUPS_PER_KIND: usize = 2;
+/// Events in one group, at most: bounds one group's pipelines (and its latency).
+const GROUP_EVENTS: usize = 512;
 
 /// Serves one stream until the relay closes it, it breaks, or shutdown begins. Events already
 /// read are always finished and answered (when the relay still listens) before the stream ends,
@@ -29,7 +34,12 @@ pub(super) async fn run(
     let unacked = Arc::new(Semaphore::new(state.max_unacked));
     let (ack_tx, ack_rx) = mpsc::channel::<FanoutAck>(1024);
     let forward = tokio::spawn(forward_acks(ack_rx, out.clone()));
-    let lanes = Lanes::start(state.lanes, timelines, ack_tx);
+    let limits = Limits {
+        units: state.lanes,
+        groups_per_kind: GROUPS_PER_KIND,
+        group_events: GROUP_EVENTS,
+    };
+    let scheduler = Scheduler::start(limits, timelines, ack_tx);
 
     'stream: loop {
         let message = tokio::select! {
@@ -60,12 +70,12 @@ pub(super) async fn run(
                     Err(_) => break 'stream,
                 },
             };
-            lanes.dispatch(event, permit).await;
+            scheduler.dispatch(event, permit).await;
         }
     }
-    // Closing the lanes lets them finish their queues; the last ack sender goes with them,
+    // Closing the scheduler lets it finish what it holds; the last ack sender goes with it,
     // which ends `forward_acks`, which drops `out` and so ends the response stream.
-    drop(lanes);
+    drop(scheduler);
     let _ = forward.await;
 }
 
@@ -83,7 +93,7 @@ async fn forward_acks(
             }
         }
         if out.send(Ok(FanoutResponse { acks: batch })).await.is_err() {
-            // The relay is gone; keep draining so the lanes can finish (their work is idempotent
+            // The relay is gone; keep draining so the scheduler can finish (their work is idempotent
             // and the relay will resend whatever it did not see answered).
             while acks.recv().await.is_some() {}
             return;

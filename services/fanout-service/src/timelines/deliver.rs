@@ -1,6 +1,13 @@
-//! DeliverPost: cache the post, record it in the author's list, write it into every follower's
-//! timeline (unless the author is a celebrity, whose posts readers pull). A post already
-//! retracted (its cache key holds the tombstone) is not delivered again.
+//! DeliverPost: cache each post, record it in its author's list, write it into every
+//! follower's timeline (unless the author is a celebrity, whose posts readers pull). A post
+//! already retracted (its cache key holds the tombstone) is not delivered again.
+//!
+//! Deliveries are applied in groups of any authors: every post bound for one `tl:` key, whoever
+//! wrote it, goes into one multi-member ZADD, and each phase is one pipeline whatever the group
+//! size (record and cache every post; read every author's follower index; write every
+//! timeline, per cluster node).
+
+use std::collections::HashMap;
 
 use feedline_proto::fanout::v1::DeliverPost;
 use feedline_proto::post::v1::Post;
@@ -11,13 +18,17 @@ use fred::types::{SetOptions, Value};
 
 use feedline_redis::keys::{Entry, entry_of};
 
-use super::index::sentinel_present;
+use super::index::{parse_ids, sentinel_present};
 use super::pipeline::{KeyWrites, Op, send_per_node};
 use feedline_redis::keys;
 
 use super::{Applied, TimelineError, Timelines};
 
-/// What the first round trip to the author's slot found.
+/// Commands the first phase sends per post.
+const RECORD_COMMANDS: usize = 7;
+
+/// What the first phase found for one author (from its last post in the group).
+#[derive(Clone, Copy, Debug, Default)]
 struct AuthorState {
     posts_built: bool,
     followers_built: bool,
@@ -25,96 +36,84 @@ struct AuthorState {
     follower_count: usize,
 }
 
+/// Where an author's posts go.
+enum Audience {
+    /// Fanned out to these followers.
+    Followers(Vec<i64>),
+    /// A celebrity: readers pull; no timeline is written.
+    Pulled,
+}
+
+/// What a group of deliveries did: the totals, and each event's recipients in input order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupApplied {
+    /// Commands and pipelines of the whole group; `recipients` counts distinct timelines.
+    pub total: Applied,
+    /// Timelines each input event was written into (0: a celebrity's post, or a deleted one).
+    pub recipients: Vec<usize>,
+}
+
 impl Timelines {
-    /// Applies a DeliverPost: a run of one. The caller must apply one author's events in order:
-    /// run concurrently with an unfollow of this author, the ZADD could land after its ZREM.
+    /// Applies a DeliverPost: a group of one. The caller must apply one author's events in
+    /// order: run concurrently with an unfollow of this author, the ZADD could land after its
+    /// ZREM.
     pub(super) async fn deliver(&self, event: &DeliverPost) -> Result<Applied, TimelineError> {
-        self.deliver_many(&[event]).await
+        let group = self.deliver_many(&[event]).await?;
+        Ok(Applied {
+            recipients: group.recipients.first().copied().unwrap_or(0),
+            ..group.total
+        })
     }
 
-    /// Applies several DeliverPosts of one author at once, as if applied one after another:
-    /// each post is recorded and cached, the follower index is read once, and every follower
-    /// gets one ZADD carrying all the posts. Deliveries commute (distinct members), so this is
-    /// only valid for a run of deliveries with no other event of the author between them.
+    /// Applies DeliverPosts of any authors at once, with the end state of applying them one
+    /// after another. Deliveries commute (distinct members, the trim spares the newest), so
+    /// this is valid for any group with no other event of its authors between its posts: the
+    /// caller keeps each author's other events out of the group and after it.
     #[tracing::instrument(skip_all, fields(posts = events.len()))]
     pub(super) async fn deliver_many(
         &self,
         events: &[&DeliverPost],
-    ) -> Result<Applied, TimelineError> {
+    ) -> Result<GroupApplied, TimelineError> {
         let mut posts = Vec::with_capacity(events.len());
         for event in events {
             posts.push(validate(event)?);
         }
-        let Some(author) = posts.first().map(|(post, _)| post.author_id) else {
-            return Ok(Applied::default());
+        let mut group = GroupApplied {
+            recipients: vec![0; posts.len()],
+            ..GroupApplied::default()
         };
-        if posts.iter().any(|(post, _)| post.author_id != author) {
-            return Err(TimelineError::Malformed(
-                "deliver_many: posts of several authors".into(),
-            ));
+        if posts.is_empty() {
+            return Ok(group);
         }
-        let mut applied = Applied::default();
-        let recorded =
-            futures::future::try_join_all(posts.iter().map(|(post, entry)| async move {
-                tokio::try_join!(self.record_post(author, entry), self.cache_post(post))
-            }))
-            .await?;
-        applied.commands += 7 * posts.len();
-        let mut live = Vec::with_capacity(posts.len());
-        let mut built = (true, true, 0usize);
-        for ((post, entry), (state, deleted)) in posts.iter().zip(recorded) {
-            built = (
-                state.posts_built,
-                state.followers_built,
-                state.follower_count,
-            );
-            if deleted {
-                let () = self
-                    .inner
-                    .redis
-                    .zrem(keys::author_posts(author), &entry.1)
-                    .await?;
-                applied.commands += 1;
-            } else {
-                live.push((post.post_id, entry.clone()));
+        let (states, deleted) = self.record_posts(&posts, &mut group.total).await?;
+        let audiences = self.audiences(&states, &mut group.total).await?;
+
+        // Every live post of a fanned-out author, grouped by the timeline it goes to.
+        let trim_every = self.inner.config.trim_every;
+        let mut timelines: HashMap<i64, (Vec<Entry>, bool)> = HashMap::new();
+        for (index, (post, entry)) in posts.iter().enumerate() {
+            if deleted[index] {
+                continue;
+            }
+            let Some(Audience::Followers(followers)) = audiences.get(&post.author_id) else {
+                continue;
+            };
+            group.recipients[index] = followers.len();
+            for &follower in followers {
+                let (entries, trim) = timelines.entry(follower).or_default();
+                entries.push(entry.clone());
+                // The same rule as one-by-one delivery: trimmed if any of the posts says so.
+                *trim |= keys::should_trim(post.post_id, follower, trim_every);
             }
         }
-        let (posts_built, followers_built, follower_count) = built;
-        if !posts_built {
-            self.rebuild_author_posts(author, &mut applied).await?;
+        if timelines.is_empty() {
+            return Ok(group);
         }
-        let threshold = self.inner.config.celebrity_threshold;
-        let followers = if !followers_built {
-            self.rebuild_followers(author, &mut applied).await?
-        } else if follower_count > threshold {
-            Vec::new()
-        } else {
-            self.read_followers(author, &mut applied).await?
-        };
-        let celebrity = if followers_built {
-            follower_count > threshold
-        } else {
-            followers.len() > threshold
-        };
-        if celebrity {
-            // Before the ack: a reader that finds the author listed pulls this post from `ap:`.
-            self.mark_celebrity(author, &mut applied).await?;
-            return Ok(applied);
-        }
-        if live.is_empty() || followers.is_empty() {
-            return Ok(applied);
-        }
-        let trim_every = self.inner.config.trim_every;
-        let entries: Vec<Entry> = live.iter().map(|(_, entry)| entry.clone()).collect();
-        let writes = followers
-            .iter()
-            .map(|&follower| {
-                let mut ops = vec![Op::Zadd(entries.clone())];
-                // The same rule as one-by-one delivery: trimmed if any of the posts says so.
-                if live
-                    .iter()
-                    .any(|(id, _)| keys::should_trim(*id, follower, trim_every))
-                {
+        let writes = timelines
+            .into_iter()
+            .map(|(follower, (entries, trim))| {
+                let mut ops = vec![Op::Zadd(entries)];
+                if trim {
                     ops.push(self.list_trim());
                 }
                 KeyWrites {
@@ -122,57 +121,133 @@ impl Timelines {
                     ops,
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        group.total.recipients = writes.len();
         let sent = send_per_node(&self.inner.redis, writes, self.inner.config.max_pipeline).await?;
-        applied.recipients = followers.len();
-        applied.commands += sent.commands;
-        applied.pipelines += sent.pipelines;
-        Ok(applied)
+        group.total.commands += sent.commands;
+        group.total.pipelines += sent.pipelines;
+        Ok(group)
     }
 
-    /// One pipeline to the author's slot (5 commands): add the post to `ap:` and trim it, then
-    /// read whether `ap:` and `fl:` are built and how many followers there are.
-    async fn record_post(&self, author: i64, entry: &Entry) -> Result<AuthorState, TimelineError> {
-        let posts = keys::author_posts(author);
-        let followers = keys::followers(author);
+    /// Phase 1, one pipeline for the whole group: per post, add it to `ap:` and trim that,
+    /// read whether `ap:` and `fl:` are built and how many followers there are, cache the post
+    /// (`SET NX`: a replay never overwrites a deleted post's tombstone) and see whether the
+    /// cache holds a tombstone. Posts found deleted leave `ap:` again.
+    async fn record_posts(
+        &self,
+        posts: &[(&Post, Entry)],
+        applied: &mut Applied,
+    ) -> Result<(HashMap<i64, AuthorState>, Vec<bool>), TimelineError> {
         let pipeline = self.inner.redis.pipeline();
-        let () = pipeline
-            .zadd(&posts, None, None, false, false, entry.clone())
-            .await?;
         let (start, stop) = self.author_posts_trim_ranks();
-        let () = pipeline.zremrangebyrank(&posts, start, stop).await?;
-        let () = pipeline.zscore(&posts, keys::SENTINEL).await?;
-        let () = pipeline.sismember(&followers, keys::SENTINEL).await?;
-        let () = pipeline.scard(&followers).await?;
+        for (post, entry) in posts {
+            let author_posts = keys::author_posts(post.author_id);
+            let followers = keys::followers(post.author_id);
+            let cache = keys::post_cache(post.post_id);
+            let () = pipeline
+                .zadd(&author_posts, None, None, false, false, entry.clone())
+                .await?;
+            let () = pipeline.zremrangebyrank(&author_posts, start, stop).await?;
+            let () = pipeline.zscore(&author_posts, keys::SENTINEL).await?;
+            let () = pipeline.sismember(&followers, keys::SENTINEL).await?;
+            let () = pipeline.scard(&followers).await?;
+            let () = pipeline
+                .set(
+                    &cache,
+                    Bytes::from(post.encode_to_vec()),
+                    Some(self.cache_expiration()),
+                    Some(SetOptions::NX),
+                    false,
+                )
+                .await?;
+            let () = pipeline.strlen(&cache).await?;
+        }
+        // `all`, not `last`: `last` would hide an error reply.
         let replies: Vec<Value> = pipeline.all().await?;
+        applied.commands += RECORD_COMMANDS * posts.len();
         let reply = |i: usize| replies.get(i).cloned().unwrap_or(Value::Null);
-        let cardinality = reply(4).as_u64().unwrap_or(0);
-        Ok(AuthorState {
-            posts_built: sentinel_present(&reply(2)),
-            followers_built: sentinel_present(&reply(3)),
-            follower_count: usize::try_from(cardinality.saturating_sub(1)).unwrap_or(usize::MAX),
-        })
+
+        let mut states = HashMap::new();
+        let mut deleted = Vec::with_capacity(posts.len());
+        let mut retracted = Vec::new();
+        for (index, (post, entry)) in posts.iter().enumerate() {
+            let base = index * RECORD_COMMANDS;
+            let cardinality = reply(base + 4).as_u64().unwrap_or(0);
+            states.insert(
+                post.author_id,
+                AuthorState {
+                    posts_built: sentinel_present(&reply(base + 2)),
+                    followers_built: sentinel_present(&reply(base + 3)),
+                    follower_count: usize::try_from(cardinality.saturating_sub(1))
+                        .unwrap_or(usize::MAX),
+                },
+            );
+            // An encoded post is never empty: it has an id and a body.
+            let tombstone = reply(base + 6).as_u64() == Some(0);
+            if tombstone {
+                retracted.push(KeyWrites {
+                    key: keys::author_posts(post.author_id),
+                    ops: vec![Op::Zrem(vec![entry.1.clone()])],
+                });
+            }
+            deleted.push(tombstone);
+        }
+        if !retracted.is_empty() {
+            let sent =
+                send_per_node(&self.inner.redis, retracted, self.inner.config.max_pipeline).await?;
+            applied.commands += sent.commands;
+        }
+        Ok((states, deleted))
     }
 
-    /// `SET pc:{P} <Post> NX EX ttl` (NX: a replay never overwrites the tombstone of a
-    /// deleted post), then STRLEN: true when the key holds that tombstone.
-    async fn cache_post(&self, post: &Post) -> Result<bool, TimelineError> {
-        let key = keys::post_cache(post.post_id);
-        let pipeline = self.inner.redis.pipeline();
-        let () = pipeline
-            .set(
-                &key,
-                Bytes::from(post.encode_to_vec()),
-                Some(self.cache_expiration()),
-                Some(SetOptions::NX),
-                false,
-            )
-            .await?;
-        let () = pipeline.strlen(&key).await?;
-        // `all`, not `last`: `last` would hide an error reply to the SET.
-        let replies: Vec<Value> = pipeline.all().await?;
-        // An encoded post is never empty: it has an id and a body.
-        Ok(replies.get(1).and_then(Value::as_u64) == Some(0))
+    /// Phase 2: each author's audience. Lists Redis lacks are rebuilt from the source (rare,
+    /// one author at a time); the built follower indexes are read in one pipeline.
+    async fn audiences(
+        &self,
+        states: &HashMap<i64, AuthorState>,
+        applied: &mut Applied,
+    ) -> Result<HashMap<i64, Audience>, TimelineError> {
+        let threshold = self.inner.config.celebrity_threshold;
+        let mut audiences = HashMap::with_capacity(states.len());
+        let mut to_read = Vec::new();
+        for (&author, state) in states {
+            if !state.posts_built {
+                self.rebuild_author_posts(author, applied).await?;
+            }
+            if !state.followers_built {
+                let followers = self.rebuild_followers(author, applied).await?;
+                let audience = if followers.len() > threshold {
+                    self.pulled(author, applied).await?
+                } else {
+                    Audience::Followers(followers)
+                };
+                audiences.insert(author, audience);
+            } else if state.follower_count > threshold {
+                audiences.insert(author, self.pulled(author, applied).await?);
+            } else {
+                to_read.push(author);
+            }
+        }
+        if !to_read.is_empty() {
+            let pipeline = self.inner.redis.pipeline();
+            for &author in &to_read {
+                let () = pipeline.smembers(keys::followers(author)).await?;
+            }
+            let replies: Vec<Value> = pipeline.all().await?;
+            applied.commands += to_read.len();
+            for (author, reply) in to_read.into_iter().zip(replies) {
+                let members: Vec<String> = reply.convert()?;
+                audiences.insert(author, Audience::Followers(parse_ids(&members)));
+            }
+        }
+        Ok(audiences)
+    }
+
+    /// A celebrity is listed before the ack, so a reader that finds the author listed pulls
+    /// the post from `ap:`.
+    async fn pulled(&self, author: i64, applied: &mut Applied) -> Result<Audience, TimelineError> {
+        self.mark_celebrity(author, applied).await?;
+        Ok(Audience::Pulled)
     }
 }
 

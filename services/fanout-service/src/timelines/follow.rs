@@ -1,6 +1,8 @@
 //! AddFollow and RemoveFollow: keep the follower index in step with the graph, and copy the
 //! followee's newest posts into (or take all of them out of) the follower's timeline.
 
+use std::collections::HashMap;
+
 use feedline_proto::fanout::v1::{AddFollow, RemoveFollow};
 use fred::interfaces::{SetsInterface as _, SortedSetsInterface as _};
 use fred::types::Value;
@@ -11,86 +13,155 @@ use super::index::sentinel_present;
 use super::pipeline::{KeyWrites, Op, send_per_node};
 use feedline_redis::keys;
 
-use super::{Applied, TimelineError, Timelines};
+use super::{Applied, GroupApplied, TimelineError, Timelines};
 
 impl Timelines {
-    /// Applies an AddFollow: index the edge, backfill the followee's newest posts created up to
-    /// the follow's commit (`committed_ms`). Later posts reach the follower through their own
-    /// deliveries, which alone decide (celebrity or not) whether they go into timelines; a list
-    /// rebuilt from post-service may already hold them.
-    #[tracing::instrument(skip_all, fields(follower = event.follower_id, followee = event.followee_id))]
+    /// Applies an AddFollow: a group of one.
     pub(super) async fn add_follow(
         &self,
         event: &AddFollow,
         committed_ms: Option<i64>,
     ) -> Result<Applied, TimelineError> {
-        let (follower, followee) = validate("add_follow", event.follower_id, event.followee_id)?;
+        let group = self.add_follows(&[(event, committed_ms)]).await?;
+        Ok(Applied {
+            recipients: group.recipients.first().copied().unwrap_or(0),
+            ..group.total
+        })
+    }
+
+    /// Applies AddFollows of any followees: index each edge, backfill each followee's newest
+    /// posts created up to the follow's commit (`committed_ms`). Later posts reach the follower
+    /// through their own deliveries, which alone decide (celebrity or not) whether they go into
+    /// timelines; a list rebuilt from post-service may already hold them. One pipeline indexes
+    /// every edge and reads every backfill; each follower's timeline then gets one ZADD.
+    #[tracing::instrument(skip_all, fields(follows = events.len()))]
+    pub(super) async fn add_follows(
+        &self,
+        events: &[(&AddFollow, Option<i64>)],
+    ) -> Result<GroupApplied, TimelineError> {
+        let mut pairs = Vec::with_capacity(events.len());
+        for (event, committed) in events {
+            let (follower, followee) =
+                validate("add_follow", event.follower_id, event.followee_id)?;
+            pairs.push((follower, followee, *committed));
+        }
         let backfill = self.inner.config.backfill_posts;
-        let mut applied = Applied::default();
+        let per_event = 4 + usize::from(backfill > 0);
+        let mut group = GroupApplied {
+            recipients: vec![0; pairs.len()],
+            ..GroupApplied::default()
+        };
         let pipeline = self.inner.redis.pipeline();
-        // Into an unbuilt index too: harmless, since its rebuild lists this committed edge.
-        let () = pipeline
-            .sadd(keys::followers(followee), follower.to_string())
-            .await?;
-        let () = pipeline
-            .sismember(keys::followers(followee), keys::SENTINEL)
-            .await?;
-        let () = pipeline
-            .zscore(keys::author_posts(followee), keys::SENTINEL)
-            .await?;
-        let () = pipeline.scard(keys::followers(followee)).await?;
-        // Ranks 0..-1 would mean "all": with no backfill, ask for nothing instead.
-        if backfill > 0 {
-            let stop = i64::try_from(backfill).unwrap_or(i64::MAX) - 1;
+        for &(follower, followee, _) in &pairs {
+            // Into an unbuilt index too: harmless, since its rebuild lists this committed edge.
             let () = pipeline
-                .zrevrange(keys::author_posts(followee), 0, stop, true)
+                .sadd(keys::followers(followee), follower.to_string())
                 .await?;
+            let () = pipeline
+                .sismember(keys::followers(followee), keys::SENTINEL)
+                .await?;
+            let () = pipeline
+                .zscore(keys::author_posts(followee), keys::SENTINEL)
+                .await?;
+            let () = pipeline.scard(keys::followers(followee)).await?;
+            // Ranks 0..-1 would mean "all": with no backfill, ask for nothing instead.
+            if backfill > 0 {
+                let stop = i64::try_from(backfill).unwrap_or(i64::MAX) - 1;
+                let () = pipeline
+                    .zrevrange(keys::author_posts(followee), 0, stop, true)
+                    .await?;
+            }
         }
         let replies: Vec<Value> = pipeline.all().await?;
-        applied.commands += 4 + usize::from(backfill > 0);
-        let mut replies = replies.into_iter();
-        let _added = replies.next();
-        let followers_built = replies.next().is_some_and(|r| sentinel_present(&r));
-        let posts_built = replies.next().is_some_and(|r| sentinel_present(&r));
-        let cardinality: i64 = replies.next().map_or(Ok(0), Value::convert)?;
-        let newest = replies.next().unwrap_or(Value::Null);
+        group.total.commands += per_event * pairs.len();
 
+        // Each followee's newest posts, read once per group; None for a celebrity.
+        let mut newest: HashMap<i64, Option<Vec<Entry>>> = HashMap::new();
+        let mut timelines: HashMap<i64, Vec<Entry>> = HashMap::new();
+        for (index, &(follower, followee, committed)) in pairs.iter().enumerate() {
+            let reply = |i: usize| {
+                replies
+                    .get(index * per_event + i)
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            };
+            if !newest.contains_key(&followee) {
+                let list = self
+                    .followee_posts(followee, &reply, &mut group.total)
+                    .await?;
+                newest.insert(followee, list);
+            }
+            let Some(Some(posts)) = newest.get(&followee) else {
+                continue;
+            };
+            let entries: Vec<Entry> = posts
+                .iter()
+                .filter(|(score, member)| {
+                    member != keys::SENTINEL && committed.is_none_or(|at| *score <= at as f64)
+                })
+                .take(backfill)
+                .cloned()
+                .collect();
+            if !entries.is_empty() {
+                group.recipients[index] = 1;
+                timelines.entry(follower).or_default().extend(entries);
+            }
+        }
+        if timelines.is_empty() {
+            return Ok(group);
+        }
+        // Always trimmed: a follow is rare, and a backfill can add up to `backfill` at once.
+        let writes: Vec<KeyWrites> = timelines
+            .into_iter()
+            .map(|(follower, entries)| KeyWrites {
+                key: keys::timeline(follower),
+                ops: vec![Op::Zadd(entries), self.list_trim()],
+            })
+            .collect();
+        group.total.recipients = writes.len();
+        let sent = send_per_node(&self.inner.redis, writes, self.inner.config.max_pipeline).await?;
+        group.total.commands += sent.commands;
+        group.total.pipelines += sent.pipelines;
+        Ok(group)
+    }
+
+    /// The followee's newest posts (newest first) from the replies of [`Self::add_follows`]
+    /// (`reply(1..=4)`: index built, list built, index size, newest posts), rebuilding what
+    /// Redis lacks; None for a celebrity, whose posts are pulled at read time from `ap:` and
+    /// never copied into timelines: a backfill would put into a follower's timeline what a
+    /// delivery never would. Listed, so the new follower's reads pull the followee's posts
+    /// (even before the followee's next post marks them).
+    async fn followee_posts(
+        &self,
+        followee: i64,
+        reply: &impl Fn(usize) -> Value,
+        applied: &mut Applied,
+    ) -> Result<Option<Vec<Entry>>, TimelineError> {
+        let followers_built = sentinel_present(&reply(1));
+        let posts_built = sentinel_present(&reply(2));
         let followers = if followers_built {
+            let cardinality: i64 = reply(3).convert()?;
             usize::try_from(cardinality - 1).unwrap_or(0) // less the sentinel
         } else {
-            self.rebuild_followers(followee, &mut applied).await?.len()
+            self.rebuild_followers(followee, applied).await?.len()
         };
-        // A celebrity's posts are pulled at read time from `ap:`, never copied into timelines:
-        // a backfill would put into a follower's timeline what a delivery never would.
-        // Listed, so the new follower's reads pull the followee's posts (even before the
-        // followee's next post marks them).
         if followers > self.inner.config.celebrity_threshold {
-            self.mark_celebrity(followee, &mut applied).await?;
-            return Ok(applied);
+            self.mark_celebrity(followee, applied).await?;
+            return Ok(None);
         }
-        let mut entries: Vec<Entry> = if posts_built {
-            let pairs: Vec<(String, f64)> = newest.convert()?;
+        if !posts_built {
+            return Ok(Some(self.rebuild_author_posts(followee, applied).await?));
+        }
+        let pairs: Vec<(String, f64)> = match reply(4) {
+            Value::Null => Vec::new(),
+            value => value.convert()?,
+        };
+        Ok(Some(
             pairs
                 .into_iter()
                 .map(|(member, score)| (score, member))
-                .collect()
-        } else {
-            self.rebuild_author_posts(followee, &mut applied).await?
-        };
-        entries.retain(|(score, member)| {
-            member != keys::SENTINEL && committed_ms.is_none_or(|at| *score <= at as f64)
-        });
-        entries.truncate(backfill);
-        if entries.is_empty() {
-            return Ok(applied);
-        }
-        // Always trimmed: a follow is rare, and a backfill can add up to `backfill` at once.
-        let write = KeyWrites {
-            key: keys::timeline(follower),
-            ops: vec![Op::Zadd(entries), self.list_trim()],
-        };
-        self.write_timeline(write, &mut applied).await?;
-        Ok(applied)
+                .collect(),
+        ))
     }
 
     /// Applies a RemoveFollow: unindex the edge, remove every post of the followee's list from

@@ -81,17 +81,6 @@ impl Timelines {
         Ok(followers)
     }
 
-    /// The follower ids in a built `fl:{author}`.
-    pub(super) async fn read_followers(
-        &self,
-        author: i64,
-        applied: &mut Applied,
-    ) -> Result<Vec<i64>, TimelineError> {
-        let members: Vec<String> = self.inner.redis.smembers(keys::followers(author)).await?;
-        applied.commands += 1;
-        Ok(parse_ids(&members))
-    }
-
     /// Adds `author` to the celebrity list readers pull from (idempotent).
     pub(super) async fn mark_celebrity(
         &self,

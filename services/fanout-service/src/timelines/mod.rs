@@ -21,6 +21,7 @@ mod source;
 mod store;
 
 pub use config::TimelineConfig;
+pub use deliver::GroupApplied;
 pub use error::TimelineError;
 pub use source::{GraphSource, PostServiceSource};
 pub use store::{Applied, Timelines};

@@ -8,7 +8,7 @@ use feedline_redis::keys;
 use fred::clients::Client;
 use fred::interfaces::SortedSetsInterface as _;
 
-use super::{GraphSource, TimelineConfig, TimelineError};
+use super::{GraphSource, GroupApplied, TimelineConfig, TimelineError};
 
 /// What applying one event did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,14 +67,15 @@ impl Timelines {
         }
     }
 
-    /// Applies a run of DeliverPost events of one author as one, with one ZADD per follower
-    /// carrying every post: the same end state as applying them one by one, in far fewer
-    /// commands. Err(Malformed) if an event is not a delivery or the authors differ.
+    /// Applies DeliverPost events of any authors as one group: every timeline gets one ZADD
+    /// carrying all the group's posts bound for it. The same end state as applying them one by
+    /// one, provided no other event of their authors falls between them (the caller orders).
+    /// Err(Malformed) if an event is not a valid delivery: the caller then applies one by one.
     #[tracing::instrument(skip_all, fields(events = events.len()))]
     pub async fn apply_deliveries(
         &self,
         events: &[&FanoutEvent],
-    ) -> Result<Applied, TimelineError> {
+    ) -> Result<GroupApplied, TimelineError> {
         let deliveries = events
             .iter()
             .map(|event| match &event.kind {
@@ -85,6 +86,33 @@ impl Timelines {
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.deliver_many(&deliveries).await
+    }
+
+    /// Applies AddFollow events of any followees as one group: one pipeline indexes every edge
+    /// and reads every backfill, and each follower's timeline gets one ZADD. The same end state
+    /// as applying them one by one, provided no other event of their followees falls between
+    /// them (the caller orders). Err(Malformed) if an event is not a valid follow.
+    #[tracing::instrument(skip_all, fields(events = events.len()))]
+    pub async fn apply_follows(
+        &self,
+        events: &[&FanoutEvent],
+    ) -> Result<GroupApplied, TimelineError> {
+        let follows = events
+            .iter()
+            .map(|event| match &event.kind {
+                Some(Kind::AddFollow(follow)) => Ok((
+                    follow,
+                    event
+                        .commit_time
+                        .as_ref()
+                        .and_then(feedline_proto::timestamp_to_millis),
+                )),
+                _ => Err(TimelineError::Malformed(
+                    "apply_follows: not a follow".into(),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.add_follows(&follows).await
     }
 
     /// Newest-first post ids of `user_id`'s home timeline, at most `limit`.

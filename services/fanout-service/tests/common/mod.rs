@@ -22,8 +22,14 @@ feedline_stack::deref_to_stack!(Stack, stack);
 impl Stack {
     /// Starts everything; `fanout_env` adds or overrides fanout-service variables.
     pub async fn start(fanout_env: &[(&str, &str)]) -> Stack {
-        let stack = feedline_stack::Stack::builder()
-            .env(Service::Fanout, fanout_env)
+        Self::start_with(|builder| builder.env(Service::Fanout, fanout_env)).await
+    }
+
+    /// Starts everything as `configure` shapes the builder.
+    pub async fn start_with(
+        configure: impl FnOnce(feedline_stack::StackBuilder) -> feedline_stack::StackBuilder,
+    ) -> Stack {
+        let stack = configure(feedline_stack::Stack::builder())
             .start()
             .await
             .unwrap();

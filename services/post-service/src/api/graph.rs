@@ -106,7 +106,7 @@ impl GraphService for GraphApi {
     ) -> Result<Response<FollowResponse>, Status> {
         let req = request.into_inner();
         let change = follow_change(req.follower_id, req.followee_id)?;
-        let created = self.state.store()?.follow(change).await?;
+        let created = self.state.admit()?.follow(change).await?;
         Ok(Response::new(FollowResponse { created }))
     }
 
@@ -116,7 +116,7 @@ impl GraphService for GraphApi {
     ) -> Result<Response<UnfollowResponse>, Status> {
         let req = request.into_inner();
         let change = follow_change(req.follower_id, req.followee_id)?;
-        let removed = self.state.store()?.unfollow(change).await?;
+        let removed = self.state.admit()?.unfollow(change).await?;
         Ok(Response::new(UnfollowResponse { removed }))
     }
 

@@ -48,7 +48,7 @@ impl PostService for PostApi {
         v.finish().map_err(Error::InvalidArgument)?;
         let write = self
             .state
-            .store()?
+            .admit()?
             .create_post(NewPost {
                 author_id,
                 body,
@@ -109,7 +109,7 @@ impl PostService for PostApi {
         let post_id = v.check("post_id", validate::id(req.post_id));
         let author_id = v.check("author_id", validate::id(req.author_id));
         v.finish().map_err(Error::InvalidArgument)?;
-        let deleted = self.state.store()?.delete_post(post_id, author_id).await?;
+        let deleted = self.state.admit()?.delete_post(post_id, author_id).await?;
         Ok(Response::new(DeletePostResponse { deleted }))
     }
 

@@ -21,6 +21,14 @@ impl From<Error> for Status {
                     Duration::from_secs(1),
                 )
             }
+            Error::Overloaded {
+                reason,
+                retry_after,
+            } => with_retry_after(
+                Code::ResourceExhausted,
+                format!("{reason}; nothing was written, retry later"),
+                retry_after,
+            ),
             Error::Internal(cause) => {
                 // The cause stays in our logs; the caller gets a short, stable message.
                 tracing::error!(error = %cause, "internal error");

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use feedline_proto::fanout::v1::fanout_service_client::FanoutServiceClient;
 use feedline_proto::fanout::v1::{FanoutOutcome, FanoutRequest, FanoutResponse};
 use feedline_service_kit::CancellationToken;
+use futures::FutureExt as _;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Endpoint;
@@ -127,18 +128,53 @@ async fn drive(
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             message = acks.message() => {
-                let response = message
-                    .map_err(|s| format!("stream: {s}"))?
-                    .ok_or_else(|| "fanout-service closed the stream".to_owned())?;
-                if apply_acks(store, response, inflight).await? {
-                    draining = true;
+                let (response, ended) = gather(message, &mut acks);
+                if let Some(response) = response {
+                    if apply_acks(store, response, inflight).await? {
+                        draining = true;
+                    }
+                    *made_progress = true;
                 }
-                *made_progress = true;
+                if let Some(ended) = ended {
+                    return Err(ended);
+                }
             }
             _ = signal.notified(), if !draining => {}
             _ = tokio::time::sleep(config.poll) => {}
         }
     }
+}
+
+/// Most acks recorded in one bookkeeping round.
+const MAX_ACKS_PER_ROUND: usize = 10_000;
+
+/// The answer just read plus every answer already waiting behind it, so that one bookkeeping
+/// transaction covers them all (while it commits, more arrive: the next round is larger).
+/// Also returns why the stream ended, if it did: what arrived before that is recorded first.
+fn gather(
+    first: Result<Option<FanoutResponse>, tonic::Status>,
+    acks: &mut tonic::Streaming<FanoutResponse>,
+) -> (Option<FanoutResponse>, Option<String>) {
+    let ended = |message: Result<Option<FanoutResponse>, tonic::Status>| match message {
+        Ok(Some(response)) => Ok(response),
+        Ok(None) => Err("fanout-service closed the stream".to_owned()),
+        Err(status) => Err(format!("stream: {status}")),
+    };
+    let mut response = match ended(first) {
+        Ok(response) => response,
+        Err(why) => return (None, Some(why)),
+    };
+    while response.acks.len() < MAX_ACKS_PER_ROUND {
+        // `message` is cancel safe: a poll that finds nothing ready loses nothing.
+        let Some(message) = acks.message().now_or_never() else {
+            break;
+        };
+        match ended(message) {
+            Ok(more) => response.acks.extend(more.acks),
+            Err(why) => return (Some(response), Some(why)),
+        }
+    }
+    (Some(response), None)
 }
 
 /// Records one batch of acks; returns whether any asked for a retry.

@@ -23,6 +23,7 @@ use crate::ids::IdGenerator;
 use crate::migration::Migrator;
 
 pub use follows::FollowChange;
+pub use outbox::OutboxFront;
 pub use posts::{NewPost, PostWrite};
 pub use users::NewUser;
 

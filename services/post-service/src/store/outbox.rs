@@ -49,6 +49,25 @@ pub(crate) async fn append(
     Ok(())
 }
 
+/// The front of the outbox, as admission control measures it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutboxFront {
+    /// Commit time (Unix ms) of the oldest event not yet applied.
+    pub oldest_ms: i64,
+    /// Events from that one to the newest (an upper bound of those waiting).
+    pub backlog: u64,
+}
+
+/// Ids bound in one `IN (..)` list: well under every backend's limit on bound parameters.
+const IDS_PER_STATEMENT: usize = 1000;
+
+/// Cuts a claim at its first row still backing off (see [`Store::claim_outbox`]).
+fn truncate_at_backoff(rows: &mut Vec<outbox::Model>, now: i64) {
+    if let Some(blocked) = rows.iter().position(|r| r.available_at_ms > now) {
+        rows.truncate(blocked);
+    }
+}
+
 /// `available_at_ms` of a parked row: an event fanout-service rejected as malformed. The relay
 /// never sends it again; an operator inspects the row.
 pub const PARKED: i64 = i64::MAX;
@@ -67,8 +86,6 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Vec<outbox::Model>> {
         let now = crate::ids::now_ms();
-        let _gate = self.write_gate().await;
-        let txn = self.begin_write().await?;
         let mut query = outbox::Entity::find()
             .filter(outbox::Column::AvailableAtMs.ne(PARKED))
             .filter(
@@ -81,13 +98,19 @@ impl Store {
         if let Some(after) = after {
             query = query.filter(outbox::Column::Id.gt(after));
         }
-        if self.backend() != DbBackend::Sqlite {
-            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        if self.is_sqlite() {
+            // The only relay of this database (it released every claim at start): a claim
+            // would guard against nobody, so it is a plain read, with no write to commit.
+            let mut rows = query.all(&self.db).await?;
+            truncate_at_backoff(&mut rows, now);
+            return Ok(rows);
         }
-        let mut rows = query.all(&txn).await?;
-        if let Some(blocked) = rows.iter().position(|r| r.available_at_ms > now) {
-            rows.truncate(blocked);
-        }
+        let txn = self.begin_write().await?;
+        let mut rows = query
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .all(&txn)
+            .await?;
+        truncate_at_backoff(&mut rows, now);
         if !rows.is_empty() {
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::ClaimedUntilMs, Expr::value(now + lease_ms))
@@ -99,16 +122,21 @@ impl Store {
         Ok(rows)
     }
 
-    /// Deletes acknowledged rows: their fan-out is durable in Redis.
+    /// Deletes acknowledged rows (their fan-out is durable in Redis), however many, in one
+    /// transaction: the relay records a whole round of acks with one commit.
     pub async fn complete_outbox(&self, ids: &[i64]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
         let _gate = self.write_gate().await;
-        outbox::Entity::delete_many()
-            .filter(outbox::Column::Id.is_in(ids.iter().copied()))
-            .exec(&self.db)
-            .await?;
+        let txn = self.begin_write().await?;
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            outbox::Entity::delete_many()
+                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
         Ok(())
     }
 
@@ -180,6 +208,36 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(())
+    }
+
+    /// The oldest unapplied event's commit time and the backlog behind it (the span of ids up
+    /// to the newest row, an upper bound that costs two index lookups instead of a count);
+    /// `None` when nothing waits. Parked rows never count: they will never be applied.
+    pub async fn outbox_front(&self) -> Result<Option<OutboxFront>> {
+        let oldest: Option<(i64, i64)> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
+            .column(outbox::Column::CreatedAtMs)
+            .filter(outbox::Column::AvailableAtMs.ne(PARKED))
+            .order_by_asc(outbox::Column::Id)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        let Some((oldest_id, oldest_ms)) = oldest else {
+            return Ok(None);
+        };
+        let newest: Option<i64> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
+            .order_by_desc(outbox::Column::Id)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        let newest = Ord::max(newest.unwrap_or(oldest_id), oldest_id);
+        Ok(Some(OutboxFront {
+            oldest_ms,
+            backlog: u64::try_from(newest - oldest_id + 1).unwrap_or(0),
+        }))
     }
 
     /// Rows not yet acknowledged (parked ones included), for tests and operators.
