@@ -182,3 +182,86 @@ async fn health_follows_the_cluster() {
     }
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_is_not_held_back_by_a_follow_backlog_of_other_users() {
+    use feedline_proto::fanout::v1::fanout_event::Kind;
+    use feedline_proto::fanout::v1::fanout_service_client::FanoutServiceClient;
+    use feedline_proto::fanout::v1::{AddFollow, DeliverPost, FanoutEvent, FanoutRequest};
+
+    const FOLLOWS: i64 = 2000;
+    let stack = Stack::start(&[]).await;
+    let followees: Vec<i64> = {
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            ids.push(stack.user(&format!("followee{i:02}")).await);
+        }
+        ids
+    };
+    let author = stack.user("author").await;
+    let reader = stack.user("reader").await;
+    stack.follow(reader, author).await;
+    let post = stack.post(author, "not behind the follows").await;
+    stack
+        .wait_for_timeline(reader, &[post.post_id], DEADLINE)
+        .await;
+
+    // One stream: a backlog of follows of other users, then a (replayed) delivery of the post.
+    let mut events: Vec<FanoutEvent> = (0..FOLLOWS)
+        .map(|i| FanoutEvent {
+            event_id: 1_000_000 + i,
+            kind: Some(Kind::AddFollow(AddFollow {
+                follower_id: 1_000_000 + i,
+                followee_id: followees[i as usize % followees.len()],
+            })),
+            ..FanoutEvent::default()
+        })
+        .collect();
+    events.push(FanoutEvent {
+        event_id: 1_000_000 + FOLLOWS,
+        kind: Some(Kind::DeliverPost(DeliverPost {
+            post: Some(post.clone()),
+        })),
+        ..FanoutEvent::default()
+    });
+    let requests: Vec<FanoutRequest> = events
+        .chunks(500)
+        .map(|chunk| FanoutRequest {
+            events: chunk.to_vec(),
+        })
+        .collect();
+    let mut client = FanoutServiceClient::connect(stack.fanout.url())
+        .await
+        .unwrap();
+    let mut acks = client
+        .fanout(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut answered = Vec::new();
+    let started = std::time::Instant::now();
+    while answered.len() <= FOLLOWS as usize {
+        let response = tokio::time::timeout(DEADLINE, acks.message())
+            .await
+            .expect("acks keep coming")
+            .unwrap()
+            .expect("stream open until every event is answered");
+        answered.extend(response.acks);
+        assert!(started.elapsed() < DEADLINE * 3, "not every event answered");
+    }
+    assert!(
+        answered.iter().all(|a| a.outcome == 1),
+        "every event applied"
+    );
+    let position = answered
+        .iter()
+        .position(|a| a.event_id == 1_000_000 + FOLLOWS)
+        .unwrap();
+    // Scheduled per key, the post runs in the first round beside the first group of follows,
+    // not after the whole backlog (the follows fill several groups).
+    assert!(
+        position < FOLLOWS as usize / 2,
+        "the post was answered after {position} of {FOLLOWS} follows"
+    );
+    stack.stop().await;
+}
