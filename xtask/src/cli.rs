@@ -8,10 +8,13 @@ commands:
   test [-- ARGS]   ensure redis-server, detect PostgreSQL and MariaDB on 127.0.0.1, run
                    `cargo test --workspace --all-targets ARGS`, then, if it passed,
                    `python3 deploy/check.py` (compose schema, cfn-lint, ECS task shapes)
-  up [--no-build] [--perf]
+  up [--no-build] [--perf] [--database URL]
                    build the services, start a local Redis Cluster and the services
                    (state in .feedline/), wait for Ctrl-C, then stop everything; --perf
-                   builds and runs them with the optimised `perf` profile (for `load`)
+                   builds and runs them with the optimised `perf` profile (for `load`);
+                   --database postgres://... or mysql://... runs post-service on the database
+                   the URL names (`feedline` if none) and log-ingest-service on `<name>_logs`,
+                   created when missing, instead of SQLite files in .feedline/
   lint             cargo fmt --check, cargo clippy -D warnings, buf lint
   bench fanout [--followers N] [--clients N] [--duration SECONDS]
                    timeline writes/s of the fan-out next to raw pipelined ZADD into the same
@@ -28,12 +31,14 @@ commands:
                    and a fixed R reads/s) next to raw ZREVRANGE + pipelined GET of the same keys
                    in the same cluster, in one run (defaults: 1000 users, 32 clients, 10 s per
                    run, 5000 reads/s)
-  load <fanout|read|mixed|logs> [options]
+  load <fanout|read|mixed|logs|follow-storm> [options]
                    the load generator (built with the perf profile) against the running stack
                    of `cargo xtask up`: posts with fan-out lag, drain and every timeline
-                   checked; feed reads; the 60/30/10 social-network mix; log ingestion with
-                   every acknowledged record checked in the DB. --json FILE and --html FILE
-                   write reports; `cargo xtask load --help` lists every option
+                   checked (`fanout --random-followers`: random followers, full timelines,
+                   beside a raw ZADD baseline); feed reads; the 60/30/10 social-network mix;
+                   log ingestion with every acknowledged record checked in the DB; a follow
+                   storm, then posts. --json FILE and --html FILE write reports;
+                   `cargo xtask load --help` lists every option
   logs-app create NAME [--addr URL] [--admin-token TOKEN]
                    register an app with log-ingest-service and print its key (defaults:
                    http://127.0.0.1:50054, the token from $FEEDLINE_ADMIN_TOKEN)
@@ -44,8 +49,13 @@ commands:
 pub enum Command {
     /// `test`, with the arguments appended to `cargo test`.
     Test { extra: Vec<String> },
-    /// `up`; `build` is false with `--no-build`, `perf` true with `--perf`.
-    Up { build: bool, perf: bool },
+    /// `up`; `build` is false with `--no-build`, `perf` true with `--perf`, `database` the
+    /// server URL of `--database` (None: SQLite files).
+    Up {
+        build: bool,
+        perf: bool,
+        database: Option<String>,
+    },
     /// `lint`.
     Lint,
     /// `bench fanout ...`.
@@ -96,15 +106,28 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
 }
 
 fn parse_up(rest: &[String]) -> Result<Command, String> {
-    let (mut build, mut perf) = (true, false);
-    for flag in rest {
+    let (mut build, mut perf, mut database) = (true, false, None);
+    let mut args = rest.iter();
+    while let Some(flag) = args.next() {
         match flag.as_str() {
             "--no-build" if build => build = false,
             "--perf" if !perf => perf = true,
+            "--database" if database.is_none() => {
+                let url = args
+                    .next()
+                    .ok_or_else(|| "`--database` needs a URL".to_owned())?;
+                crate::database::ServerDatabases::for_url(url)
+                    .map_err(|error| format!("`--database`: {error}"))?;
+                database = Some(url.clone());
+            }
             _ => return Err(format!("unexpected argument to `up`: {flag}")),
         }
     }
-    Ok(Command::Up { build, perf })
+    Ok(Command::Up {
+        build,
+        perf,
+        database,
+    })
 }
 
 fn parse_bench(rest: &[String]) -> Result<Command, String> {
@@ -267,25 +290,46 @@ mod tests {
             parse(&args("up")),
             Ok(Command::Up {
                 build: true,
-                perf: false
+                perf: false,
+                database: None
             })
         );
         assert_eq!(
             parse(&args("up --no-build")),
             Ok(Command::Up {
                 build: false,
-                perf: false
+                perf: false,
+                database: None
             })
         );
         assert_eq!(
             parse(&args("up --perf --no-build")),
             Ok(Command::Up {
                 build: false,
-                perf: true
+                perf: true,
+                database: None
+            })
+        );
+        assert_eq!(
+            parse(&args(
+                "up --database postgres://postgres@127.0.0.1:5432 --perf"
+            )),
+            Ok(Command::Up {
+                build: true,
+                perf: true,
+                database: Some("postgres://postgres@127.0.0.1:5432".to_owned())
             })
         );
         assert!(parse(&args("up --fast")).is_err());
         assert!(parse(&args("up --perf --perf")).is_err());
+        assert!(parse(&args("up --database")).is_err());
+        assert!(parse(&args("up --database sqlite://x.db")).is_err());
+        assert!(
+            parse(&args(
+                "up --database mysql://r@h/a --database mysql://r@h/b"
+            ))
+            .is_err()
+        );
     }
 
     #[test]
@@ -390,6 +434,13 @@ mod tests {
         );
         assert!(parse(&args("load")).is_err());
         assert!(parse(&args("load storm")).is_err());
+        assert!(parse(&args("load follow-storm --follows 10 --clients 2")).is_ok());
+        assert!(
+            parse(&args(
+                "load fanout --random-followers --users 50 --authors 2 --followers 5"
+            ))
+            .is_ok()
+        );
         assert!(parse(&args("load fanout --vus x")).is_err());
         assert!(parse(&args("load logs --graph")).is_err());
     }

@@ -4,6 +4,7 @@
 mod banner;
 mod bench;
 mod cli;
+mod database;
 mod lint;
 mod load;
 mod logs_app;
@@ -20,7 +21,11 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match cli::parse(&args) {
         Ok(cli::Command::Test { extra }) => test::run(&extra),
-        Ok(cli::Command::Up { build, perf }) => up::run(build, perf).await,
+        Ok(cli::Command::Up {
+            build,
+            perf,
+            database,
+        }) => up::run(build, perf, database.as_deref()).await,
         Ok(cli::Command::Lint) => lint::run(),
         Ok(cli::Command::BenchFanout(options)) => bench::run_fanout(options).await,
         Ok(cli::Command::BenchLogs(options)) => bench::run_logs(options).await,

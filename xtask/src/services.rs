@@ -3,12 +3,17 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+use crate::database::ServerDatabases;
+
 /// What every service's environment is built from.
 pub struct Stack {
     /// Absolute path of `.feedline/` at the workspace root.
     pub state_dir: PathBuf,
     /// The fred URL of the local Redis Cluster.
     pub redis_url: String,
+    /// `up --database`: the server databases of post-service and log-ingest-service; None
+    /// for SQLite files in `state_dir`.
+    pub databases: Option<ServerDatabases>,
 }
 
 /// One row of the table.
@@ -56,13 +61,13 @@ pub const SERVICES: &[Service] = &[
         ],
         started: true,
         env: |stack| {
-            let db = stack.state_dir.join("feedline.db");
-            // `mode=rwc` creates the file; the service migrates it at start.
+            let db = match &stack.databases {
+                Some(databases) => databases.post.clone(),
+                // `mode=rwc` creates the file; the service migrates it at start.
+                None => sqlite(stack, "feedline.db"),
+            };
             vec![
-                (
-                    "FEEDLINE_DATABASE_URL",
-                    format!("sqlite://{}?mode=rwc", db.display()),
-                ),
+                ("FEEDLINE_DATABASE_URL", db),
                 // The outbox relay streams every write to fanout-service.
                 ("FEEDLINE_FANOUT_URL", "http://127.0.0.1:50052".to_owned()),
             ]
@@ -91,15 +96,21 @@ pub const SERVICES: &[Service] = &[
         health: &["feedline.logs.v1.LogService"],
         started: true,
         env: |stack| {
-            // Its own file: log records are written in bulk, apart from post-service's tables.
-            let db = stack.state_dir.join("logs.db");
-            vec![(
-                "FEEDLINE_DATABASE_URL",
-                format!("sqlite://{}?mode=rwc", db.display()),
-            )]
+            // Its own file or database: log records are written in bulk, apart from
+            // post-service's tables (and each service has its own migrations).
+            let db = match &stack.databases {
+                Some(databases) => databases.logs.clone(),
+                None => sqlite(stack, "logs.db"),
+            };
+            vec![("FEEDLINE_DATABASE_URL", db)]
         },
     },
 ];
+
+/// The URL of the SQLite file `file` in the state folder, created if missing.
+fn sqlite(stack: &Stack, file: &str) -> String {
+    format!("sqlite://{}?mode=rwc", stack.state_dir.join(file).display())
+}
 
 /// fanout-service and feed-read-service: the Redis Cluster, and post-service for what it lacks
 /// (fanout-service rebuilds missing follower indexes from it; feed-read-service reads cache
@@ -123,6 +134,7 @@ mod tests {
         let stack = Stack {
             state_dir: PathBuf::from("/w/.feedline"),
             redis_url: "redis-cluster://127.0.0.1:30001".to_owned(),
+            databases: None,
         };
         let env = SERVICES[0].env(&stack);
         assert!(env.contains(&("FEEDLINE_LISTEN_ADDR", "127.0.0.1:50051".to_owned())));
@@ -138,6 +150,7 @@ mod tests {
         let stack = Stack {
             state_dir: PathBuf::from("/w/.feedline"),
             redis_url: "redis-cluster://127.0.0.1:30001".to_owned(),
+            databases: None,
         };
         let service = SERVICES
             .iter()
@@ -150,6 +163,32 @@ mod tests {
             "FEEDLINE_DATABASE_URL",
             "sqlite:///w/.feedline/logs.db?mode=rwc".to_owned()
         )));
+    }
+
+    #[test]
+    fn database_services_use_the_server_databases_when_given() {
+        let stack = Stack {
+            state_dir: PathBuf::from("/w/.feedline"),
+            redis_url: "redis-cluster://127.0.0.1:30001".to_owned(),
+            databases: Some(ServerDatabases::for_url("postgres://pg@h:5432").unwrap()),
+        };
+        let url = |name: &str| {
+            let service = SERVICES.iter().find(|s| s.name == name).unwrap();
+            service
+                .env(&stack)
+                .into_iter()
+                .find(|(k, _)| *k == "FEEDLINE_DATABASE_URL")
+                .map(|(_, v)| v)
+        };
+        assert_eq!(
+            url("post-service").as_deref(),
+            Some("postgres://pg@h:5432/feedline")
+        );
+        assert_eq!(
+            url("log-ingest-service").as_deref(),
+            Some("postgres://pg@h:5432/feedline_logs")
+        );
+        assert_eq!(url("fanout-service"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use tokio::process::{Child, Command};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tonic::Code;
 
+use crate::database::ServerDatabases;
 use crate::logs_app::{self, CreatedApp};
 use crate::services::{SERVICES, Service, Stack};
 use crate::{banner, redis, workspace};
@@ -29,9 +30,11 @@ const LOG_SERVICE: &str = "log-ingest-service";
 const DEMO_APP_DEADLINE: Duration = Duration::from_secs(15);
 
 /// Builds (unless `build` is false; with the `perf` profile if `perf`, else debug), starts
-/// everything, waits for a signal, stops everything.
-pub async fn run(build: bool, perf: bool) -> anyhow::Result<ExitCode> {
+/// everything (the database services on `database`'s server, else on SQLite files), waits
+/// for a signal, stops everything.
+pub async fn run(build: bool, perf: bool, database: Option<&str>) -> anyhow::Result<ExitCode> {
     let profile = if perf { "perf" } else { "debug" };
+    let databases = database.map(ServerDatabases::for_url).transpose()?;
     // Installed first: from here on Ctrl-C is a request to stop cleanly, not an instant death.
     let mut signals = Signals::install()?;
     redis::ensure_redis_server()?;
@@ -55,6 +58,14 @@ pub async fn run(build: bool, perf: bool) -> anyhow::Result<ExitCode> {
         }
     }
 
+    if let Some(databases) = &databases {
+        // Before the cluster: a server that is not there fails in seconds, with nothing to stop.
+        databases.create().await?;
+        println!(
+            "post-service on {}, log-ingest-service on {}",
+            databases.post, databases.logs
+        );
+    }
     let state_dir = workspace::root().join(".feedline");
     let logs_dir = state_dir.join("logs");
     std::fs::create_dir_all(&logs_dir)
@@ -74,6 +85,7 @@ pub async fn run(build: bool, perf: bool) -> anyhow::Result<ExitCode> {
     let stack = Stack {
         state_dir,
         redis_url: cluster.url(),
+        databases,
     };
     let mut running = Running {
         cluster: Some(cluster),

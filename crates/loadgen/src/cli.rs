@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::options::{Load, Options, Scenario, ScenarioKind, Shape, TimelineSettings};
+use crate::social::Plan;
 
 /// Printed for `--help` and pointed to by usage errors.
 pub const USAGE: &str = "\
@@ -17,6 +18,18 @@ scenarios:
              --followers N (500)  --authors N (10)  --vus N (500)  --duration S (60)  --rate R
              --graph  --users N (2000, with --graph)  --seed N (1, with --graph)
              --celebrity-threshold N (10000)  --timeline-cap N (800)  --sample-every N (50)
+           --random-followers: A authors (400) each followed by F users (500) drawn at random
+           (--seed) among U (--users 20000); the follows are applied before the load, every
+           timeline is filled to the cap, posts come from random authors; after the load, the
+           same timeline writes as raw pipelined ZADDs per master, and the ratio
+  follow-storm
+           --follows N follows of A authors by users drawn at random among U, sent by --clients
+           callers as fast as post-service takes them; counts the follows fan-out applies (in
+           the follower indexes) while posts of random authors arrive at --rate; then checks
+           every follower indexed and every post in every timeline
+             --follows N (200000)  --users N (20000)  --authors N (400)  --seed N (1)
+             --clients N (64)  --rate R (500)  --duration S (30)  --vus N (500)
+             --celebrity-threshold N  --timeline-cap N  --sample-every N (50)
   read     GetFeed (20 items) of random users, after their timelines are filled
              --users N (1000)  --authors N (10)  --posts N (80 per author)  --vus N (64)
              --duration S (60)  --rate R
@@ -70,7 +83,7 @@ const COMMON: &[&str] = &[
     "--html",
 ];
 /// Options without a value.
-const SWITCHES: &[&str] = &["--graph", "--stream"];
+const SWITCHES: &[&str] = &["--graph", "--random-followers", "--stream"];
 
 /// Options of the load: VUs, how long, and an open loop's rate.
 const LOAD: &[&str] = &["--vus", "--duration", "--rate"];
@@ -83,7 +96,19 @@ const FEED: &[&str] = &["--users", "--authors", "--posts"];
 fn scenario_flags(kind: ScenarioKind) -> &'static [&'static [&'static str]] {
     match kind {
         ScenarioKind::Fanout => &[
-            &["--followers", "--authors", "--graph", "--users", "--seed"],
+            &[
+                "--followers",
+                "--authors",
+                "--graph",
+                "--random-followers",
+                "--users",
+                "--seed",
+            ],
+            LOAD,
+            TIMELINES,
+        ],
+        ScenarioKind::FollowStorm => &[
+            &["--follows", "--users", "--authors", "--seed", "--clients"],
             LOAD,
             TIMELINES,
         ],
@@ -107,11 +132,13 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
         return Ok(Parsed::Help);
     }
     let Some((name, rest)) = args.split_first() else {
-        return Err(usage("no scenario given (fanout, read, mixed or logs)"));
+        return Err(usage(
+            "no scenario given (fanout, read, mixed, logs or follow-storm)",
+        ));
     };
     let kind = ScenarioKind::from_name(name).ok_or_else(|| {
         usage(format!(
-            "unknown scenario `{name}` (known: fanout, read, mixed, logs)"
+            "unknown scenario `{name}` (known: fanout, read, mixed, logs, follow-storm)"
         ))
     })?;
     let flags = flags(kind, rest)?;
@@ -133,6 +160,17 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
             feed.users = number_or(&flags, "--users", feed.users, 1..=1_000_000)?;
             feed.authors = number_or(&flags, "--authors", feed.authors, 1..=10_000)?;
             feed.posts = number_or(&flags, "--posts", feed.posts, 1..=100_000)?;
+        }
+        Scenario::FollowStorm(storm) => {
+            apply_load(&mut storm.load, &flags)?;
+            apply_timelines(&mut storm.timelines, &flags)?;
+            storm.sample_every = number_or(&flags, "--sample-every", storm.sample_every, 1..)?;
+            storm.follows = number_or(&flags, "--follows", storm.follows, 1..=100_000_000)?;
+            storm.users = number_or(&flags, "--users", storm.users, 2..=10_000_000)?;
+            storm.authors = number_or(&flags, "--authors", storm.authors, 1..=100_000)?;
+            storm.seed = number_or(&flags, "--seed", storm.seed, 0..)?;
+            storm.clients = number_or(&flags, "--clients", storm.clients, 1..=100_000)?;
+            Plan::check_random(storm.authors, storm.follows, storm.users).map_err(usage)?;
         }
         Scenario::Logs(logs) => {
             logs.senders = number_or(&flags, "--senders", logs.senders, 1..=100_000)?;
@@ -275,6 +313,32 @@ fn apply_timelines(
 }
 
 fn fanout_shape(flags: &[(String, Option<String>)]) -> Result<Shape, UsageError> {
+    if switch(flags, "--random-followers") {
+        if switch(flags, "--graph") {
+            return Err(usage(
+                "`--graph` and `--random-followers` are two shapes: pick one",
+            ));
+        }
+        let Shape::Random {
+            authors,
+            followers,
+            users,
+            seed,
+        } = Shape::RANDOM
+        else {
+            unreachable!("Shape::RANDOM is a Random shape")
+        };
+        let authors = number_or(flags, "--authors", authors, 1..=100_000)?;
+        let followers = number_or(flags, "--followers", followers, 1..=10_000_000)?;
+        let users = number_or(flags, "--users", users, 2..=10_000_000)?;
+        Plan::check_random(authors, authors * followers, users).map_err(usage)?;
+        return Ok(Shape::Random {
+            authors,
+            followers,
+            users,
+            seed: number_or(flags, "--seed", seed, 0..)?,
+        });
+    }
     if switch(flags, "--graph") {
         for fixed in ["--followers", "--authors"] {
             if switch(flags, fixed) {
@@ -290,7 +354,9 @@ fn fanout_shape(flags: &[(String, Option<String>)]) -> Result<Shape, UsageError>
     } else {
         for graph_only in ["--users", "--seed"] {
             if switch(flags, graph_only) {
-                return Err(usage(format!("`{graph_only}` applies only with `--graph`")));
+                return Err(usage(format!(
+                    "`{graph_only}` applies only with `--graph` or `--random-followers`"
+                )));
             }
         }
         Ok(Shape::Fixed {
@@ -419,6 +485,13 @@ mod tests {
             panic!()
         };
         assert_eq!((logs.senders, logs.calls, logs.records), (400, 100, 100));
+        let Scenario::FollowStorm(storm) = options("follow-storm").scenario else {
+            panic!()
+        };
+        assert_eq!(
+            (storm.follows, storm.users, storm.authors, storm.load.rate),
+            (200_000, 20_000, 400, Some(500.0))
+        );
         assert!(!logs.stream);
     }
 
@@ -448,6 +521,33 @@ mod tests {
             panic!()
         };
         assert_eq!(f.shape, Shape::Graph { users: 50, seed: 7 });
+        let random = options("fanout --random-followers --authors 4 --followers 5 --seed 2");
+        let Scenario::Fanout(f) = random.scenario else {
+            panic!()
+        };
+        assert_eq!(
+            f.shape,
+            Shape::Random {
+                authors: 4,
+                followers: 5,
+                users: 20_000,
+                seed: 2
+            }
+        );
+        let Scenario::Fanout(f) = options("fanout --random-followers").scenario else {
+            panic!()
+        };
+        assert_eq!(f.shape, Shape::RANDOM);
+        let storm =
+            options("follow-storm --follows 30 --users 50 --authors 3 --clients 4 --rate 20");
+        let Scenario::FollowStorm(storm) = storm.scenario else {
+            panic!()
+        };
+        assert_eq!(
+            (storm.follows, storm.users, storm.authors, storm.clients),
+            (30, 50, 3, 4)
+        );
+        assert_eq!(storm.load.rate, Some(20.0));
         let logs = options("logs --senders 8 --calls 5 --records 20 --stream --admin-token s");
         assert_eq!(
             logs.scenario,
@@ -493,6 +593,16 @@ mod tests {
         assert!(error("fanout --graph=yes").contains("takes no value"));
         assert!(error("fanout --graph --followers 3").contains("does not apply"));
         assert!(error("fanout --users 30").contains("only with `--graph`"));
+        assert!(error("fanout --graph --random-followers").contains("pick one"));
+        assert!(
+            error("fanout --random-followers --authors 2 --users 100 --followers 100")
+                .contains("other users")
+        );
+        assert!(
+            error("fanout --random-followers --users 10 --authors 11").contains("authors among")
+        );
+        assert!(error("follow-storm --follows 100 --users 10 --authors 5").contains("other users"));
+        assert!(error("follow-storm --graph").contains("unknown option"));
         assert!(error("fanout --graph --users 1").contains("out of range"));
         assert!(error("fanout --timeline-cap 5").contains("10 to 100000"));
         assert!(error("logs --records 1001").contains("out of range"));

@@ -49,13 +49,31 @@ impl OpError {
     }
 }
 
+/// When a call answered `status` should be sent again: after its RetryInfo delay (or
+/// `default`) for RESOURCE_EXHAUSTED and UNAVAILABLE (the contract's "send it again") and
+/// DEADLINE_EXCEEDED (outcome unknown; callers resend only idempotent calls); None for any
+/// other code.
+pub fn retry_after(status: &tonic::Status, default: Duration) -> Option<Duration> {
+    use tonic_types::StatusExt as _;
+    matches!(
+        status.code(),
+        tonic::Code::ResourceExhausted | tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+    )
+    .then(|| {
+        status
+            .get_details_retry_info()
+            .and_then(|info| info.retry_delay)
+            .unwrap_or(default)
+    })
+}
+
 /// What a call reports: its operation's name and how it went.
 pub type Outcome = (&'static str, Result<(), OpError>);
 
 fn record(recorder: &Recorder, started: Instant, (op, result): Outcome) {
     match result {
         Ok(()) => recorder.ok(op, started.elapsed()),
-        Err(error) => recorder.error(op, &error.kind, &error.message),
+        Err(error) => recorder.error_after(op, &error.kind, &error.message, started.elapsed()),
     }
 }
 

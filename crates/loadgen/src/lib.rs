@@ -3,6 +3,10 @@
 //! - `fanout`: posts to followers through post-service and fanout-service; the lag until a
 //!   sampled post is in every follower's timeline (read straight from the Redis Cluster), the
 //!   drain after the load, and every acknowledged post checked in every timeline.
+//!   `--random-followers`: authors followed by users drawn at random among many, timelines
+//!   filled to the cap, and the raw pipelined ZADD baseline of the same writes beside it.
+//! - `follow-storm`: many follows as fast as post-service takes them, the rate fan-out
+//!   applies them, and the lag of posts sent meanwhile.
 //! - `read`: GetFeed over many users; `mixed`: DeathStarBench's 60/30/10 mix.
 //! - `logs`: Ingest or IngestStream load, then every acknowledged record counted in the DB.
 //!
@@ -28,8 +32,8 @@ use anyhow::{Context as _, Result};
 use tokio_util::sync::CancellationToken;
 
 pub use options::{
-    FanoutOptions, FeedOptions, Load, LogsOptions, Options, Scenario, ScenarioKind, Shape, Target,
-    TimelineSettings,
+    FanoutOptions, FeedOptions, FollowStormOptions, Load, LogsOptions, Options, Scenario,
+    ScenarioKind, Shape, Target, TimelineSettings,
 };
 pub use report::Report;
 
@@ -54,6 +58,7 @@ pub async fn run_until(options: Options, stop: CancellationToken) -> Result<Repo
         Scenario::Read(feed) => scenarios::read::run(feed, &ctx).await,
         Scenario::Mixed(feed) => scenarios::mixed::run(feed, &ctx).await,
         Scenario::Logs(logs) => scenarios::logs::run(logs, &ctx).await,
+        Scenario::FollowStorm(storm) => scenarios::follow_storm::run(storm, &ctx).await,
     };
     let report = match ran {
         Ok(report) => report,

@@ -15,11 +15,19 @@ pub enum ScenarioKind {
     Mixed,
     /// Ingest (or IngestStream) load, then every acknowledged record counted in the DB.
     Logs,
+    /// Many follows as fast as post-service takes them, then posts while they are applied.
+    FollowStorm,
 }
 
 impl ScenarioKind {
     /// Every scenario, in the order the usage text lists them.
-    pub const ALL: [ScenarioKind; 4] = [Self::Fanout, Self::Read, Self::Mixed, Self::Logs];
+    pub const ALL: [ScenarioKind; 5] = [
+        Self::Fanout,
+        Self::Read,
+        Self::Mixed,
+        Self::Logs,
+        Self::FollowStorm,
+    ];
 
     /// The name on the command line and under `scenario` in the JSON report.
     pub fn name(self) -> &'static str {
@@ -28,6 +36,7 @@ impl ScenarioKind {
             Self::Read => "read",
             Self::Mixed => "mixed",
             Self::Logs => "logs",
+            Self::FollowStorm => "follow-storm",
         }
     }
 
@@ -70,6 +79,7 @@ pub enum Scenario {
     Read(FeedOptions),
     Mixed(FeedOptions),
     Logs(LogsOptions),
+    FollowStorm(FollowStormOptions),
 }
 
 impl Scenario {
@@ -83,6 +93,7 @@ impl Scenario {
                 ..FeedOptions::default()
             }),
             ScenarioKind::Logs => Self::Logs(LogsOptions::default()),
+            ScenarioKind::FollowStorm => Self::FollowStorm(FollowStormOptions::default()),
         }
     }
 
@@ -93,6 +104,7 @@ impl Scenario {
             Self::Read(_) => ScenarioKind::Read,
             Self::Mixed(_) => ScenarioKind::Mixed,
             Self::Logs(_) => ScenarioKind::Logs,
+            Self::FollowStorm(_) => ScenarioKind::FollowStorm,
         }
     }
 }
@@ -161,6 +173,26 @@ pub enum Shape {
     Fixed { authors: usize, followers: usize },
     /// `users` users with power-law (Zipf) follower counts; every user posts.
     Graph { users: usize, seed: u64 },
+    /// `authors` of `users` users, each followed by `followers` others drawn at random with
+    /// `seed`; posts by random authors; timelines filled to the cap before the load, and the
+    /// raw ZADD baseline of the same writes after it (`--random-followers`).
+    Random {
+        authors: usize,
+        followers: usize,
+        users: usize,
+        seed: u64,
+    },
+}
+
+impl Shape {
+    /// The shape of `--random-followers` with the defaults: 400 authors x 500
+    /// followers among 20,000 users.
+    pub const RANDOM: Shape = Shape::Random {
+        authors: 400,
+        followers: 500,
+        users: 20_000,
+        seed: 1,
+    };
 }
 
 /// Options of `fanout`.
@@ -184,6 +216,43 @@ impl Default for FanoutOptions {
             shape: Shape::Fixed {
                 authors: 10,
                 followers: 500,
+            },
+            timelines: TimelineSettings::default(),
+            sample_every: 50,
+        }
+    }
+}
+
+/// Options of `follow-storm`: `follows` follows of `authors` by users drawn at random among
+/// `users` (seeded), sent by `clients` callers in a closed loop as fast as post-service takes
+/// them; then posts of random authors as `load` says, while the follows are being applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FollowStormOptions {
+    pub follows: usize,
+    pub users: usize,
+    pub authors: usize,
+    pub seed: u64,
+    /// Concurrent Follow callers.
+    pub clients: usize,
+    /// The posts after the storm (open loop at 500/s by default).
+    pub load: Load,
+    pub timelines: TimelineSettings,
+    /// One acknowledged post in this many has its fan-out lag measured.
+    pub sample_every: u64,
+}
+
+impl Default for FollowStormOptions {
+    fn default() -> Self {
+        Self {
+            follows: 200_000,
+            users: 20_000,
+            authors: 400,
+            seed: 1,
+            clients: 64,
+            load: Load {
+                vus: 500,
+                duration: Duration::from_secs(30),
+                rate: Some(500.0),
             },
             timelines: TimelineSettings::default(),
             sample_every: 50,

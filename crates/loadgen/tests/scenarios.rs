@@ -7,9 +7,10 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use feedline_loadgen::social::Plan;
 use feedline_loadgen::{
-    FanoutOptions, FeedOptions, Load, LogsOptions, Options, Report, Scenario, ScenarioKind, Shape,
-    Target, TimelineSettings,
+    FanoutOptions, FeedOptions, FollowStormOptions, Load, LogsOptions, Options, Report, Scenario,
+    ScenarioKind, Shape, Target, TimelineSettings,
 };
 use serde_json::Value;
 
@@ -202,6 +203,115 @@ async fn every_scenario_runs_against_the_whole_stack() {
         let json = check_reports(&report, dir, name);
         check_logs(&report, &json, 8 * 5 * 20);
     }
+
+    stack.stop().await;
+}
+
+/// Below the stack's celebrity threshold, so every author is fanned out and checked.
+fn timelines() -> TimelineSettings {
+    TimelineSettings {
+        celebrity_threshold: common::CELEBRITY_THRESHOLD,
+        ..TimelineSettings::default()
+    }
+}
+
+fn open_loop(rate: f64, seconds: u64) -> Load {
+    Load {
+        rate: Some(rate),
+        ..load(8, seconds)
+    }
+}
+
+/// The follows made through the API are the seed's graph, every one applied, nobody else.
+fn check_follows(report: &Report, json: &Value, plan: &Plan) {
+    let follows = report.follows.as_ref().unwrap();
+    let edges = plan.edges.len() as u64;
+    assert_eq!((follows.planned, follows.accepted), (edges, edges));
+    assert_eq!(follows.applied, edges);
+    assert_eq!((follows.missing, follows.unexpected), (0, 0), "{follows:?}");
+    assert!(follows.all_applied.is_some());
+    assert!(follows.accepted_per_s > 0.0 && follows.applied_per_s > 0.0);
+    assert_eq!(follows.totals.ops["Follow"].ok, edges);
+    assert_eq!(at(json, "follows.missing"), 0);
+    assert!(at(json, "follows.latency_ms.p99").as_f64().unwrap() > 0.0);
+    assert_eq!(
+        at(json, "options.graph_digest").as_str().unwrap(),
+        plan.digest().to_string()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn random_followers_and_a_follow_storm_run_against_the_whole_stack() {
+    let stack = Stack::start().await;
+    let target = stack.target();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+
+    // 4 authors x 10 followers drawn from 60 users; timelines filled to the cap first.
+    let (authors, followers, users, seed) = (4, 10, 60, 7);
+    let random = Scenario::Fanout(FanoutOptions {
+        load: open_loop(40.0, 2),
+        shape: Shape::Random {
+            authors,
+            followers,
+            users,
+            seed,
+        },
+        timelines: timelines(),
+        sample_every: 4,
+    });
+    let report = feedline_loadgen::run(options(&target, random, dir, "random"))
+        .await
+        .unwrap();
+    let json = check_reports(&report, dir, "random");
+    check_fanout(&report, &json, "random");
+    let plan = Plan::random(authors, authors * followers, users, seed);
+    check_follows(&report, &json, &plan);
+    let fanout = report.fanout.as_ref().unwrap();
+    assert!(
+        (75..=80).contains(&fanout.posts),
+        "40/s for 2 s: {}",
+        fanout.posts
+    );
+    // Every user who follows someone has a timeline, and each was checked.
+    let following = plan
+        .edges
+        .iter()
+        .map(|e| e.0)
+        .collect::<std::collections::HashSet<_>>();
+    assert_eq!(fanout.completeness.timelines, following.len() as u64);
+    // The raw baseline made the same writes, into the same timelines, beside the load.
+    let raw = fanout.raw.as_ref().unwrap();
+    assert_eq!(raw.writes, fanout.timeline_writes);
+    assert!(raw.writes > 0 && raw.writes_per_s > 0.0 && raw.masters == 3);
+    assert!(raw.ratio > 0.0 && raw.ratio.is_finite());
+    assert_eq!(at(&json, "fanout.raw.writes"), raw.writes);
+    assert!(at(&json, "fanout.raw.ratio").as_f64().unwrap() > 0.0);
+    let text = feedline_loadgen::report::text::render(&report);
+    assert!(text.contains("raw ZADD baseline") && text.contains("fan-out / raw"));
+
+    // 45 follows of 3 authors by 40 users, 4 callers; then posts while they are applied.
+    let storm = FollowStormOptions {
+        follows: 45,
+        users: 40,
+        authors: 3,
+        seed: 5,
+        clients: 4,
+        load: open_loop(30.0, 2),
+        timelines: timelines(),
+        sample_every: 3,
+    };
+    let report =
+        feedline_loadgen::run(options(&target, Scenario::FollowStorm(storm), dir, "storm"))
+            .await
+            .unwrap();
+    assert_eq!(report.scenario, ScenarioKind::FollowStorm);
+    let json = check_reports(&report, dir, "storm");
+    check_fanout(&report, &json, "storm");
+    check_follows(&report, &json, &Plan::random(3, 45, 40, 5));
+    assert!(report.fanout.as_ref().unwrap().raw.is_none());
+    let text = feedline_loadgen::report::text::render(&report);
+    assert!(text.contains("follows accepted") && text.contains("missing followers"));
 
     stack.stop().await;
 }

@@ -3,20 +3,22 @@
 //!
 //! Everything runs on this machine: a 3-master cluster, post-service (SQLite, the embedded
 //! default) and fanout-service built with the `perf` profile, and the load from this process.
+//! Filling, trimming and the raw baseline are loadgen's (`feedline_loadgen::timelines::raw`),
+//! shared with `loadgen fanout --random-followers`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use feedline_loadgen::timelines::raw;
 use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
 use feedline_proto::graph::v1::{CreateUserRequest, FollowRequest};
 use feedline_proto::post::v1::CreatePostRequest;
 use feedline_proto::post::v1::post_service_client::PostServiceClient;
+use feedline_redis::keys;
 use feedline_test_harness::{RedisCluster, wait_for_serving};
-use fred::prelude::{ClientLike as _, ClusterInterface as _, Config, SortedSetsInterface as _};
+use fred::prelude::{ClientLike as _, Config, SortedSetsInterface as _};
 use tonic::transport::Channel;
 
 use super::process::{build_perf, free_port, perf_bin, spawn};
@@ -83,19 +85,20 @@ pub async fn run(options: FanoutBench) -> Result<std::process::ExitCode> {
         options.followers
     );
     let (author, followers) = graph(&channel, options.followers).await?;
-    fill_timelines(&redis, &followers).await?;
+    raw::fill(&redis, &followers, CAP).await?;
     // Warm-up: builds the follower index and the author list, so the runs measure steady state.
     let warm = create_post(&mut PostServiceClient::new(channel.clone()), author, 0).await?;
     wait_visible(&redis, &followers, warm, Duration::from_secs(60)).await?;
 
-    let raw_before = raw_zadd(&redis, &followers).await?;
-    trim(&redis, &followers).await?;
+    let raw_writes: Vec<(i64, usize)> = followers.iter().map(|&f| (f, RAW_PER_KEY)).collect();
+    let raw_before = raw::zadd_per_master(&redis, &raw_writes).await?.per_s();
+    raw::trim(&redis, &followers, CAP).await?;
     let ours = fanout_load(&channel, &redis, author, &followers, &options).await?;
-    trim(&redis, &followers).await?;
-    let raw_after = raw_zadd(&redis, &followers).await?;
+    raw::trim(&redis, &followers, CAP).await?;
+    let raw_after = raw::zadd_per_master(&redis, &raw_writes).await?.per_s();
     let lag = lag_lines(&tmp.path().join("fanout.log"));
 
-    let raw = (raw_before + raw_after) / 2.0;
+    let raw_rate = (raw_before + raw_after) / 2.0;
     println!();
     println!(
         "fan-out benchmark: author with {} followers, {} clients, {} s, timelines at {CAP}",
@@ -107,7 +110,7 @@ pub async fn run(options: FanoutBench) -> Result<std::process::ExitCode> {
     println!(
         "  our fan-out, timeline writes/s (load + drain)    {:>9.0}/s   = {:.2} of raw",
         ours.writes_per_s,
-        ours.writes_per_s / raw
+        ours.writes_per_s / raw_rate
     );
     println!(
         "  posts acknowledged                               {} ({:.0}/s during load)",
@@ -175,98 +178,6 @@ async fn graph(channel: &Channel, followers: usize) -> Result<(i64, Vec<i64>)> {
     Ok((author, ids))
 }
 
-fn member(n: u64) -> String {
-    format!("{n:019}")
-}
-
-/// ZADDs CAP old entries into every follower's timeline.
-async fn fill_timelines(redis: &fred::prelude::Client, followers: &[i64]) -> Result<()> {
-    for chunk in followers.chunks(50) {
-        let pipeline = redis.pipeline();
-        for f in chunk {
-            let entries: Vec<(f64, String)> = (0..CAP as u64)
-                .map(|i| (1_000_000.0 + i as f64, member(1_000_000 + i)))
-                .collect();
-            let () = pipeline
-                .zadd(format!("tl:{{{f}}}"), None, None, false, false, entries)
-                .await?;
-        }
-        let _: Vec<fred::types::Value> = pipeline.all().await?;
-    }
-    Ok(())
-}
-
-/// Trims every timeline back to CAP entries.
-async fn trim(redis: &fred::prelude::Client, followers: &[i64]) -> Result<()> {
-    let pipeline = redis.pipeline();
-    for f in followers {
-        let () = pipeline
-            .zremrangebyrank(format!("tl:{{{f}}}"), 0, -(CAP as i64) - 1)
-            .await?;
-    }
-    let _: Vec<fred::types::Value> = pipeline.all().await?;
-    Ok(())
-}
-
-/// The raw rate: RAW_PER_KEY new members into each follower timeline, as RESP streamed by one
-/// `redis-cli --pipe` per master (each gets only the keys it owns), all masters at once.
-async fn raw_zadd(redis: &fred::prelude::Client, followers: &[i64]) -> Result<f64> {
-    let routing = redis.cached_cluster_state().context("no cluster routing")?;
-    let mut per_node: BTreeMap<u16, Vec<u8>> = BTreeMap::new();
-    let base = rand_base();
-    let mut total = 0usize;
-    for f in followers {
-        let key = format!("tl:{{{f}}}");
-        let slot = fred::util::redis_keyslot(key.as_bytes());
-        let server = routing.get_server(slot).context("slot without a node")?;
-        let buffer = per_node.entry(server.port).or_default();
-        for i in 0..RAW_PER_KEY as u64 {
-            let score = (2_000_000_000 + i).to_string();
-            buffer.extend(resp(&["ZADD", &key, &score, &member(base + i)]));
-            total += 1;
-        }
-    }
-    let started = Instant::now();
-    let mut children = Vec::new();
-    for (port, buffer) in per_node {
-        let mut child = Command::new("redis-cli")
-            .args(["-p", &port.to_string(), "--pipe"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()?;
-        let mut stdin = child.stdin.take().context("stdin")?;
-        let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &buffer));
-        children.push((child, writer));
-    }
-    for (mut child, writer) in children {
-        writer
-            .join()
-            .map_err(|_| anyhow::anyhow!("writer panicked"))??;
-        if !child.wait()?.success() {
-            bail!("redis-cli --pipe failed");
-        }
-    }
-    Ok(total as f64 / started.elapsed().as_secs_f64())
-}
-
-/// One command in RESP, the protocol `redis-cli --pipe` streams.
-fn resp(parts: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", parts.len()).into_bytes();
-    for part in parts {
-        out.extend_from_slice(format!("${}\r\n{part}\r\n", part.len()).as_bytes());
-    }
-    out
-}
-
-/// A member range no earlier run used, so every raw ZADD inserts (none just updates a score).
-fn rand_base() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(5_000_000_000, |d| {
-            5_000_000_000 + (d.as_micros() as u64 % 1_000_000_000) * 1000
-        })
-}
-
 async fn create_post(posts: &mut PostServiceClient<Channel>, author: i64, n: u64) -> Result<i64> {
     Ok(posts
         .create_post(CreatePostRequest {
@@ -289,11 +200,11 @@ async fn wait_visible(
     limit: Duration,
 ) -> Result<()> {
     let started = Instant::now();
-    let m = member(post_id as u64);
+    let m = keys::member(post_id);
     loop {
         let pipeline = redis.pipeline();
         for f in followers {
-            let () = pipeline.zscore(format!("tl:{{{f}}}"), m.as_str()).await?;
+            let () = pipeline.zscore(keys::timeline(*f), m.as_str()).await?;
         }
         let scores: Vec<Option<f64>> = pipeline.all().await?;
         if scores.iter().all(Option::is_some) {

@@ -4,7 +4,7 @@
 //!
 //! | key | meaning |
 //! |---|---|
-//! | `scenario` | `fanout`, `read`, `mixed` or `logs` |
+//! | `scenario` | `fanout`, `read`, `mixed`, `logs` or `follow-storm` |
 //! | `run_id` | the six characters in the handles and app name the run created |
 //! | `started_unix_ms` | when the load started |
 //! | `duration_s` | from the start of the load to the last answer |
@@ -19,7 +19,8 @@
 //! | `latency_ms.{avg,p50,p95,p99,max}` | latency of the successful calls; open loop: from each call's intended start |
 //! | `operations.<name>.{requests,ok,errors}` | per RPC: `CreatePost`, `GetFeed`, `ListAuthorPosts`, `Ingest`, `IngestStream` |
 //! | `operations.<name>.latency_ms.{avg,p50,p95,p99,max}` | per RPC |
-//! | `error_kinds.<"Rpc Code">.{count,first_message}` | errors grouped by RPC and kind |
+//! | `error_kinds.<"Rpc Code">.{count,first_message}` | errors grouped by RPC and kind (`ResourceExhausted`: refusals, never counted as missing data) |
+//! | `error_kinds.<"Rpc Code">.latency_ms.{avg,p50,p95,p99,max}` | how long those calls took to fail (null where not measured) |
 //! | `series[]` | one point per second of load: `t_s` (end of the window, since the start), `span_s`, `requests`, `ok`, `errors`, `rate`, `latency_ms.{p50,p99}` |
 //! | `fanout.posts` | posts acknowledged during the load (`fanout`, `mixed`) |
 //! | `fanout.setup_posts` | posts written before the load (warm-up, pre-fill), checked too |
@@ -33,6 +34,14 @@
 //! | `fanout.drain_ms` | from the end of the load until every author's last posts are in every follower's timeline (null: not within 300 s) |
 //! | `fanout.timelines_checked`, `fanout.entries_checked` | the final check: timelines read, entries expected in them |
 //! | `fanout.missing` | expected entries not found: the newest `timeline_cap` acknowledged posts of each user's followees must all be in its timeline |
+//! | `fanout.raw.{writes,masters,writes_per_s}` | `--random-followers`: after the load, `timeline_writes` single-member ZADDs of new members into the same timelines (filled to the cap), one `redis-cli --pipe` per master, all at once |
+//! | `fanout.raw.ratio` | `fanout.timeline_writes_per_s` / `fanout.raw.writes_per_s` |
+//! | `follows.{planned,accepted}` | `follow-storm` and `fanout --random-followers`: follows in the graph; Follow calls answered OK (refused ones are sent again until accepted) |
+//! | `follows.storm_ms`, `follows.accepted_per_s` | from the first Follow to the last answer; `accepted` over it |
+//! | `follows.latency_ms.{avg,p50,p95,p99,max}`, `follows.error_kinds` | the Follow calls, as `latency_ms` and `error_kinds` |
+//! | `follows.applied_at_storm_end`, `follows.applied` | follow events fan-out applied (counted in the follower indexes `fl:`) when the last Follow was answered, and by the end |
+//! | `follows.all_applied_ms`, `follows.applied_per_s` | from the first Follow until all were applied (null: not within the limit); `applied` over it |
+//! | `follows.missing`, `follows.unexpected` | follows whose follower is not in the followee's index at the end; index members that are no planned follower |
 //! | `logs.mode` | `unary` or `stream` |
 //! | `logs.{senders,calls,records_per_call}` | the shape |
 //! | `logs.acked` | records acknowledged |
@@ -49,7 +58,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Report;
-use crate::stats::{Histogram, Latency};
+use crate::stats::{Histogram, Latency, Totals};
 
 fn latency(latency: &Latency) -> Value {
     json!({
@@ -63,6 +72,21 @@ fn latency(latency: &Latency) -> Value {
 
 fn histogram(h: &Histogram) -> Value {
     latency(&h.summary())
+}
+
+fn error_kinds(totals: &Totals) -> Map<String, Value> {
+    let mut kinds = Map::new();
+    for (kind, error) in &totals.errors {
+        kinds.insert(
+            kind.clone(),
+            json!({
+                "count": error.count,
+                "first_message": error.first_message,
+                "latency_ms": histogram(&error.latency),
+            }),
+        );
+    }
+    kinds
 }
 
 /// The figures of `report` under the keys above.
@@ -79,13 +103,7 @@ pub fn to_json(report: &Report) -> Value {
             }),
         );
     }
-    let mut error_kinds = Map::new();
-    for (kind, error) in &report.totals.errors {
-        error_kinds.insert(
-            kind.clone(),
-            json!({"count": error.count, "first_message": error.first_message}),
-        );
-    }
+    let kinds = error_kinds(&report.totals);
     let series: Vec<Value> = report
         .totals
         .series
@@ -122,7 +140,7 @@ pub fn to_json(report: &Report) -> Value {
         "success_rate": report.success(),
         "latency_ms": latency(&report.latency()),
         "operations": operations,
-        "error_kinds": error_kinds,
+        "error_kinds": kinds,
         "series": series,
         "notes": report.notes,
         "passed": report.passed(),
@@ -154,6 +172,29 @@ pub fn to_json(report: &Report) -> Value {
             "timelines_checked": f.completeness.timelines,
             "entries_checked": f.completeness.checked,
             "missing": f.completeness.missing,
+        });
+        if let Some(raw) = &f.raw {
+            out["fanout"]["raw"] = json!({
+                "writes": raw.writes,
+                "masters": raw.masters,
+                "writes_per_s": raw.writes_per_s,
+                "ratio": raw.ratio,
+            });
+        }
+    }
+    if let Some(f) = &report.follows {
+        out["follows"] = json!({
+            "planned": f.planned,
+            "accepted": f.accepted,
+            "storm_ms": f.storm.as_secs_f64() * 1000.0,
+            "accepted_per_s": f.accepted_per_s,
+            "latency_ms": histogram(&f.totals.all().latency),
+            "error_kinds": error_kinds(&f.totals),
+            "applied_at_storm_end": f.applied_at_storm_end,
+            "applied": f.applied,
+            "all_applied_ms": f.all_applied.map(|d| d.as_secs_f64() * 1000.0),
+            "applied_per_s": f.applied_per_s,
+            "missing": f.missing,
         });
     }
     if let Some(l) = &report.logs {

@@ -31,6 +31,8 @@ pub struct Report {
     pub fanout: Option<FanoutFigures>,
     /// `logs`.
     pub logs: Option<LogsFigures>,
+    /// `follow-storm`: the follows, before the posts of `fanout`.
+    pub follows: Option<FollowFigures>,
     /// Things the reader should know (celebrities left out, a threshold mismatch, ...).
     pub notes: Vec<String>,
 }
@@ -63,6 +65,49 @@ pub struct FanoutFigures {
     /// when that did not happen within the limit.
     pub drain: Option<Duration>,
     pub completeness: Completeness,
+    /// `--random-followers`: the same writes as raw pipelined ZADDs, after the load.
+    pub raw: Option<RawFigures>,
+}
+
+/// The raw baseline beside a fan-out run: as many single-member ZADDs into the same
+/// timelines (filled to the cap) as fan-out made, pipelined per master, all masters at once.
+#[derive(Clone, Debug, Default)]
+pub struct RawFigures {
+    pub writes: u64,
+    pub masters: usize,
+    pub writes_per_s: f64,
+    /// Fan-out's `timeline_writes_per_s` over `writes_per_s`.
+    pub ratio: f64,
+}
+
+/// What the follows of `follow-storm` and `fanout --random-followers` did: Follow calls accepted by post-service, and the follow events
+/// fan-out applied (counted in the follower indexes, see `timelines::follows`).
+#[derive(Clone, Debug, Default)]
+pub struct FollowFigures {
+    /// Follows the graph has (every one is sent until accepted).
+    pub planned: u64,
+    /// Follow calls answered OK.
+    pub accepted: u64,
+    /// From the first Follow to the last answer.
+    pub storm: Duration,
+    /// `accepted` over `storm`.
+    pub accepted_per_s: f64,
+    /// The Follow calls: latencies of the accepted, refusals and other errors by code.
+    pub totals: Totals,
+    /// Applied when the last Follow was answered.
+    pub applied_at_storm_end: u64,
+    /// Applied by the end of the run.
+    pub applied: u64,
+    /// From the first Follow until every follow was applied; None if not within the limit.
+    pub all_applied: Option<Duration>,
+    /// `applied` over `all_applied` (or over the whole watch when they were not all applied).
+    pub applied_per_s: f64,
+    /// Followers missing from their followee's index at the end (must be 0).
+    pub missing: u64,
+    /// Index members that are no planned follower (must be 0: the graph is the seed's).
+    pub unexpected: u64,
+    /// A few of them.
+    pub examples: Vec<String>,
 }
 
 /// What log ingestion did, verified with QueryLogs.
@@ -125,8 +170,8 @@ impl Report {
         self.totals.all().latency.summary()
     }
 
-    /// Whether nothing was lost: no missing timeline entry or record, no duplicate, some call
-    /// succeeded. The exit code is 1 otherwise.
+    /// Whether nothing was lost: no missing timeline entry, follower or record, no duplicate,
+    /// some call succeeded (refused calls are not lost: they were never accepted). The exit code is 1 otherwise.
     pub fn passed(&self) -> bool {
         let fanout_ok = self
             .fanout
@@ -136,6 +181,10 @@ impl Report {
             .logs
             .as_ref()
             .is_none_or(|l| l.missing == 0 && l.duplicates == 0);
-        fanout_ok && logs_ok && self.ok() > 0
+        let follows_ok = self
+            .follows
+            .as_ref()
+            .is_none_or(|f| f.missing == 0 && f.unexpected == 0);
+        fanout_ok && logs_ok && follows_ok && self.ok() > 0
     }
 }

@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::Report;
-use crate::stats::Latency;
+use super::{FollowFigures, Report};
+use crate::stats::{Latency, Totals};
 
 const LABEL: usize = 26;
 
@@ -135,13 +135,7 @@ pub fn sections(report: &Report) -> Vec<Section> {
             );
         }
     }
-    for (kind, error) in &report.totals.errors {
-        let first = &error.first_message;
-        calls.detail(
-            kind,
-            format!("{} (first: {first})", count(error.count as f64)),
-        );
-    }
+    error_rows(&mut calls, &report.totals);
     sections.push(calls);
 
     if let Some(fanout) = &report.fanout {
@@ -189,19 +183,28 @@ pub fn sections(report: &Report) -> Vec<Section> {
             ),
         );
         let c = &fanout.completeness;
-        s.row(
-            "missing entries",
-            format!(
-                "{} of {} checked in {} timelines",
-                count(c.missing as f64),
-                count(c.checked as f64),
-                count(c.timelines as f64)
-            ),
+        let checked = format!(
+            "{} checked in {} timelines",
+            count(c.checked as f64),
+            count(c.timelines as f64)
         );
-        for example in &c.examples {
-            s.detail("e.g.", example.clone());
+        missing_rows(&mut s, "missing entries", c.missing, &checked, &c.examples);
+        if let Some(raw) = &fanout.raw {
+            s.row(
+                "raw ZADD baseline",
+                format!(
+                    "{}   {}/s (the same writes pipelined per master, {} masters at once)",
+                    count(raw.writes as f64),
+                    count(raw.writes_per_s),
+                    raw.masters
+                ),
+            );
+            s.row("fan-out / raw", format!("{:.2}", raw.ratio));
         }
         sections.push(s);
+    }
+    if let Some(follows) = &report.follows {
+        sections.push(follow_section(follows));
     }
     if let Some(logs) = &report.logs {
         let mut s = Section::new(Some(&format!("logs ({})", logs.mode)));
@@ -237,6 +240,84 @@ pub fn sections(report: &Report) -> Vec<Section> {
         sections.push(s);
     }
     sections
+}
+
+/// Errors by kind under the calls: count, latency p99 when known (refusals must be fast),
+/// and the first message.
+fn error_rows(s: &mut Section, totals: &Totals) {
+    for (kind, error) in &totals.errors {
+        let first = &error.first_message;
+        let p99 = match error.latency.quantile_ms(0.99) {
+            Some(p99) => format!("p99={}, ", ms(p99)),
+            None => String::new(),
+        };
+        s.detail(
+            kind,
+            format!("{} ({p99}first: {first})", count(error.count as f64)),
+        );
+    }
+}
+
+fn follow_section(f: &FollowFigures) -> Section {
+    let mut s = Section::new(Some("follows"));
+    s.row(
+        "follows accepted",
+        format!(
+            "{} of {} in {:.1} s   {}/s",
+            count(f.accepted as f64),
+            count(f.planned as f64),
+            f.storm.as_secs_f64(),
+            count(f.accepted_per_s)
+        ),
+    );
+    s.row(
+        "Follow latency",
+        latency_line(&f.totals.all().latency.summary()),
+    );
+    error_rows(&mut s, &f.totals);
+    s.row(
+        "follows applied",
+        format!(
+            "{} when the last Follow was answered, {} in all",
+            count(f.applied_at_storm_end as f64),
+            count(f.applied as f64)
+        ),
+    );
+    s.row(
+        "applied rate",
+        match f.all_applied {
+            Some(took) => format!(
+                "{}/s (all applied {:.1} s after the first Follow)",
+                count(f.applied_per_s),
+                took.as_secs_f64()
+            ),
+            None => format!(
+                "{}/s (not all applied within the limit)",
+                count(f.applied_per_s)
+            ),
+        },
+    );
+    let checked = format!(
+        "{} follows checked in the follower indexes ({} unexpected)",
+        count(f.planned as f64),
+        count(f.unexpected as f64)
+    );
+    missing_rows(
+        &mut s,
+        "missing followers",
+        f.missing,
+        &checked,
+        &f.examples,
+    );
+    s
+}
+
+/// "`missing` of `checked`", then the examples.
+fn missing_rows(s: &mut Section, label: &str, missing: u64, checked: &str, examples: &[String]) {
+    s.row(label, format!("{} of {checked}", count(missing as f64)));
+    for example in examples {
+        s.detail("e.g.", example.clone());
+    }
 }
 
 /// The whole summary, as printed at the end of a run.

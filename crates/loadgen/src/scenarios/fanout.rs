@@ -1,23 +1,42 @@
-//! `fanout`: followers following authors (or a power-law graph), posts in a closed or open
-//! loop, the lag of sampled posts, the drain after the load, and every timeline checked.
+//! `fanout`: followers following authors (or a power-law graph, or `--random-followers`),
+//! posts in a closed or open loop, the lag of sampled posts, the drain after the load, and
+//! every timeline checked. `--random-followers` also waits until the follows are applied
+//! and fills every timeline to the cap before the load, and runs the raw ZADD baseline of
+//! the same writes after it.
 
 use std::sync::Arc;
 
-use anyhow::Result;
-use feedline_proto::post::v1::post_service_client::PostServiceClient;
+use anyhow::{Result, anyhow, bail};
 use serde_json::json;
 
-use super::load::measure;
+use super::follow_storm::FollowPhase;
+use super::load::Measured;
 use super::measure::FanoutRun;
-use super::posting::{create_post, wait_fanned_out, write_posts};
+use super::posting::{first_posts, post_load, wait_fanned_out};
+use super::random;
 use super::{Context, describe_load, load_options};
 use crate::connect;
 use crate::options::{FanoutOptions, ScenarioKind, Shape};
-use crate::report::Report;
+use crate::report::{FanoutFigures, Report};
 use crate::social::{self, Plan};
+
+/// `--random-followers` makes its follows with this many callers (as `follow-storm` does).
+const FOLLOW_CLIENTS: usize = 64;
 
 /// Runs the scenario.
 pub async fn run(options: &FanoutOptions, ctx: &Context<'_>) -> Result<Report> {
+    if let Shape::Random {
+        authors,
+        followers,
+        users,
+        seed,
+    } = options.shape
+    {
+        let plan = Plan::check_random(authors, authors * followers, users)
+            .map(|()| Plan::random(authors, authors * followers, users, seed))
+            .map_err(|problem| anyhow!("--random-followers: {problem}"))?;
+        return run_random(options, ctx, &plan, seed).await;
+    }
     connect::check_health(&[ctx.post(), ctx.fanout()]).await?;
     let redis = connect::redis(&ctx.target().redis_url).await?;
     let channels = connect::channels(ctx.post(), ctx.options.connections).await?;
@@ -37,6 +56,7 @@ pub async fn run(options: &FanoutOptions, ctx: &Context<'_>) -> Result<Report> {
                 format!("{authors} authors x {followers} followers"),
             )
         }
+        Shape::Random { .. } => unreachable!("run_random runs it"),
         Shape::Graph { users, seed } => {
             if users - 1 <= threshold {
                 let note = format!(
@@ -72,44 +92,107 @@ pub async fn run(options: &FanoutOptions, ctx: &Context<'_>) -> Result<Report> {
     }
     // Warm-up: one post per author builds the follower indexes and author lists, and waits
     // out the follow events, so the load measures the steady state.
-    write_posts(
-        &channels,
-        &social,
-        &social.authors,
-        1,
-        &ctx.run_id,
-        &measured.posts,
-    )
-    .await?;
+    first_posts(&channels, &social, &ctx.run_id, &measured.posts).await?;
     let took = wait_fanned_out(measured.redis(), &social, &measured.posts, &measured.skip).await?;
     eprintln!("warm-up posts placed in {:.1} s", took.as_secs_f64());
     let setup_posts = measured.posts.len();
 
     eprintln!("load: {shape}");
-    let clients = Arc::new(connect::clients(&channels, PostServiceClient::new));
     let open_loop = options.load.rate.is_some();
-    let (posts, run_id, op_social) = (measured.posts.clone(), ctx.run_id.clone(), social.clone());
-    let load = measure(&options.load, &ctx.stop, move |call| {
+    let authors = social.clone();
+    let load = post_load(
+        &options.load,
+        ctx,
+        &channels,
+        social.clone(),
+        measured.posts.clone(),
         // Round robin: VU i posts as author i (open loop: call n as author n).
-        let turn = if open_loop { call.n as usize } else { call.vu };
-        let author = op_social.authors[turn % op_social.authors.len()];
-        let author_id = op_social.ids[author as usize];
-        let mut client = clients[call.vu % clients.len()].clone();
-        let posts = posts.clone();
-        let body = format!("loadgen {run_id} post {}", call.n);
-        async move {
-            let result = match create_post(&mut client, author_id, body).await {
-                Ok(post) => posts.record(author, post.as_ref(), true),
-                Err(error) => Err(error),
-            };
-            ("CreatePost", result)
-        }
-    })
+        move |call| {
+            let turn = if open_loop { call.n as usize } else { call.vu };
+            authors.authors[turn % authors.authors.len()]
+        },
+    )
     .await;
 
     let fanout = measured
-        .finish(&load, setup_posts, options.timelines.cap)
+        .finish(&load, setup_posts, options.timelines.cap, false)
         .await?;
+    Ok(report(options, ctx, load, fanout, shape, notes))
+}
+
+/// `--random-followers`: the graph made and its follows applied, timelines full, posts by
+/// random authors, then the checks and the raw baseline.
+async fn run_random(
+    options: &FanoutOptions,
+    ctx: &Context<'_>,
+    plan: &Plan,
+    seed: u64,
+) -> Result<Report> {
+    let Shape::Random {
+        authors,
+        followers,
+        users,
+        ..
+    } = options.shape
+    else {
+        unreachable!("called for --random-followers only")
+    };
+    let shape = format!(
+        "{authors} authors x {followers} followers drawn from {users} users (seed {seed}), \
+         timelines filled to {}, {}",
+        options.timelines.cap,
+        describe_load(&options.load)
+    );
+    eprintln!("setting up (run {}): {shape}", ctx.run_id);
+    let world = random::setup(plan, &options.timelines, options.sample_every, ctx).await?;
+    let follows = FollowPhase::start(&world, plan, FOLLOW_CLIENTS, ctx)
+        .await?
+        .finish(world.redis(), &world.social)
+        .await?;
+    if follows.all_applied.is_none() {
+        bail!(
+            "fan-out applied {} of {} follows within the limit",
+            follows.applied,
+            follows.planned
+        );
+    }
+    // Their backfills too: every author's first post in every follower's timeline.
+    let measured = &world.measured;
+    let took = wait_fanned_out(
+        measured.redis(),
+        &world.social,
+        &measured.posts,
+        &measured.skip,
+    )
+    .await?;
+    eprintln!("backfills placed in {:.1} s", took.as_secs_f64());
+
+    eprintln!("load: {shape}");
+    let load = random::post_at_random(&world, &options.load, ctx, seed).await;
+    let fanout = world
+        .measured
+        .finish(&load, world.setup_posts, options.timelines.cap, true)
+        .await?;
+    let mut report = report(options, ctx, load, fanout, shape, Vec::new());
+    report
+        .options
+        .push(("graph_digest", json!(plan.digest().to_string())));
+    Ok(Report {
+        follows: Some(follows),
+        ..report
+    })
+}
+
+/// The report of a `fanout` run.
+fn report(
+    options: &FanoutOptions,
+    ctx: &Context<'_>,
+    load: Measured,
+    fanout: FanoutFigures,
+    shape: String,
+    notes: Vec<String>,
+) -> Report {
+    let threshold = options.timelines.celebrity_threshold;
     let mut report_options = load_options(&options.load);
     report_options.extend([
         ("celebrity_threshold", json!(threshold)),
@@ -124,10 +207,22 @@ pub async fn run(options: &FanoutOptions, ctx: &Context<'_>) -> Result<Report> {
         Shape::Graph { users, seed } => {
             report_options.extend([("users", json!(users)), ("seed", json!(seed))])
         }
+        Shape::Random {
+            authors,
+            followers,
+            users,
+            seed,
+        } => report_options.extend([
+            ("random_followers", json!(true)),
+            ("authors", json!(authors)),
+            ("followers", json!(followers)),
+            ("users", json!(users)),
+            ("seed", json!(seed)),
+        ]),
     }
-    Ok(Report {
+    Report {
         fanout: Some(fanout),
         notes,
         ..load.report(ScenarioKind::Fanout, &ctx.run_id, shape, report_options)
-    })
+    }
 }

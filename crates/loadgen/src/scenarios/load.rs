@@ -65,6 +65,7 @@ impl Measured {
             totals: self.totals,
             fanout: None,
             logs: None,
+            follows: None,
             notes: Vec::new(),
         }
     }

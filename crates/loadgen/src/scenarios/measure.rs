@@ -1,6 +1,8 @@
-//! The fan-out measurements `fanout` and `mixed` share: the lag sampler running beside the
-//! load, then after it the drain, the final completeness check and the figures.
+//! The fan-out measurements `fanout`, `mixed` and `follow-storm` share: the lag sampler
+//! running beside the load, then after it the drain, the final completeness check, the
+//! figures, and (`--random-followers`) the raw baseline of the same writes.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,11 +12,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::load::Measured;
-use crate::report::FanoutFigures;
+use crate::report::{FanoutFigures, RawFigures};
 use crate::social::Social;
-use crate::timelines::PostLog;
 use crate::timelines::check::{completeness, drain};
 use crate::timelines::lag::{self, LagOutcome};
+use crate::timelines::{Acked, PostLog, raw};
 
 /// How long the backlog may take to drain before the check runs anyway.
 const DRAIN_LIMIT: Duration = Duration::from_secs(300);
@@ -68,12 +70,13 @@ impl FanoutRun {
     }
 
     /// After `load` (with `setup_posts` posts written before it): drain, lag, completeness
-    /// against `cap`.
+    /// against `cap`; with `raw_baseline`, then the same timeline writes as raw ZADDs.
     pub async fn finish(
         self,
         load: &Measured,
         setup_posts: usize,
         cap: usize,
+        raw_baseline: bool,
     ) -> Result<FanoutFigures> {
         self.posts.stop_sampling();
         let users = self.social.ids.len();
@@ -144,6 +147,52 @@ impl FanoutRun {
         }
         let took = load.totals.elapsed + drained.unwrap_or(DRAIN_LIMIT);
         figures.timeline_writes_per_s = figures.timeline_writes as f64 / took.as_secs_f64();
+        if raw_baseline {
+            eprintln!("raw baseline: the same timeline writes as pipelined ZADDs");
+            let raw = same_writes_raw(&self.redis, &self.social, &self.skip, &during, cap).await?;
+            figures.raw = Some(RawFigures {
+                ratio: figures.timeline_writes_per_s / raw.writes_per_s.max(1e-9),
+                ..raw
+            });
+        }
         Ok(figures)
     }
+}
+
+/// As many ZADDs into each follower's timeline as fan-out wrote into it for the posts of
+/// `during` (new members, so each inserts; `skip`: celebrities, not fanned out), on timelines
+/// trimmed back to `cap` as they were filled before the load; trimmed back again after. Run
+/// after the completeness check.
+async fn same_writes_raw(
+    redis: &Client,
+    social: &Social,
+    skip: &[bool],
+    during: &[Vec<Acked>],
+    cap: usize,
+) -> Result<RawFigures> {
+    let mut per_user: BTreeMap<u32, usize> = BTreeMap::new();
+    for (author, posts) in during.iter().enumerate() {
+        if skip[author] || posts.is_empty() {
+            continue;
+        }
+        for &follower in &social.followers[author] {
+            *per_user.entry(follower).or_default() += posts.len();
+        }
+    }
+    let writes: Vec<(i64, usize)> = per_user
+        .into_iter()
+        .map(|(user, n)| (social.ids[user as usize], n))
+        .collect();
+    let users: Vec<i64> = writes.iter().map(|&(user, _)| user).collect();
+    raw::trim(redis, &users, cap).await?;
+    let run = raw::zadd_per_master(redis, &writes)
+        .await
+        .context("the raw baseline")?;
+    raw::trim(redis, &users, cap).await?;
+    Ok(RawFigures {
+        writes: run.writes,
+        masters: run.masters,
+        writes_per_s: run.per_s(),
+        ratio: 0.0,
+    })
 }

@@ -81,7 +81,7 @@ pub async fn run(options: &FeedOptions, ctx: &Context<'_>) -> Result<Report> {
 
     let fanout = world
         .measured
-        .finish(&load, world.setup_posts, options.timelines.cap)
+        .finish(&load, world.setup_posts, options.timelines.cap, false)
         .await?;
     let timelines = [
         (

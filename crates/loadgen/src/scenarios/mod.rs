@@ -1,12 +1,15 @@
-//! The scenarios, one file each, and what they share: posting before the load (`posting`),
-//! the load phase (`load`) and the fan-out measurements of `fanout` and `mixed` (`measure`).
+//! The scenarios, one file each, and what they share: posting (`posting`), the load phase
+//! (`load`), the fan-out measurements (`measure`) and the random-followers world of
+//! `fanout --random-followers` and `follow-storm` (`random`).
 
 pub mod fanout;
+pub mod follow_storm;
 pub mod load;
 pub mod logs;
 pub mod measure;
 pub mod mixed;
 pub mod posting;
+pub mod random;
 pub mod read;
 
 use serde_json::{Value, json};

@@ -1,7 +1,9 @@
 //! Writing posts through post-service and waiting for fan-out to place them: what the
-//! scenarios do before their load (a warm-up post per author, or timelines filled first).
+//! scenarios do before their load (a warm-up post per author, or timelines filled first),
+//! and the CreatePost load itself.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -13,7 +15,11 @@ use fred::prelude::{Client, SetsInterface as _};
 use tokio::time::Instant;
 use tonic::transport::Channel;
 
-use crate::drive::OpError;
+use super::Context;
+use super::load::{Measured, measure};
+use crate::connect;
+use crate::drive::{Call, OpError};
+use crate::options::Load;
 use crate::social::Social;
 use crate::stats::run_steps;
 use crate::timelines::check::wait_all;
@@ -23,6 +29,38 @@ use crate::timelines::{PostLog, Watch};
 const SETUP_CONCURRENCY: usize = 32;
 /// How long the posts written before the load may take to reach every timeline.
 const SETUP_FANOUT_LIMIT: Duration = Duration::from_secs(180);
+
+/// CreatePost as `load` says: call n posts as the author (user index) `author(call)` picks,
+/// each acknowledged post recorded, and sampled for lag, in `posts`.
+pub async fn post_load<P>(
+    load: &Load,
+    ctx: &Context<'_>,
+    channels: &[Channel],
+    social: Arc<Social>,
+    posts: Arc<PostLog>,
+    author: P,
+) -> Measured
+where
+    P: Fn(Call) -> u32 + Send + Sync + 'static,
+{
+    let clients = Arc::new(connect::clients(channels, PostServiceClient::new));
+    let run_id = ctx.run_id.clone();
+    measure(load, &ctx.stop, move |call| {
+        let author = author(call);
+        let author_id = social.ids[author as usize];
+        let mut client = clients[call.vu % clients.len()].clone();
+        let posts = posts.clone();
+        let body = format!("loadgen {run_id} post {}", call.n);
+        async move {
+            let result = match create_post(&mut client, author_id, body).await {
+                Ok(post) => posts.record(author, post.as_ref(), true),
+                Err(error) => Err(error),
+            };
+            ("CreatePost", result)
+        }
+    })
+    .await
+}
 
 /// One CreatePost of `author_id` (no idempotency key, as a client without retries sends).
 pub async fn create_post(
@@ -74,6 +112,17 @@ pub async fn write_posts(
         },
     )
     .await
+}
+
+/// One post by each author of `social`: a warm-up that makes fan-out build each author's
+/// follower index and post list.
+pub async fn first_posts(
+    channels: &[Channel],
+    social: &Social,
+    run: &str,
+    posts: &PostLog,
+) -> Result<()> {
+    write_posts(channels, social, &social.authors, 1, run, posts).await
 }
 
 /// Waits until the last post each author wrote so far is in all its followers' timelines

@@ -1,5 +1,6 @@
 //! Makes a [`Plan`] real through post-service's GraphService: CreateUser for every user with
-//! a handle unique to the run, then Follow for every edge, many calls in flight.
+//! a handle unique to the run, then Follow for every edge, many calls in flight. The two
+//! steps are also apart, for scenarios that do something between them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,12 +40,42 @@ impl Social {
     }
 }
 
+impl Social {
+    /// The graph of `plan` over the users created for it (`ids[i]` is user i's id).
+    pub fn new(plan: &Plan, ids: Vec<i64>) -> Self {
+        let mut followers = vec![Vec::new(); plan.users];
+        let mut followees = vec![Vec::new(); plan.users];
+        for &(follower, followee) in &plan.edges {
+            followers[followee as usize].push(follower);
+            followees[follower as usize].push(followee);
+        }
+        Self {
+            ids,
+            followers,
+            followees,
+            authors: plan.authors.clone(),
+        }
+    }
+}
+
 /// Creates every user and edge of `plan`.
 pub async fn create(plan: &Plan, run: &str, channels: &[Channel]) -> Result<Social> {
     let started = Instant::now();
+    let ids = create_users(plan, run, channels).await?;
+    follow_all(&plan.edges, &ids, channels).await?;
+    eprintln!(
+        "created {} users and {} follows in {:.1} s",
+        plan.users,
+        plan.edges.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Social::new(plan, ids))
+}
+
+/// Creates the users of `plan`; returns their ids by index.
+pub async fn create_users(plan: &Plan, run: &str, channels: &[Channel]) -> Result<Vec<i64>> {
     let clients = connect::clients(channels, GraphServiceClient::new);
     let done = Arc::new(AtomicU64::new(0));
-
     let progress = Progress::steps("creating users".into(), done.clone(), plan.users as u64);
     let ids = stream::iter(0..plan.users)
         .map(|i| {
@@ -71,13 +102,17 @@ pub async fn create(plan: &Plan, run: &str, channels: &[Channel]) -> Result<Soci
         .try_collect::<Vec<i64>>()
         .await;
     progress.stop().await;
-    let ids = ids?;
+    ids
+}
 
+/// One Follow per `(follower, followee)` edge (user indices into `ids`), many in flight.
+pub async fn follow_all(edges: &[(u32, u32)], ids: &[i64], channels: &[Channel]) -> Result<()> {
+    let clients = connect::clients(channels, GraphServiceClient::new);
     run_steps(
         "following",
-        plan.edges.len() as u64,
+        edges.len() as u64,
         SETUP_CONCURRENCY,
-        plan.edges.iter().enumerate(),
+        edges.iter().enumerate(),
         |(i, &(follower, followee)), done| {
             let mut client = clients[i % clients.len()].clone();
             let request = FollowRequest {
@@ -94,24 +129,5 @@ pub async fn create(plan: &Plan, run: &str, channels: &[Channel]) -> Result<Soci
             }
         },
     )
-    .await?;
-
-    let mut followers = vec![Vec::new(); plan.users];
-    let mut followees = vec![Vec::new(); plan.users];
-    for &(follower, followee) in &plan.edges {
-        followers[followee as usize].push(follower);
-        followees[follower as usize].push(followee);
-    }
-    eprintln!(
-        "created {} users and {} follows in {:.1} s",
-        plan.users,
-        plan.edges.len(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(Social {
-        ids,
-        followers,
-        followees,
-        authors: plan.authors.clone(),
-    })
+    .await
 }

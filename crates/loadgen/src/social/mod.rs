@@ -4,7 +4,7 @@
 pub mod create;
 pub mod plan;
 
-pub use create::{Social, create};
+pub use create::{Social, create, create_users, follow_all};
 pub use plan::{Plan, Rng, mix};
 
 /// Six base-36 characters naming this run, in every handle and app name it creates, so runs

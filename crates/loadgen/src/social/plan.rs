@@ -1,6 +1,7 @@
 //! Who follows whom, decided before anything is sent: the seed's fixed shape (every follower
-//! follows every author) or a power-law graph (Zipf follower counts, as real social graphs
-//! have: a few users followed by most, most followed by a few).
+//! follows every author), a power-law graph (Zipf follower counts, as real social graphs
+//! have: a few users followed by most, most followed by a few), or authors with followers
+//! drawn at random among many users (issue 13's realistic shape and its follow storm).
 
 use std::collections::HashSet;
 
@@ -26,8 +27,13 @@ impl Plan {
                 edges.push((follower as u32, author as u32));
             }
         }
+        Self::authors_first(users, authors, edges, 'f')
+    }
+
+    /// A plan whose users `0..authors` are the authors (role `a`), the others of `role`.
+    fn authors_first(users: usize, authors: usize, edges: Vec<(u32, u32)>, role: char) -> Self {
         let mut roles = vec!['a'; authors];
-        roles.resize(users, 'f');
+        roles.resize(users, role);
         Self {
             users,
             edges,
@@ -44,32 +50,70 @@ impl Plan {
         let mut edges = Vec::new();
         for followee in 0..users {
             let wanted = (users - 1) / (followee + 1);
-            // Floyd's sampling of `wanted` distinct users among the other `users - 1`.
-            let others = users - 1;
-            let mut chosen = HashSet::with_capacity(wanted);
-            for j in others - wanted..others {
-                let pick = rng.below(j as u64 + 1) as usize;
-                let pick = if chosen.contains(&pick) { j } else { pick };
-                chosen.insert(pick);
-            }
-            let mut followers: Vec<usize> = chosen.into_iter().collect();
-            followers.sort_unstable();
-            for other in followers {
-                // Indices of the others skip the followee itself.
-                let follower = if other >= followee { other + 1 } else { other };
-                edges.push((follower as u32, followee as u32));
-            }
+            edges.extend(
+                rng.others(users, followee, wanted)
+                    .into_iter()
+                    .map(|follower| (follower, followee as u32)),
+            );
         }
         let mut authors: Vec<u32> = (0..users as u32).collect();
-        for i in (1..authors.len()).rev() {
-            authors.swap(i, rng.below(i as u64 + 1) as usize);
-        }
+        rng.shuffle(&mut authors);
         Self {
             users,
             edges,
             authors,
             roles: vec!['u'; users],
         }
+    }
+
+    /// `users` users, the first `authors` of them authors; `follows` edges in all, each author
+    /// followed by `follows / authors` users (the first `follows % authors` authors by one
+    /// more) drawn at random among the other users. The edges come in a shuffled order, as a
+    /// storm of follows from many users would. Same seed, same graph.
+    ///
+    /// Panics when [`Plan::check_random`] refuses the sizes.
+    pub fn random(authors: usize, follows: usize, users: usize, seed: u64) -> Self {
+        if let Err(problem) = Self::check_random(authors, follows, users) {
+            panic!("{problem}");
+        }
+        let mut rng = Rng::new(seed);
+        let mut edges = Vec::with_capacity(follows);
+        for author in 0..authors {
+            let wanted = follows / authors + usize::from(author < follows % authors);
+            edges.extend(
+                rng.others(users, author, wanted)
+                    .into_iter()
+                    .map(|follower| (follower, author as u32)),
+            );
+        }
+        rng.shuffle(&mut edges);
+        Self::authors_first(users, authors, edges, 'u')
+    }
+
+    /// Whether [`Plan::random`] can draw this graph: at least one author, no more authors than
+    /// users, and no author with more followers than there are other users.
+    pub fn check_random(authors: usize, follows: usize, users: usize) -> Result<(), String> {
+        if authors == 0 || authors > users {
+            return Err(format!(
+                "{authors} authors among {users} users: need 1 to {users}"
+            ));
+        }
+        let most = follows.div_ceil(authors);
+        if most >= users {
+            return Err(format!(
+                "{most} followers per author, but only {} other users",
+                users - 1
+            ));
+        }
+        Ok(())
+    }
+
+    /// A fingerprint of the edges, in order: equal plans, equal digests (in the report, so
+    /// two runs can be told to share a graph).
+    pub fn digest(&self) -> u64 {
+        self.edges.iter().fold(self.users as u64, |h, &(a, b)| {
+            mix(h ^ (u64::from(a) << 32 | u64::from(b)))
+        })
     }
 
     /// Followers of each user.
@@ -106,6 +150,32 @@ impl Rng {
     /// Uniform in `0..n` (n > 0; the modulo bias is negligible for the sizes used here).
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
+    }
+
+    /// `wanted` distinct users of `0..users` other than `user`, in ascending order (Floyd's
+    /// sampling: `wanted` draws whatever the share).
+    pub fn others(&mut self, users: usize, user: usize, wanted: usize) -> Vec<u32> {
+        let others = users - 1;
+        let mut chosen = HashSet::with_capacity(wanted);
+        for j in others - wanted..others {
+            let pick = self.below(j as u64 + 1) as usize;
+            let pick = if chosen.contains(&pick) { j } else { pick };
+            chosen.insert(pick);
+        }
+        let mut picked: Vec<usize> = chosen.into_iter().collect();
+        picked.sort_unstable();
+        // Indices of the others skip `user` itself.
+        picked
+            .into_iter()
+            .map(|other| if other >= user { other + 1 } else { other } as u32)
+            .collect()
+    }
+
+    /// Fisher-Yates.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i as u64 + 1) as usize);
+        }
     }
 }
 
@@ -149,6 +219,34 @@ mod tests {
         assert_eq!(authors, (0..1000).collect::<Vec<u32>>());
         assert_eq!(plan, Plan::zipf(1000, 7));
         assert_ne!(plan.edges, Plan::zipf(1000, 8).edges);
+    }
+
+    #[test]
+    fn random_followers_are_drawn_from_the_seed() {
+        let plan = Plan::random(4, 30, 50, 9);
+        assert_eq!((plan.users, plan.edges.len()), (50, 30));
+        let counts = plan.follower_counts();
+        // 30 = 4 x 7 + 2: the first two authors have one more.
+        assert_eq!(counts[..4], [8, 8, 7, 7]);
+        assert!(counts[4..].iter().all(|&c| c == 0));
+        assert!(plan.edges.iter().all(|(a, b)| a != b));
+        let distinct: HashSet<_> = plan.edges.iter().collect();
+        assert_eq!(distinct.len(), plan.edges.len());
+        assert_eq!(plan.authors, vec![0, 1, 2, 3]);
+        assert_eq!(plan.roles.iter().filter(|&&r| r == 'a').count(), 4);
+        assert_eq!(plan, Plan::random(4, 30, 50, 9));
+        assert_eq!(plan.digest(), Plan::random(4, 30, 50, 9).digest());
+        assert_ne!(plan.digest(), Plan::random(4, 30, 50, 10).digest());
+        assert_ne!(plan.edges, Plan::random(4, 30, 50, 10).edges);
+        assert!(Plan::check_random(0, 1, 5).is_err());
+        assert!(Plan::check_random(6, 1, 5).is_err());
+        assert!(Plan::check_random(2, 9, 5).is_err());
+        assert!(Plan::check_random(2, 8, 5).is_ok());
+        // Every other user can follow: the sampling reaches the whole range.
+        let all = Plan::random(1, 9, 10, 1);
+        let mut followers: Vec<u32> = all.edges.iter().map(|e| e.0).collect();
+        followers.sort_unstable();
+        assert_eq!(followers, (1..10).collect::<Vec<u32>>());
     }
 
     #[test]

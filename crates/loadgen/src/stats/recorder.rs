@@ -19,11 +19,14 @@ pub struct OpStats {
     pub latency: Histogram,
 }
 
-/// One kind of error ("CreatePost Unavailable"): how often, and the first message.
+/// One kind of error ("CreatePost Unavailable"): how often, the first message, and how long
+/// the failed calls took (a refusal must be fast: RESOURCE_EXHAUSTED's latency matters).
 #[derive(Clone, Debug)]
 pub struct ErrorKind {
     pub count: u64,
     pub first_message: String,
+    /// Latency of the errors recorded with one ([`Recorder::error_after`]).
+    pub latency: Histogram,
 }
 
 /// One point of the time series: the calls answered within a window of about a second.
@@ -143,19 +146,28 @@ impl Recorder {
 
     /// A failed call of `op`; `kind` groups errors in the summary ("Unavailable").
     pub fn error(&self, op: &'static str, kind: &str, message: &str) {
+        self.record_error(op, kind, message, None);
+    }
+
+    /// A failed call of `op` that took `latency` to fail.
+    pub fn error_after(&self, op: &'static str, kind: &str, message: &str, latency: Duration) {
+        self.record_error(op, kind, message, Some(latency));
+    }
+
+    fn record_error(&self, op: &'static str, kind: &str, message: &str, latency: Option<Duration>) {
         let mut inner = self.lock();
         inner.totals.ops.entry(op).or_default().errors += 1;
         inner.window.errors += 1;
         let key = format!("{op} {kind}");
-        inner
-            .totals
-            .errors
-            .entry(key)
-            .or_insert_with(|| ErrorKind {
-                count: 0,
-                first_message: message.to_owned(),
-            })
-            .count += 1;
+        let error = inner.totals.errors.entry(key).or_insert_with(|| ErrorKind {
+            count: 0,
+            first_message: message.to_owned(),
+            latency: Histogram::default(),
+        });
+        error.count += 1;
+        if let Some(latency) = latency {
+            error.latency.record(latency);
+        }
     }
 
     /// A call sent again (the service asked for it, or its outcome is unknown).
@@ -231,6 +243,12 @@ mod tests {
         assert_eq!(first.errors, 2);
         assert_eq!(first.p99_ms, Some(4.0));
         recorder.ok("CreatePost", Duration::from_millis(10));
+        recorder.error_after(
+            "CreatePost",
+            "ResourceExhausted",
+            "full",
+            Duration::from_millis(3),
+        );
         recorder.retry();
         let totals = recorder.finish();
         assert_eq!(totals.series.len(), 2);
@@ -239,10 +257,13 @@ mod tests {
         assert_eq!(totals.series[1].p50_ms, Some(10.0));
         assert_eq!(totals.retries, 1);
         let all = totals.all();
-        assert_eq!((all.ok, all.errors), (3, 2));
+        assert_eq!((all.ok, all.errors), (3, 3));
         assert_eq!(all.latency.max_ms(), Some(10.0));
         let kind = &totals.errors["GetFeed Unavailable"];
         assert_eq!((kind.count, kind.first_message.as_str()), (2, "down"));
+        assert_eq!(kind.latency.count(), 0);
+        let refused = &totals.errors["CreatePost ResourceExhausted"];
+        assert_eq!(refused.latency.max_ms(), Some(3.0));
     }
 
     #[test]

@@ -129,10 +129,13 @@ pub async fn completeness(
     let mut found = Completeness::default();
     for chunk in users.chunks(CHECK_PIPELINE) {
         let pipeline = redis.pipeline();
-        for &(user, _) in chunk {
-            let key = keys::timeline(social.ids[user as usize]);
+        for (user, expected) in chunk {
+            let key = keys::timeline(social.ids[*user as usize]);
+            // Only what could be expected: a timeline filled to the cap with older entries
+            // first (`raw::fill`) would otherwise be read whole.
+            let oldest = expected.iter().map(|p| p.ms).min().unwrap_or(i64::MAX);
             let () = pipeline
-                .zrange(key, 0, -1, None, false, None, false)
+                .zrangebyscore(key, oldest as f64, "+inf", false, None)
                 .await?;
         }
         let replies: Vec<Value> = pipeline.all().await?;

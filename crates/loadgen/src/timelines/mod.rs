@@ -4,8 +4,10 @@
 //! completeness check (`check`).
 
 pub mod check;
+pub mod follows;
 pub mod lag;
 pub mod posts;
+pub mod raw;
 pub mod watch;
 
 pub use posts::{Acked, PostLog, Sample};

@@ -7,6 +7,8 @@ use anyhow::{Context as _, Result, bail};
 use sea_orm::sqlx::postgres::PgConnection;
 use sea_orm::sqlx::{self, AssertSqlSafe, Connection as _};
 
+use crate::database::with_database;
+
 /// How long a connection attempt may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -124,52 +126,4 @@ pub async fn service_rows(connection: &mut PgConnection, app_id: i64) -> Result<
         .await
         .context("cannot count the service's rows")?;
     Ok(rows.unsigned_abs())
-}
-
-/// `url` with its database (the path) replaced by `name`; user, host, port and query kept.
-fn with_database(url: &str, name: &str) -> Result<String> {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let Some(scheme_end) = base.find("://").map(|i| i + 3) else {
-        bail!("`{url}` is not a URL like postgres://user@host:5432/database");
-    };
-    let authority_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{name}", &base[..authority_end]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_is_replaced_and_the_rest_kept() {
-        let cases = [
-            (
-                "postgres://postgres@127.0.0.1:5432/postgres",
-                "postgres://postgres@127.0.0.1:5432/b",
-            ),
-            (
-                "postgres://u:p@db/x?sslmode=disable",
-                "postgres://u:p@db/b?sslmode=disable",
-            ),
-            ("postgresql://db:5433", "postgresql://db:5433/b"),
-            (
-                "postgres://db?sslmode=require",
-                "postgres://db/b?sslmode=require",
-            ),
-        ];
-        for (given, expected) in cases {
-            assert_eq!(with_database(given, "b").unwrap(), expected);
-        }
-        assert!(with_database("not a url", "b").is_err());
-    }
 }

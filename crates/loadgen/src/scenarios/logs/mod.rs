@@ -119,6 +119,7 @@ pub async fn run(options: &LogsOptions, ctx: &Context<'_>) -> Result<Report> {
         totals,
         fanout: None,
         logs: Some(logs),
+        follows: None,
         notes: Vec::new(),
     })
 }

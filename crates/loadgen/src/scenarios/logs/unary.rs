@@ -9,11 +9,10 @@ use std::time::Duration;
 use feedline_proto::logs::v1::IngestRequest;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tonic::Code;
-use tonic_types::StatusExt as _;
 
 use super::app::KeyedClient;
 use super::records::batch;
+use crate::drive::retry_after;
 use crate::stats::Recorder;
 
 /// When a retry answer carries no RetryInfo.
@@ -71,14 +70,10 @@ async fn ingest(
             }
             Err(status) => status,
         };
-        let retry = matches!(
-            status.code(),
-            Code::ResourceExhausted | Code::Unavailable | Code::DeadlineExceeded
-        );
-        if !retry {
+        let Some(delay) = retry_after(&status, DEFAULT_RETRY_DELAY) else {
             recorder.error("Ingest", &format!("{:?}", status.code()), status.message());
             return false;
-        }
+        };
         if first_sent.elapsed() > GIVE_UP_AFTER {
             recorder.error(
                 "Ingest",
@@ -93,10 +88,6 @@ async fn ingest(
             return false;
         }
         recorder.retry();
-        let delay = status
-            .get_details_retry_info()
-            .and_then(|info| info.retry_delay)
-            .unwrap_or(DEFAULT_RETRY_DELAY);
         tokio::time::sleep(delay).await;
     }
 }
