@@ -29,14 +29,22 @@ pub struct Call {
 pub struct OpError {
     pub kind: String,
     pub message: String,
+    /// A refusal's RetryInfo delay (RESOURCE_EXHAUSTED): a closed-loop VU waits this long
+    /// before its next call, as a gRPC client honouring server pushback does.
+    pub pushback: Option<Duration>,
 }
 
 impl OpError {
     /// A gRPC error, grouped by its code.
     pub fn status(status: &tonic::Status) -> Self {
+        let refused = status.code() == tonic::Code::ResourceExhausted;
         Self {
             kind: format!("{:?}", status.code()),
             message: status.message().to_owned(),
+            pushback: refused
+                .then(|| retry_after(status, Duration::ZERO))
+                .flatten()
+                .filter(|delay| !delay.is_zero()),
         }
     }
 
@@ -45,6 +53,7 @@ impl OpError {
         Self {
             kind: kind.to_owned(),
             message,
+            pushback: None,
         }
     }
 }
@@ -125,7 +134,15 @@ where
                     let n = counter.fetch_add(1, Ordering::Relaxed);
                     let started = Instant::now();
                     let outcome = op(Call { vu, n }).await;
+                    let pushback = outcome.1.as_ref().err().and_then(|e| e.pushback);
                     record(&recorder, started, outcome);
+                    if let Some(delay) = pushback {
+                        let until = (Instant::now() + delay).min(deadline);
+                        tokio::select! {
+                            () = tokio::time::sleep_until(until) => {}
+                            () = stop.cancelled() => {}
+                        }
+                    }
                 }
             });
         }
