@@ -4,8 +4,8 @@ use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::fanout::v1::{AddFollow, RemoveFollow};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseTransaction, DbBackend,
+    EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
 use super::db_error::is_unique_violation;
@@ -27,105 +27,15 @@ impl Store {
     /// Creates the edge with its counters and outbox event; `Ok(false)` if it existed.
     #[tracing::instrument(skip(self))]
     pub async fn follow(&self, change: FollowChange) -> Result<bool> {
-        let _gate = self.write_gate().await;
-        let txn = self.begin_write().await?;
-        self.lock_users(&txn, change).await?;
-        let exists = follow::Entity::find_by_id((change.followee_id, change.follower_id))
-            .one(&txn)
-            .await?
-            .is_some();
-        if exists {
-            return Ok(false);
-        }
-        let now = now_ms();
-        let insert = follow::Entity::insert(follow::ActiveModel {
-            followee_id: Set(change.followee_id),
-            follower_id: Set(change.follower_id),
-            created_at_ms: Set(now),
-        })
-        .exec_without_returning(&txn)
-        .await;
-        match insert {
-            Ok(_) => {}
-            // Lost a race with an identical Follow: the edge exists, which is what was asked.
-            Err(e) if is_unique_violation(&e) => return Ok(false),
-            Err(e) => return Err(e.into()),
-        }
-        adjust_counts(&txn, change, 1).await?;
-        outbox::append(
-            &txn,
-            Kind::AddFollow(AddFollow {
-                follower_id: change.follower_id,
-                followee_id: change.followee_id,
-            }),
-            now,
-        )
-        .await?;
-        txn.commit().await?;
-        self.outbox_signal.notify_one();
-        Ok(true)
+        self.write(move |txn| Box::pin(insert_edge(txn, change)))
+            .await
     }
 
     /// Removes the edge with its counters and outbox event; `Ok(false)` if there was none.
     #[tracing::instrument(skip(self))]
     pub async fn unfollow(&self, change: FollowChange) -> Result<bool> {
-        let _gate = self.write_gate().await;
-        let txn = self.begin_write().await?;
-        self.lock_users(&txn, change).await?;
-        let deleted = follow::Entity::delete_by_id((change.followee_id, change.follower_id))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        if deleted == 0 {
-            return Ok(false);
-        }
-        adjust_counts(&txn, change, -1).await?;
-        outbox::append(
-            &txn,
-            Kind::RemoveFollow(RemoveFollow {
-                follower_id: change.follower_id,
-                followee_id: change.followee_id,
-            }),
-            now_ms(),
-        )
-        .await?;
-        txn.commit().await?;
-        self.outbox_signal.notify_one();
-        Ok(true)
-    }
-
-    /// Locks both users' rows, in id order, and fails naming the field of any unknown one.
-    ///
-    /// Locking first matters on InnoDB: the foreign-key check takes a shared lock on the user
-    /// rows, and two concurrent follows of the same user would then deadlock when both upgrade
-    /// it to update the counter. Ascending order prevents A->B / B->A deadlocks.
-    async fn lock_users(&self, txn: &impl ConnectionTrait, change: FollowChange) -> Result<()> {
-        let mut query = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .filter(user::Column::Id.is_in([change.follower_id, change.followee_id]))
-            .order_by_asc(user::Column::Id);
-        if self.backend() != DbBackend::Sqlite {
-            query = query.lock_exclusive();
-        }
-        let found: Vec<i64> = query.into_tuple().all(txn).await?;
-        let mut violations = Vec::new();
-        for (field, id) in [
-            ("follower_id", change.follower_id),
-            ("followee_id", change.followee_id),
-        ] {
-            if !found.contains(&id) {
-                violations.push(feedline_service_kit::validation::FieldViolation::new(
-                    field,
-                    format!("no user with id {id}"),
-                ));
-            }
-        }
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::InvalidArgument(violations))
-        }
+        self.write(move |txn| Box::pin(delete_edge(txn, change)))
+            .await
     }
 
     /// Ids of `user_id`'s followers, ascending, one page.
@@ -160,6 +70,100 @@ impl Store {
         }
         let rows: Vec<i64> = query.into_tuple().all(&self.db).await?;
         Ok(PageOf::from_probe(rows, page.size, |id| *id))
+    }
+}
+
+/// Follow's statements, in the caller's transaction.
+async fn insert_edge(txn: &DatabaseTransaction, change: FollowChange) -> Result<bool> {
+    lock_users(txn, change).await?;
+    let exists = follow::Entity::find_by_id((change.followee_id, change.follower_id))
+        .one(txn)
+        .await?
+        .is_some();
+    if exists {
+        return Ok(false);
+    }
+    let now = now_ms();
+    let insert = follow::Entity::insert(follow::ActiveModel {
+        followee_id: Set(change.followee_id),
+        follower_id: Set(change.follower_id),
+        created_at_ms: Set(now),
+    })
+    .exec_without_returning(txn)
+    .await;
+    match insert {
+        Ok(_) => {}
+        // Lost a race with an identical Follow: the edge exists, which is what was asked.
+        Err(e) if is_unique_violation(&e) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    adjust_counts(txn, change, 1).await?;
+    outbox::append(
+        txn,
+        Kind::AddFollow(AddFollow {
+            follower_id: change.follower_id,
+            followee_id: change.followee_id,
+        }),
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Unfollow's statements, in the caller's transaction.
+async fn delete_edge(txn: &DatabaseTransaction, change: FollowChange) -> Result<bool> {
+    lock_users(txn, change).await?;
+    let deleted = follow::Entity::delete_by_id((change.followee_id, change.follower_id))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if deleted == 0 {
+        return Ok(false);
+    }
+    adjust_counts(txn, change, -1).await?;
+    outbox::append(
+        txn,
+        Kind::RemoveFollow(RemoveFollow {
+            follower_id: change.follower_id,
+            followee_id: change.followee_id,
+        }),
+        now_ms(),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Locks both users' rows, in id order, and fails naming the field of any unknown one.
+///
+/// Locking first matters on InnoDB: the foreign-key check takes a shared lock on the user
+/// rows, and two concurrent follows of the same user would then deadlock when both upgrade
+/// it to update the counter. Ascending order prevents A->B / B->A deadlocks.
+async fn lock_users(txn: &impl ConnectionTrait, change: FollowChange) -> Result<()> {
+    let mut query = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::Id.is_in([change.follower_id, change.followee_id]))
+        .order_by_asc(user::Column::Id);
+    if txn.get_database_backend() != DbBackend::Sqlite {
+        query = query.lock_exclusive();
+    }
+    let found: Vec<i64> = query.into_tuple().all(txn).await?;
+    let mut violations = Vec::new();
+    for (field, id) in [
+        ("follower_id", change.follower_id),
+        ("followee_id", change.followee_id),
+    ] {
+        if !found.contains(&id) {
+            violations.push(feedline_service_kit::validation::FieldViolation::new(
+                field,
+                format!("no user with id {id}"),
+            ));
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(violations))
     }
 }
 
