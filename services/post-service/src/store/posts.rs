@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::fanout::v1::{DeliverPost, RetractPost};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, DatabaseTransaction, EntityTrait as _, JoinType,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait as _, DatabaseTransaction, DbBackend,
+    EntityTrait as _, JoinType, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
 use super::db_error::is_unique_violation;
@@ -177,18 +177,12 @@ impl Store {
 /// `Ok(None)` when the idempotency key is taken (by a call that committed first, or that ran
 /// earlier in the same group): nothing was written, and the caller answers with that post.
 async fn insert_post(txn: &DatabaseTransaction, row: Post) -> Result<Option<Post>> {
-    let author_exists = user::Entity::find_by_id(row.author_id)
-        .select_only()
-        .column(user::Column::Id)
-        .into_tuple::<i64>()
-        .one(txn)
-        .await?
-        .is_some();
-    if !author_exists {
-        return Err(Error::invalid(
-            "author_id",
-            format!("no user with id {}", row.author_id),
-        ));
+    // SQLite lets the foreign key find an unknown author (a failed statement leaves its
+    // transaction usable there), which saves a lookup per post; PostgreSQL aborts the
+    // transaction on any error, so it looks first, as MySQL does.
+    let sqlite = txn.get_database_backend() == DbBackend::Sqlite;
+    if !sqlite {
+        check_author(txn, row.author_id).await?;
     }
     let insert = post::Entity::insert(post::ActiveModel {
         id: Set(row.id),
@@ -203,6 +197,10 @@ async fn insert_post(txn: &DatabaseTransaction, row: Post) -> Result<Option<Post
     match insert {
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) && row.idempotency_key.is_some() => return Ok(None),
+        Err(e) if sqlite => {
+            check_author(txn, row.author_id).await?;
+            return Err(e.into());
+        }
         Err(e) => return Err(e.into()),
     }
     outbox::append(
@@ -214,6 +212,25 @@ async fn insert_post(txn: &DatabaseTransaction, row: Post) -> Result<Option<Post
     )
     .await?;
     Ok(Some(row))
+}
+
+/// Fails with a violation of `author_id` when no such user exists.
+async fn check_author(txn: &DatabaseTransaction, author_id: i64) -> Result<()> {
+    let exists = user::Entity::find_by_id(author_id)
+        .select_only()
+        .column(user::Column::Id)
+        .into_tuple::<i64>()
+        .one(txn)
+        .await?
+        .is_some();
+    if exists {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "author_id",
+            format!("no user with id {author_id}"),
+        ))
+    }
 }
 
 /// DeletePost's statements, in the caller's transaction: the tombstone and its RetractPost

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex as SyncMutex};
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::call::{Call, Job};
@@ -22,8 +21,8 @@ pub(crate) struct GroupCommit {
     /// Cancelled by [`GroupCommit::close`]: the writer stops taking calls, answers what is
     /// queued, and ends.
     closing: CancellationToken,
-    /// The writer task; taken and awaited by `close`.
-    task: SyncMutex<Option<JoinHandle<()>>>,
+    /// Closed when the writer's thread ends; awaited by `close`.
+    stopped: SyncMutex<Option<oneshot::Receiver<()>>>,
     /// What the writer committed.
     committed: Arc<Committed>,
 }
@@ -52,11 +51,30 @@ impl GroupCommit {
             outbox_signal,
             committed: committed.clone(),
         };
-        let task = tokio::spawn(writer::run(writer, rx, closing.clone()));
+        let (stopped_tx, stopped) = oneshot::channel::<()>();
+        let run = writer::run(writer, rx, closing.clone());
+        // A thread of its own: the writer's every statement is a hand-off to sqlx's SQLite
+        // thread and back, and on the shared runtime each wake-up queued behind the gRPC
+        // handlers' tasks. If it cannot start, the receiver drops and calls answer UNAVAILABLE.
+        let spawned = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                let _stopped = stopped_tx;
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(run),
+                    Err(error) => tracing::error!(%error, "starting the SQLite writer"),
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "starting the SQLite writer thread");
+        }
         Self {
             intake,
             closing,
-            task: SyncMutex::new(Some(task)),
+            stopped: SyncMutex::new(Some(stopped)),
             committed,
         }
     }
@@ -90,11 +108,14 @@ impl GroupCommit {
     /// Stops taking calls and waits until every queued one is answered.
     pub(crate) async fn close(&self) {
         self.closing.cancel();
-        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(task) = task
-            && let Err(error) = task.await
-        {
-            tracing::error!(%error, "the group-commit writer failed");
+        let stopped = self
+            .stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(stopped) = stopped {
+            // Never sent: the sender's drop at the thread's end is the signal.
+            let _ = stopped.await;
         }
         let (groups, calls) = self.committed();
         tracing::info!(groups, calls, "group-commit writer stopped");
