@@ -1,9 +1,11 @@
 //! The one error type of post-service's domain; mapped to gRPC codes in `api/status.rs`.
 
+use std::time::Duration;
+
 use feedline_service_kit::validation::FieldViolation;
 
-/// What can go wrong in post-service.
-#[derive(Debug, thiserror::Error)]
+/// What can go wrong in post-service. `Clone`: one failed group commit is every call's error.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// The caller's input is wrong; each violation names its field.
     #[error("invalid argument: {0:?}")]
@@ -14,6 +16,13 @@ pub enum Error {
     /// A unique resource with this identity exists already.
     #[error("{0}")]
     AlreadyExists(String),
+    /// The write queue is full (SQLite group commit): nothing of the call was written; retry
+    /// after `retry_after`.
+    #[error("write queue full")]
+    QueueFull {
+        /// How long the caller should wait.
+        retry_after: Duration,
+    },
     /// The database cannot be reached now (down, pool exhausted, not yet migrated); retryable.
     #[error("database unavailable: {0}")]
     Unavailable(String),

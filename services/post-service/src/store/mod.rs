@@ -3,6 +3,7 @@
 
 mod db_error;
 mod follows;
+mod group;
 mod outbox;
 mod posts;
 mod users;
@@ -21,6 +22,7 @@ use tokio::sync::{Mutex, MutexGuard, Notify};
 use crate::error::Result;
 use crate::ids::IdGenerator;
 use crate::migration::Migrator;
+use group::{BoxFuture, GroupCommit, MAX_QUEUED};
 
 pub use follows::FollowChange;
 pub use outbox::OutboxFront;
@@ -71,7 +73,11 @@ pub struct Store {
     /// SQLite has one writer at a time; a transaction that reads and then writes fails with
     /// SQLITE_BUSY instead of waiting when another writer got in first. Queueing writers here
     /// turns that into waiting. `None` on PostgreSQL and MySQL, which lock rows themselves.
-    write_gate: Option<Mutex<()>>,
+    /// Shared with the group-commit writer, which holds it for each group's transaction.
+    write_gate: Option<Arc<Mutex<()>>>,
+    /// SQLite only: the writer that runs write calls in groups, one COMMIT per group. `None`
+    /// elsewhere: each call has a transaction of its own. Closed by [`Store::close`].
+    group: Option<GroupCommit>,
     /// Signalled after every commit that appended to the outbox, so the relay in this process
     /// sends at once instead of at its next poll.
     outbox_signal: Arc<Notify>,
@@ -94,11 +100,17 @@ impl Store {
             db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
         }
         Migrator::up(&db, None).await?;
+        let write_gate = sqlite.then(|| Arc::new(Mutex::new(())));
+        let outbox_signal = Arc::new(Notify::new());
+        let group = write_gate.as_ref().map(|gate| {
+            GroupCommit::start(db.clone(), gate.clone(), outbox_signal.clone(), MAX_QUEUED)
+        });
         Ok(Self {
             db,
             ids: IdGenerator::new(node_id),
-            write_gate: sqlite.then(|| Mutex::new(())),
-            outbox_signal: Arc::new(Notify::new()),
+            write_gate,
+            group,
+            outbox_signal,
         })
     }
 
@@ -107,8 +119,12 @@ impl Store {
         Ok(self.db.ping().await?)
     }
 
-    /// Closes the pool; in-flight queries finish first.
+    /// Closes the pool; in-flight queries finish first, and on SQLite every queued write call
+    /// is written and answered first (later ones answer UNAVAILABLE).
     pub async fn close(&self) -> Result<()> {
+        if let Some(group) = &self.group {
+            group.close().await;
+        }
         Ok(self.db.close_by_ref().await?)
     }
 
@@ -147,5 +163,33 @@ impl Store {
             ..TransactionOptions::default()
         };
         Ok(self.db.begin_with_options(options).await?)
+    }
+
+    /// Runs one write call's statements (`work`) and commits them, with the outbox rows they
+    /// appended; answers only once they are durable. On SQLite the call joins the next group of
+    /// the group-commit writer (its own savepoint, a shared COMMIT); elsewhere it gets a
+    /// transaction of its own. An `Err` from `work` commits nothing of it.
+    async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T>> + Send + 'static,
+    {
+        if let Some(group) = &self.group {
+            return group.submit(work).await;
+        }
+        let txn = self.begin_write().await?;
+        match work(&txn).await {
+            Ok(value) => {
+                txn.commit().await?;
+                self.outbox_signal.notify_one();
+                Ok(value)
+            }
+            Err(error) => {
+                if let Err(rollback) = txn.rollback().await {
+                    tracing::warn!(error = %rollback, "rolling back a failed write");
+                }
+                Err(error)
+            }
+        }
     }
 }

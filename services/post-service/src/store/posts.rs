@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::fanout::v1::{DeliverPost, RetractPost};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, EntityTrait as _, JoinType, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait as _, DatabaseTransaction, DbBackend,
+    EntityTrait as _, JoinType, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
 use super::db_error::is_unique_violation;
@@ -54,57 +54,19 @@ impl Store {
             deleted_at_ms: None,
             idempotency_key: new.idempotency_key.clone(),
         };
-        let _gate = self.write_gate().await;
-        let txn = self.begin_write().await?;
-        let author_exists = user::Entity::find_by_id(new.author_id)
-            .select_only()
-            .column(user::Column::Id)
-            .into_tuple::<i64>()
-            .one(&txn)
+        match self
+            .write(move |txn| Box::pin(insert_post(txn, row)))
             .await?
-            .is_some();
-        if !author_exists {
-            return Err(Error::invalid(
-                "author_id",
-                format!("no user with id {}", new.author_id),
-            ));
-        }
-        let insert = post::Entity::insert(post::ActiveModel {
-            id: Set(row.id),
-            author_id: Set(row.author_id),
-            body: Set(row.body.clone()),
-            created_at_ms: Set(row.created_at_ms),
-            deleted_at_ms: Set(None),
-            idempotency_key: Set(row.idempotency_key.clone()),
-        })
-        .exec_without_returning(&txn)
-        .await;
-        match insert {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) && new.idempotency_key.is_some() => {
-                // A concurrent call with the same key committed first: answer with its post.
-                drop(txn);
-                drop(_gate);
-                return self.find_replay(&new).await?.ok_or_else(|| {
-                    Error::Internal("idempotency key collided but no post holds it".into())
-                });
-            }
-            Err(e) => return Err(e.into()),
-        }
-        outbox::append(
-            &txn,
-            Kind::DeliverPost(DeliverPost {
-                post: Some(post_to_proto(&row)),
+        {
+            Some(post) => Ok(PostWrite {
+                post,
+                created: true,
             }),
-            now,
-        )
-        .await?;
-        txn.commit().await?;
-        self.outbox_signal.notify_one();
-        Ok(PostWrite {
-            post: row,
-            created: true,
-        })
+            // A concurrent call with the same key committed first: answer with its post.
+            None => self.find_replay(&new).await?.ok_or_else(|| {
+                Error::Internal("idempotency key collided but no post holds it".into())
+            }),
+        }
     }
 
     /// The post an earlier call with the same idempotency key created, if any. The same key
@@ -166,39 +128,8 @@ impl Store {
     /// Tombstones a post and appends its RetractPost event; `Ok(false)` if already deleted.
     #[tracing::instrument(skip(self))]
     pub async fn delete_post(&self, post_id: i64, author_id: i64) -> Result<bool> {
-        let _gate = self.write_gate().await;
-        let txn = self.begin_write().await?;
-        let post = post::Entity::find_by_id(post_id)
-            .one(&txn)
-            .await?
-            .filter(|p| p.author_id == author_id)
-            .ok_or_else(|| {
-                Error::NotFound(format!("post {post_id} by user {author_id} not found"))
-            })?;
-        if post.deleted_at_ms.is_some() {
-            return Ok(false);
-        }
-        let now = now_ms();
-        // The IS NULL guard makes a concurrent second delete a no-op instead of a second event.
-        let updated = post::Entity::update_many()
-            .col_expr(post::Column::DeletedAtMs, now.into())
-            .filter(post::Column::Id.eq(post_id))
-            .filter(post::Column::DeletedAtMs.is_null())
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        if updated == 0 {
-            return Ok(false);
-        }
-        outbox::append(
-            &txn,
-            Kind::RetractPost(RetractPost { post_id, author_id }),
-            now,
-        )
-        .await?;
-        txn.commit().await?;
-        self.outbox_signal.notify_one();
-        Ok(true)
+        self.write(move |txn| Box::pin(tombstone(txn, post_id, author_id)))
+            .await
     }
 
     /// An author's live posts, newest first, one page.
@@ -240,4 +171,96 @@ impl Store {
         }
         Ok(posts)
     }
+}
+
+/// CreatePost's statements, in the caller's transaction: the post and its DeliverPost event.
+/// `Ok(None)` when the idempotency key is taken (by a call that committed first, or that ran
+/// earlier in the same group): nothing was written, and the caller answers with that post.
+async fn insert_post(txn: &DatabaseTransaction, row: Post) -> Result<Option<Post>> {
+    // SQLite lets the foreign key find an unknown author (a failed statement leaves its
+    // transaction usable there), which saves a lookup per post; PostgreSQL aborts the
+    // transaction on any error, so it looks first, as MySQL does.
+    let sqlite = txn.get_database_backend() == DbBackend::Sqlite;
+    if !sqlite {
+        check_author(txn, row.author_id).await?;
+    }
+    let insert = post::Entity::insert(post::ActiveModel {
+        id: Set(row.id),
+        author_id: Set(row.author_id),
+        body: Set(row.body.clone()),
+        created_at_ms: Set(row.created_at_ms),
+        deleted_at_ms: Set(None),
+        idempotency_key: Set(row.idempotency_key.clone()),
+    })
+    .exec_without_returning(txn)
+    .await;
+    match insert {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) && row.idempotency_key.is_some() => return Ok(None),
+        Err(e) if sqlite => {
+            check_author(txn, row.author_id).await?;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    outbox::append(
+        txn,
+        Kind::DeliverPost(DeliverPost {
+            post: Some(post_to_proto(&row)),
+        }),
+        row.created_at_ms,
+    )
+    .await?;
+    Ok(Some(row))
+}
+
+/// Fails with a violation of `author_id` when no such user exists.
+async fn check_author(txn: &DatabaseTransaction, author_id: i64) -> Result<()> {
+    let exists = user::Entity::find_by_id(author_id)
+        .select_only()
+        .column(user::Column::Id)
+        .into_tuple::<i64>()
+        .one(txn)
+        .await?
+        .is_some();
+    if exists {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "author_id",
+            format!("no user with id {author_id}"),
+        ))
+    }
+}
+
+/// DeletePost's statements, in the caller's transaction: the tombstone and its RetractPost
+/// event; `Ok(false)` if the post was already deleted.
+async fn tombstone(txn: &DatabaseTransaction, post_id: i64, author_id: i64) -> Result<bool> {
+    let post = post::Entity::find_by_id(post_id)
+        .one(txn)
+        .await?
+        .filter(|p| p.author_id == author_id)
+        .ok_or_else(|| Error::NotFound(format!("post {post_id} by user {author_id} not found")))?;
+    if post.deleted_at_ms.is_some() {
+        return Ok(false);
+    }
+    let now = now_ms();
+    // The IS NULL guard makes a concurrent second delete a no-op instead of a second event.
+    let updated = post::Entity::update_many()
+        .col_expr(post::Column::DeletedAtMs, now.into())
+        .filter(post::Column::Id.eq(post_id))
+        .filter(post::Column::DeletedAtMs.is_null())
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if updated == 0 {
+        return Ok(false);
+    }
+    outbox::append(
+        txn,
+        Kind::RetractPost(RetractPost { post_id, author_id }),
+        now,
+    )
+    .await?;
+    Ok(true)
 }

@@ -1,6 +1,6 @@
 //! Creating and reading users.
 
-use sea_orm::{ActiveValue::Set, EntityTrait as _};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait as _};
 
 use super::db_error::is_unique_violation;
 use super::{Store, User};
@@ -29,25 +29,15 @@ impl Store {
             follower_count: 0,
             following_count: 0,
         };
-        let _gate = self.write_gate().await;
-        let active = user::ActiveModel {
-            id: Set(row.id),
-            handle: Set(row.handle.clone()),
-            display_name: Set(row.display_name.clone()),
-            created_at_ms: Set(row.created_at_ms),
-            follower_count: Set(0),
-            following_count: Set(0),
-        };
-        match user::Entity::insert(active)
-            .exec_without_returning(&self.db)
-            .await
-        {
-            Ok(_) => Ok(row),
-            Err(e) if is_unique_violation(&e) => Err(Error::AlreadyExists(format!(
-                "handle {:?} is taken",
-                row.handle
-            ))),
-            Err(e) => Err(e.into()),
+        match &self.group {
+            // SQLite: joins the next group, with one COMMIT for many calls.
+            Some(group) => {
+                group
+                    .submit(move |txn| Box::pin(insert_user(txn, row)))
+                    .await
+            }
+            // One statement needs no transaction of its own.
+            None => insert_user(&self.db, row).await,
         }
     }
 
@@ -58,5 +48,28 @@ impl Store {
             .one(&self.db)
             .await?
             .ok_or_else(|| Error::NotFound(format!("user {user_id} not found")))
+    }
+}
+
+/// CreateUser's one statement; a taken handle is `AlreadyExists`.
+async fn insert_user(conn: &impl ConnectionTrait, row: User) -> Result<User> {
+    let active = user::ActiveModel {
+        id: Set(row.id),
+        handle: Set(row.handle.clone()),
+        display_name: Set(row.display_name.clone()),
+        created_at_ms: Set(row.created_at_ms),
+        follower_count: Set(0),
+        following_count: Set(0),
+    };
+    match user::Entity::insert(active)
+        .exec_without_returning(conn)
+        .await
+    {
+        Ok(_) => Ok(row),
+        Err(e) if is_unique_violation(&e) => Err(Error::AlreadyExists(format!(
+            "handle {:?} is taken",
+            row.handle
+        ))),
+        Err(e) => Err(e.into()),
     }
 }
