@@ -30,7 +30,7 @@ pub struct AdmissionConfig {
 impl Default for AdmissionConfig {
     fn default() -> Self {
         Self {
-            max_lag: Duration::from_millis(1000),
+            max_lag: Duration::from_millis(500),
             max_backlog: 100_000,
             refresh: Duration::from_millis(50),
         }

@@ -85,11 +85,11 @@ impl Timelines {
                     .cloned()
                     .unwrap_or(Value::Null)
             };
-            if !newest.contains_key(&followee) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = newest.entry(followee) {
                 let list = self
                     .followee_posts(followee, &reply, &mut group.total)
                     .await?;
-                newest.insert(followee, list);
+                slot.insert(list);
             }
             let Some(Some(posts)) = newest.get(&followee) else {
                 continue;
