@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow, bail};
 use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
 use feedline_proto::graph::v1::{CreateUserRequest, FollowRequest};
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
@@ -14,6 +14,7 @@ use tonic::transport::Channel;
 
 use super::plan::{Plan, handle};
 use crate::connect;
+use crate::drive::retry_after;
 use crate::stats::{Progress, run_steps};
 
 /// Setup calls in flight at once.
@@ -105,6 +106,9 @@ pub async fn create_users(plan: &Plan, run: &str, channels: &[Channel]) -> Resul
     ids
 }
 
+/// When a refusal carries no RetryInfo.
+const SETUP_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One Follow per `(follower, followee)` edge (user indices into `ids`), many in flight.
 pub async fn follow_all(edges: &[(u32, u32)], ids: &[i64], channels: &[Channel]) -> Result<()> {
     let clients = connect::clients(channels, GraphServiceClient::new);
@@ -120,10 +124,17 @@ pub async fn follow_all(edges: &[(u32, u32)], ids: &[i64], channels: &[Channel])
                 followee_id: ids[followee as usize],
             };
             async move {
-                client
-                    .follow(request)
-                    .await
-                    .map_err(|s| anyhow!("Follow: {:?}: {}", s.code(), s.message()))?;
+                // Follow is idempotent: a refusal (fan-out behind its bound) is sent again
+                // after its RetryInfo delay; any other error fails the setup.
+                loop {
+                    match client.follow(request).await {
+                        Ok(_) => break,
+                        Err(status) => match retry_after(&status, SETUP_RETRY_DELAY) {
+                            Some(delay) => tokio::time::sleep(delay).await,
+                            None => bail!("Follow: {:?}: {}", status.code(), status.message()),
+                        },
+                    }
+                }
                 done.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }

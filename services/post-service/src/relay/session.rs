@@ -124,6 +124,14 @@ async fn drive(
                 }
                 continue;
             }
+            if !store.is_sqlite() {
+                // PostgreSQL and MySQL commit concurrent writers in any order, so a row can
+                // commit below the cursor after the pass went by it. The next claim starts from
+                // the oldest row again: rows in flight hold their lease and are skipped, and a
+                // late row (a concurrent writer's, so it commutes with what went ahead) is sent.
+                // On SQLite one writer commits in id order, so the cursor never passes a row.
+                after = None;
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
