@@ -122,10 +122,7 @@ impl Timelines {
                 }
             })
             .collect::<Vec<_>>();
-        group.total.recipients = writes.len();
-        let sent = send_per_node(&self.inner.redis, writes, self.inner.config.max_pipeline).await?;
-        group.total.commands += sent.commands;
-        group.total.pipelines += sent.pipelines;
+        self.write_timelines(writes, &mut group.total).await?;
         Ok(group)
     }
 

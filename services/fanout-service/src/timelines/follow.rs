@@ -118,10 +118,7 @@ impl Timelines {
                 ops: vec![Op::Zadd(entries), self.list_trim()],
             })
             .collect();
-        group.total.recipients = writes.len();
-        let sent = send_per_node(&self.inner.redis, writes, self.inner.config.max_pipeline).await?;
-        group.total.commands += sent.commands;
-        group.total.pipelines += sent.pipelines;
+        self.write_timelines(writes, &mut group.total).await?;
         Ok(group)
     }
 
@@ -220,19 +217,20 @@ impl Timelines {
             key: keys::timeline(follower),
             ops: vec![Op::Zrem(members)],
         };
-        self.write_timeline(write, &mut applied).await?;
+        self.write_timelines(vec![write], &mut applied).await?;
         Ok(applied)
     }
 
-    /// Sends the writes to one follower's timeline and counts them.
-    async fn write_timeline(
+    /// Sends writes to home timelines, per cluster node, and counts them: each write is one
+    /// timeline reached.
+    pub(super) async fn write_timelines(
         &self,
-        write: KeyWrites,
+        writes: Vec<KeyWrites>,
         applied: &mut Applied,
     ) -> Result<(), TimelineError> {
+        applied.recipients = writes.len();
         let max = self.inner.config.max_pipeline;
-        let sent = send_per_node(&self.inner.redis, vec![write], max).await?;
-        applied.recipients = 1;
+        let sent = send_per_node(&self.inner.redis, writes, max).await?;
         applied.commands += sent.commands;
         applied.pipelines += sent.pipelines;
         Ok(())

@@ -6,7 +6,7 @@ use fred::interfaces::{KeysInterface as _, SetsInterface as _, SortedSetsInterfa
 use fred::types::Value;
 
 use super::index::{parse_ids, sentinel_present};
-use super::pipeline::{KeyWrites, Op, send_per_node};
+use super::pipeline::{KeyWrites, Op};
 use feedline_redis::keys;
 
 use super::{Applied, TimelineError, Timelines};
@@ -51,10 +51,7 @@ impl Timelines {
                 ops: vec![Op::Zrem(vec![member.clone()])],
             })
             .collect();
-        let sent = send_per_node(&self.inner.redis, writes, self.inner.config.max_pipeline).await?;
-        applied.recipients = followers.len();
-        applied.commands += sent.commands;
-        applied.pipelines += sent.pipelines;
+        self.write_timelines(writes, &mut applied).await?;
         Ok(applied)
     }
 
