@@ -18,7 +18,7 @@ const MAX_ACKS_PER_RESPONSE: usize = 1000;
 /// Groups of one kind applied at once: one is written while the next fills.
 const GROUPS_PER_KIND: usize = 2;
 /// Events in one group, at most: bounds one group's pipelines (and its latency).
-const GROUP_EVENTS: usize = 512;
+const GROUP_EVENTS: usize = 256;
 
 /// Serves one stream until the relay closes it, it breaks, or shutdown begins. Events already
 /// read are always finished and answered (when the relay still listens) before the stream ends,

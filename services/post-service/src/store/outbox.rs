@@ -52,6 +52,8 @@ pub(crate) async fn append(
 /// The front of the outbox, as admission control measures it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutboxFront {
+    /// Id of the oldest event not yet applied: how fast it advances is how fast fan-out drains.
+    pub oldest_id: i64,
     /// Commit time (Unix ms) of the oldest event not yet applied.
     pub oldest_ms: i64,
     /// Events from that one to the newest (an upper bound of those waiting).
@@ -235,6 +237,7 @@ impl Store {
             .await?;
         let newest = Ord::max(newest.unwrap_or(oldest_id), oldest_id);
         Ok(Some(OutboxFront {
+            oldest_id,
             oldest_ms,
             backlog: u64::try_from(newest - oldest_id + 1).unwrap_or(0),
         }))
