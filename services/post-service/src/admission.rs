@@ -27,6 +27,8 @@ use crate::store::{OutboxFront, Store};
 
 /// How far back the drain rate looks.
 const DRAIN_WINDOW: Duration = Duration::from_secs(1);
+/// What the time per event is multiplied by at each measurement that finds the outbox empty.
+const RELAX_WHEN_EMPTY: f64 = 0.9;
 
 /// The bounds. A zero bound is off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,7 +184,14 @@ impl DrainRate {
     /// over the drain rate), or None before any rate was measured.
     fn observe(&mut self, now: Instant, front: Option<OutboxFront>) -> Option<Duration> {
         let Some(front) = front else {
+            // Fan-out caught up: the rate last measured may be a slow spell's that is over
+            // (a Redis failover, say). Trusted a little less each time, so that admission
+            // throttled by a stale rate, which never lets a busy second form to measure a new
+            // one, opens up within a second or two; the age bound still holds meanwhile.
             self.samples.clear();
+            if let Some(per_event) = &mut self.per_event {
+                *per_event *= RELAX_WHEN_EMPTY;
+            }
             return None;
         };
         if let Some(per_event) = self.measure(now, front.oldest_id) {
@@ -317,17 +326,41 @@ mod tests {
             .expect("the last rate");
         assert_eq!(wait.as_millis(), 3000);
         // An empty outbox ends the busy stretch; the next burst is judged by the last rate
-        // until a whole busy second measures a new one (here 200 ids/s).
+        // (a little relaxed) until a whole busy second measures a new one (here 200 ids/s).
         assert_eq!(drain.observe(at(3050), None), None);
         let wait = drain
             .observe(at(3100), front(9000, 400))
             .expect("the last rate");
-        assert_eq!(wait.as_millis(), 400);
+        assert_eq!(wait.as_millis(), 360);
         drain.observe(at(3600), front(9100, 400));
         let wait = drain
             .observe(at(4100), front(9200, 400))
             .expect("a new rate");
         assert_eq!(wait.as_millis(), 2000);
+    }
+
+    #[test]
+    fn a_slow_rate_relaxes_each_time_the_outbox_is_found_empty() {
+        let mut drain = DrainRate::default();
+        let t0 = Instant::now();
+        // A slow spell: 10 events/s.
+        drain.observe(t0, front(1, 100));
+        let slow = drain
+            .observe(t0 + Duration::from_secs(1), front(11, 100))
+            .expect("a busy second");
+        assert_eq!(slow.as_millis(), 10_000);
+        // Then the outbox keeps emptying between small bursts: 20 measurements (a second at
+        // the default refresh) later, the same backlog is predicted 8x faster.
+        for i in 0..20 {
+            assert_eq!(
+                drain.observe(t0 + Duration::from_millis(1050 + i * 50), None),
+                None
+            );
+        }
+        let relaxed = drain
+            .observe(t0 + Duration::from_secs(3), front(100, 100))
+            .expect("the relaxed rate");
+        assert!(relaxed < slow / 8, "{relaxed:?}");
     }
 
     #[test]
