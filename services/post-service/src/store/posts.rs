@@ -55,7 +55,7 @@ impl Store {
             idempotency_key: new.idempotency_key.clone(),
         };
         match self
-            .write(move |txn| Box::pin(insert_post(txn, row)))
+            .write(move |txn| Box::pin(insert_post(txn, row.clone())))
             .await?
         {
             Some(post) => Ok(PostWrite {

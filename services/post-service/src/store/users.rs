@@ -33,7 +33,7 @@ impl Store {
             // SQLite: joins the next group, with one COMMIT for many calls.
             Some(group) => {
                 group
-                    .submit(move |txn| Box::pin(insert_user(txn, row)))
+                    .submit(move |txn| Box::pin(insert_user(txn, row.clone())))
                     .await
             }
             // One statement needs no transaction of its own.

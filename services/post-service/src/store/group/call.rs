@@ -11,9 +11,9 @@ use crate::error::{Error, Result};
 
 /// A queued call, whatever its result type.
 pub(crate) trait Job: Send {
-    /// Runs the call's statements on `txn` (its savepoint) in the caller's span and keeps the
-    /// outcome for later; returns whether it succeeded (so its savepoint is released, not
-    /// rolled back).
+    /// Runs the call's statements on `txn` in the caller's span and keeps the outcome for
+    /// later; returns whether it succeeded. A call may run twice (the first run rolled back
+    /// with its whole group): only the last outcome is kept.
     fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> BoxFuture<'a, bool>;
 
     /// The span of the request that submitted the call.
@@ -25,8 +25,8 @@ pub(crate) trait Job: Send {
 
 /// A call returning `T`, with its work `F`.
 pub(crate) struct Call<T, F> {
-    /// Taken when the call runs (once).
-    work: Option<F>,
+    /// The statements; run once per attempt at the group.
+    work: F,
     /// Set when the call has run; sent only after the group's COMMIT.
     outcome: Option<Result<T>>,
     /// Dropped unanswered only if the writer dies; the caller then sees an internal error.
@@ -40,7 +40,7 @@ impl<T, F> Call<T, F> {
     /// A call submitted from the current span; `reply` receives its answer.
     pub(crate) fn new(work: F, reply: oneshot::Sender<Result<T>>) -> Self {
         Self {
-            work: Some(work),
+            work,
             outcome: None,
             reply,
             span: tracing::Span::current(),
@@ -51,14 +51,11 @@ impl<T, F> Call<T, F> {
 impl<T, F> Job for Call<T, F>
 where
     T: Send + 'static,
-    F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T>> + Send + 'static,
+    F: for<'t> Fn(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T>> + Send + 'static,
 {
     fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> BoxFuture<'a, bool> {
         Box::pin(async move {
-            let outcome = match self.work.take() {
-                Some(work) => work(txn).instrument(self.span.clone()).await,
-                None => Err(Error::Internal("a grouped write ran twice".into())),
-            };
+            let outcome = (self.work)(txn).instrument(self.span.clone()).await;
             let ok = outcome.is_ok();
             self.outcome = Some(outcome);
             ok

@@ -183,6 +183,60 @@ async fn one_group_answers_each_call_and_rolls_back_only_the_failed_ones() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_fails_after_writing_leaves_nothing_and_its_group_commits_the_rest() {
+    let (store, _database) = sqlite_store().await;
+    let (a, b, c) = (
+        user(&store, "ann").await,
+        user(&store, "bob").await,
+        user(&store, "cid").await,
+    );
+    let group = store.group.as_ref().unwrap();
+    let before = committed(&store);
+
+    let gate = store.write_gate().await;
+    let mut first: Pending<'_> = Box::pin(store.follow(change(a, b)));
+    // Writes an edge c->a, then fails: run first without savepoints, its row is mixed with the
+    // others' until the group runs again with one savepoint per call.
+    let mut half: Pending<'_> = Box::pin(group.submit(move |txn| {
+        Box::pin(async move {
+            txn.execute_unprepared(&format!(
+                "INSERT INTO follows (followee_id, follower_id, created_at_ms) \
+                 VALUES ({a}, {c}, 0)"
+            ))
+            .await?;
+            Err::<bool, _>(Error::Internal("fails after its write".into()))
+        })
+    }));
+    let mut last: Pending<'_> = Box::pin(store.follow(change(b, c)));
+    queue(&mut first).await;
+    queue(&mut half).await;
+    queue(&mut last).await;
+    drop(gate);
+    let (first, half, last) = (first.await, half.await, last.await);
+    assert!(first.unwrap());
+    assert!(matches!(half, Err(Error::Internal(_))), "{half:?}");
+    assert!(last.unwrap());
+    assert_eq!(committed(&store), (before.0 + 1, before.1 + 3), "one group");
+    let edges: Vec<(i64, i64)> = follow::Entity::find()
+        .all(&store.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.follower_id, row.followee_id))
+        .collect();
+    assert_eq!(edges.len(), 2, "{edges:?}");
+    assert!(
+        !edges.contains(&(c, a)),
+        "the failed call's row is gone: {edges:?}"
+    );
+    assert_eq!(outbox::Entity::find().count(&store.db).await.unwrap(), 2);
+    // Each good call ran twice (once rolled back) and counted once.
+    let bob = store.get_user(b).await.unwrap();
+    assert_eq!((bob.follower_count, bob.following_count), (1, 1));
+    store.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_commit_fails_every_call_of_its_group_and_the_next_group_commits() {
     let (store, _database) = sqlite_store().await;
     let (a, b) = (user(&store, "ann").await, user(&store, "bob").await);
