@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use feedline_service_kit::{CancellationToken, ConfigError, Env};
 use feedline_test_harness::{
-    RedisCluster, Social, TestDatabase, ephemeral_listener, wait_for_serving,
+    Backend, RedisCluster, Social, TestDatabase, ephemeral_listener, wait_for_serving,
 };
 use tokio::net::TcpListener;
 
@@ -28,13 +28,15 @@ pub enum Service {
     Logs,
 }
 
-/// What to start. post-service (SQLite, its relay polling every 50 ms and pointed at
-/// fanout-service) and fanout-service always run; feed-read-service and log-ingest-service
-/// only when asked for.
+/// What to start. post-service (SQLite unless [`StackBuilder::post_database`] says otherwise,
+/// its relay polling every 50 ms and pointed at fanout-service) and fanout-service always run;
+/// feed-read-service and log-ingest-service only when asked for.
 #[derive(Debug, Default)]
 pub struct StackBuilder {
     feed: bool,
     logs: bool,
+    /// post-service's database engine; SQLite when None.
+    post_backend: Option<Backend>,
     /// Applied after each service's own variables, so they win.
     overrides: Vec<(Service, String, String)>,
 }
@@ -52,6 +54,13 @@ impl StackBuilder {
         self
     }
 
+    /// Runs post-service on a fresh database of `backend` (a server's must be enabled:
+    /// [`Backend::enabled`]; `start` fails otherwise).
+    pub fn post_database(mut self, backend: Backend) -> Self {
+        self.post_backend = Some(backend);
+        self
+    }
+
     /// Adds or overrides variables of `service` (ignored for a service that does not run).
     pub fn env(mut self, service: Service, pairs: &[(&str, &str)]) -> Self {
         let pairs = pairs
@@ -65,7 +74,10 @@ impl StackBuilder {
     /// service is SERVING and connects to post-service.
     pub async fn start(self) -> Result<Stack> {
         let cluster = RedisCluster::start(3, 0).await.context("redis cluster")?;
-        let post_db = TestDatabase::sqlite().await?;
+        let backend = self.post_backend.unwrap_or(Backend::Sqlite);
+        let post_db = TestDatabase::create(backend)
+            .await?
+            .with_context(|| format!("the {} backend is not enabled", backend.name()))?;
         let logs_db = if self.logs {
             Some(TestDatabase::sqlite().await?)
         } else {

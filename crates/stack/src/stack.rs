@@ -42,6 +42,11 @@ impl Stack {
         StackBuilder::default()
     }
 
+    /// post-service's database URL, for a test that reads or writes its tables directly.
+    pub fn post_database_url(&self) -> &str {
+        self.databases[0].url()
+    }
+
     /// Stops the services: the reader first, then the writer and its relay, then fanout-service
     /// (so the relay ends its stream while fanout-service still answers), then log ingestion. The cluster
     /// and the databases go after them.

@@ -17,12 +17,8 @@ use super::{Applied, GroupApplied, TimelineError, Timelines};
 
 impl Timelines {
     /// Applies an AddFollow: a group of one.
-    pub(super) async fn add_follow(
-        &self,
-        event: &AddFollow,
-        committed_ms: Option<i64>,
-    ) -> Result<Applied, TimelineError> {
-        let group = self.add_follows(&[(event, committed_ms)]).await?;
+    pub(super) async fn add_follow(&self, event: &AddFollow) -> Result<Applied, TimelineError> {
+        let group = self.add_follows(&[event]).await?;
         Ok(Applied {
             recipients: group.recipients.first().copied().unwrap_or(0),
             ..group.total
@@ -30,20 +26,26 @@ impl Timelines {
     }
 
     /// Applies AddFollows of any followees: index each edge, backfill each followee's newest
-    /// posts created up to the follow's commit (`committed_ms`). Later posts reach the follower
-    /// through their own deliveries, which alone decide (celebrity or not) whether they go into
-    /// timelines; a list rebuilt from post-service may already hold them. One pipeline indexes
-    /// every edge and reads every backfill; each follower's timeline then gets one ZADD.
+    /// posts, as many as `backfill_posts`, whenever they were created (none for a celebrity,
+    /// who is pulled at read).
+    ///
+    /// Not only those created before the follow: on PostgreSQL and MySQL a Follow can commit
+    /// after a post its followee created meanwhile was delivered, to an index without this
+    /// follower yet; only the backfill can bring that post (`tests/relay_postgres.rs`). A post
+    /// whose delivery comes later is written twice, with the same score: a no-op. One pipeline
+    /// indexes every edge and reads every backfill; each follower's timeline gets one ZADD.
     #[tracing::instrument(skip_all, fields(follows = events.len()))]
     pub(super) async fn add_follows(
         &self,
-        events: &[(&AddFollow, Option<i64>)],
+        events: &[&AddFollow],
     ) -> Result<GroupApplied, TimelineError> {
         let mut pairs = Vec::with_capacity(events.len());
-        for (event, committed) in events {
-            let (follower, followee) =
-                validate("add_follow", event.follower_id, event.followee_id)?;
-            pairs.push((follower, followee, *committed));
+        for event in events {
+            pairs.push(validate(
+                "add_follow",
+                event.follower_id,
+                event.followee_id,
+            )?);
         }
         let backfill = self.inner.config.backfill_posts;
         let per_event = 4 + usize::from(backfill > 0);
@@ -52,7 +54,7 @@ impl Timelines {
             ..GroupApplied::default()
         };
         let pipeline = self.inner.redis.pipeline();
-        for &(follower, followee, _) in &pairs {
+        for &(follower, followee) in &pairs {
             // Into an unbuilt index too: harmless, since its rebuild lists this committed edge.
             let () = pipeline
                 .sadd(keys::followers(followee), follower.to_string())
@@ -78,7 +80,7 @@ impl Timelines {
         // Each followee's newest posts, read once per group; None for a celebrity.
         let mut newest: HashMap<i64, Option<Vec<Entry>>> = HashMap::new();
         let mut timelines: HashMap<i64, Vec<Entry>> = HashMap::new();
-        for (index, &(follower, followee, committed)) in pairs.iter().enumerate() {
+        for (index, &(follower, followee)) in pairs.iter().enumerate() {
             let reply = |i: usize| {
                 replies
                     .get(index * per_event + i)
@@ -96,9 +98,7 @@ impl Timelines {
             };
             let entries: Vec<Entry> = posts
                 .iter()
-                .filter(|(score, member)| {
-                    member != keys::SENTINEL && committed.is_none_or(|at| *score <= at as f64)
-                })
+                .filter(|(_, member)| member != keys::SENTINEL)
                 .take(backfill)
                 .cloned()
                 .collect();

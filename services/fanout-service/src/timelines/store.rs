@@ -56,13 +56,7 @@ impl Timelines {
             None => Err(TimelineError::Malformed("event has no kind".into())),
             Some(Kind::DeliverPost(deliver)) => self.deliver(deliver).await,
             Some(Kind::RetractPost(retract)) => self.retract(retract).await,
-            Some(Kind::AddFollow(follow)) => {
-                let committed = event
-                    .commit_time
-                    .as_ref()
-                    .and_then(feedline_proto::timestamp_to_millis);
-                self.add_follow(follow, committed).await
-            }
+            Some(Kind::AddFollow(follow)) => self.add_follow(follow).await,
             Some(Kind::RemoveFollow(unfollow)) => self.remove_follow(unfollow).await,
         }
     }
@@ -100,13 +94,7 @@ impl Timelines {
         let follows = events
             .iter()
             .map(|event| match &event.kind {
-                Some(Kind::AddFollow(follow)) => Ok((
-                    follow,
-                    event
-                        .commit_time
-                        .as_ref()
-                        .and_then(feedline_proto::timestamp_to_millis),
-                )),
+                Some(Kind::AddFollow(follow)) => Ok(follow),
                 _ => Err(TimelineError::Malformed(
                     "apply_follows: not a follow".into(),
                 )),
