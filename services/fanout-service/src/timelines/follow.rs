@@ -10,7 +10,7 @@ use fred::types::Value;
 use feedline_redis::keys::Entry;
 
 use super::index::sentinel_present;
-use super::pipeline::{KeyWrites, Op, send_per_node};
+use super::pipeline::{KeyWrites, Op};
 use feedline_redis::keys;
 
 use super::{Applied, GroupApplied, TimelineError, Timelines};
@@ -219,21 +219,6 @@ impl Timelines {
         };
         self.write_timelines(vec![write], &mut applied).await?;
         Ok(applied)
-    }
-
-    /// Sends writes to home timelines, per cluster node, and counts them: each write is one
-    /// timeline reached.
-    pub(super) async fn write_timelines(
-        &self,
-        writes: Vec<KeyWrites>,
-        applied: &mut Applied,
-    ) -> Result<(), TimelineError> {
-        applied.recipients = writes.len();
-        let max = self.inner.config.max_pipeline;
-        let sent = send_per_node(&self.inner.redis, writes, max).await?;
-        applied.commands += sent.commands;
-        applied.pipelines += sent.pipelines;
-        Ok(())
     }
 }
 

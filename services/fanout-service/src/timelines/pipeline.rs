@@ -11,7 +11,7 @@ use fred::interfaces::{ClusterInterface as _, SetsInterface as _, SortedSetsInte
 use fred::types::config::Server;
 use futures::future::join_all;
 
-use super::TimelineError;
+use super::{Applied, TimelineError, Timelines};
 
 /// One command on the key of its [`KeyWrites`].
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +43,23 @@ pub(crate) struct Sent {
     pub commands: usize,
     /// Pipelines sent.
     pub pipelines: usize,
+}
+
+impl Timelines {
+    /// Sends writes to home timelines, per cluster node, and counts them: each write is one
+    /// timeline reached. Delivery, retraction, follow and unfollow all write through here.
+    pub(super) async fn write_timelines(
+        &self,
+        writes: Vec<KeyWrites>,
+        applied: &mut Applied,
+    ) -> Result<(), TimelineError> {
+        applied.recipients = writes.len();
+        let max = self.inner.config.max_pipeline;
+        let sent = send_per_node(&self.inner.redis, writes, max).await?;
+        applied.commands += sent.commands;
+        applied.pipelines += sent.pipelines;
+        Ok(())
+    }
 }
 
 /// Sends `writes` as per-node pipelines of at most `max_pipeline` commands (a single key with
