@@ -285,10 +285,13 @@ async fn random_followers_and_a_follow_storm_run_against_the_whole_stack() {
     assert_eq!(raw.writes, fanout.timeline_writes);
     assert!(raw.writes > 0 && raw.writes_per_s > 0.0 && raw.masters == 3);
     assert!(raw.ratio > 0.0 && raw.ratio.is_finite());
+    assert!(raw.arrival_writes_per_s > 0.0 && raw.arrival_ratio.is_finite());
+    assert!(at(&json, "fanout.raw.arrival.ratio").as_f64().unwrap() > 0.0);
     assert_eq!(at(&json, "fanout.raw.writes"), raw.writes);
     assert!(at(&json, "fanout.raw.ratio").as_f64().unwrap() > 0.0);
     let text = feedline_loadgen::report::text::render(&report);
     assert!(text.contains("raw ZADD baseline") && text.contains("fan-out / raw"));
+    assert!(text.contains("raw, arrival order") && text.contains("fan-out / raw arrival"));
 
     // 45 follows of 3 authors by 40 users, 4 callers; then posts while they are applied.
     let storm = FollowStormOptions {

@@ -36,6 +36,7 @@
 //! | `fanout.missing` | expected entries not found: the newest `timeline_cap` acknowledged posts of each user's followees must all be in its timeline |
 //! | `fanout.raw.{writes,masters,writes_per_s}` | `--random-followers`: after the load, `timeline_writes` single-member ZADDs of new members into the same timelines (filled to the cap), one `redis-cli --pipe` per master, all at once |
 //! | `fanout.raw.ratio` | `fanout.timeline_writes_per_s` / `fanout.raw.writes_per_s` |
+//! | `fanout.raw.arrival.{writes_per_s,ratio}` | the same writes again, in the order the posts were acknowledged (each post to all its followers) instead of timeline by timeline; the ratio as above |
 //! | `follows.{planned,accepted}` | `follow-storm` and `fanout --random-followers`: follows in the graph; Follow calls answered OK (refused ones are sent again until accepted) |
 //! | `follows.storm_ms`, `follows.accepted_per_s` | from the first Follow to the last answer; `accepted` over it |
 //! | `follows.latency_ms.{avg,p50,p95,p99,max}`, `follows.error_kinds` | the Follow calls, as `latency_ms` and `error_kinds` |
@@ -179,6 +180,10 @@ pub fn to_json(report: &Report) -> Value {
                 "masters": raw.masters,
                 "writes_per_s": raw.writes_per_s,
                 "ratio": raw.ratio,
+                "arrival": {
+                    "writes_per_s": raw.arrival_writes_per_s,
+                    "ratio": raw.arrival_ratio,
+                },
             });
         }
     }

@@ -193,13 +193,22 @@ pub fn sections(report: &Report) -> Vec<Section> {
             s.row(
                 "raw ZADD baseline",
                 format!(
-                    "{}   {}/s (the same writes pipelined per master, {} masters at once)",
+                    "{}   {}/s (the same writes pipelined per master, {} masters at once, \
+                     timeline by timeline)",
                     count(raw.writes as f64),
                     count(raw.writes_per_s),
                     raw.masters
                 ),
             );
             s.row("fan-out / raw", format!("{:.2}", raw.ratio));
+            s.row(
+                "raw, arrival order",
+                format!(
+                    "{}/s (the same writes, post after post as acknowledged)",
+                    count(raw.arrival_writes_per_s)
+                ),
+            );
+            s.row("fan-out / raw arrival", format!("{:.2}", raw.arrival_ratio));
         }
         sections.push(s);
     }

@@ -149,9 +149,19 @@ impl FanoutRun {
         figures.timeline_writes_per_s = figures.timeline_writes as f64 / took.as_secs_f64();
         if raw_baseline {
             eprintln!("raw baseline: the same timeline writes as pipelined ZADDs");
-            let raw = same_writes_raw(&self.redis, &self.social, &self.skip, &during, cap).await?;
+            let arrival = self.posts.in_order(setup_posts);
+            let raw = same_writes_raw(
+                &self.redis,
+                &self.social,
+                &self.skip,
+                (&during, &arrival),
+                cap,
+            )
+            .await?;
+            let ours = figures.timeline_writes_per_s;
             figures.raw = Some(RawFigures {
-                ratio: figures.timeline_writes_per_s / raw.writes_per_s.max(1e-9),
+                ratio: ours / raw.writes_per_s.max(1e-9),
+                arrival_ratio: ours / raw.arrival_writes_per_s.max(1e-9),
                 ..raw
             });
         }
@@ -161,13 +171,14 @@ impl FanoutRun {
 
 /// As many ZADDs into each follower's timeline as fan-out wrote into it for the posts of
 /// `during` (new members, so each inserts; `skip`: celebrities, not fanned out), on timelines
-/// trimmed back to `cap` as they were filled before the load; trimmed back again after. Run
-/// after the completeness check.
+/// trimmed back to `cap` as they were filled before the load; trimmed back again after. Sent
+/// timeline by timeline, then again post after post in the order of `arrival` (the same
+/// posts, in acknowledgement order). Run after the completeness check.
 async fn same_writes_raw(
     redis: &Client,
     social: &Social,
     skip: &[bool],
-    during: &[Vec<Acked>],
+    (during, arrival): (&[Vec<Acked>], &[Acked]),
     cap: usize,
 ) -> Result<RawFigures> {
     let mut per_user: BTreeMap<u32, usize> = BTreeMap::new();
@@ -189,10 +200,26 @@ async fn same_writes_raw(
         .await
         .context("the raw baseline")?;
     raw::trim(redis, &users, cap).await?;
+    let posts: Vec<Vec<i64>> = arrival
+        .iter()
+        .filter(|post| !skip[post.author as usize])
+        .map(|post| social.follower_ids(post.author))
+        .collect();
+    let in_order = raw::zadd_in_arrival_order(redis, &posts)
+        .await
+        .context("the raw baseline in arrival order")?;
+    raw::trim(redis, &users, cap).await?;
+    anyhow::ensure!(
+        in_order.writes == run.writes,
+        "the two raw baselines made {} and {} writes",
+        run.writes,
+        in_order.writes
+    );
     Ok(RawFigures {
         writes: run.writes,
         masters: run.masters,
         writes_per_s: run.per_s(),
-        ratio: 0.0,
+        arrival_writes_per_s: in_order.per_s(),
+        ..RawFigures::default()
     })
 }

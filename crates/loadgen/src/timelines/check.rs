@@ -19,6 +19,11 @@ use crate::social::Social;
 /// events apply in commit order, so its last post arriving means the others have; a few are
 /// watched because the last answer need not be the last commit when calls overlap.
 const DRAIN_LAST: usize = 3;
+/// The longest pause between two rounds of [`wait_all`]: after a round of many commands, the
+/// rate bound of [`pause`] would leave seconds between rounds, and the drain would be
+/// measured at that resolution.
+const MAX_PAUSE: Duration = Duration::from_millis(50);
+
 /// Timelines read per pipeline by the final check.
 const CHECK_PIPELINE: usize = 100;
 
@@ -63,7 +68,8 @@ pub async fn wait_all(
         if Instant::now() >= end {
             return Ok(None);
         }
-        tokio::time::sleep(pause(sent)).await;
+        // The load is over: what is left to find is short, so poll it often.
+        tokio::time::sleep(pause(sent).min(MAX_PAUSE)).await;
     }
 }
 

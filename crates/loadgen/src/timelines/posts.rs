@@ -106,6 +106,12 @@ impl PostLog {
         self.len() == 0
     }
 
+    /// The posts recorded from position `from` on, in acknowledgement order.
+    pub fn in_order(&self, from: usize) -> Vec<Acked> {
+        let posts = self.posts.lock().unwrap_or_else(PoisonError::into_inner);
+        posts.iter().skip(from).copied().collect()
+    }
+
     /// The posts recorded from position `from` on, grouped by author (`users` of them), each
     /// group in acknowledgement order.
     pub fn by_author(&self, users: usize, from: usize) -> Vec<Vec<Acked>> {

@@ -3,6 +3,13 @@
 //! trimmed back between runs, and the raw baseline: pipelined `ZADD`s into the same
 //! timelines, split per master and streamed by one `redis-cli --pipe` each, all at once.
 //!
+//! The baseline comes in two orders. Per timeline: every write of one timeline in a row, so
+//! its sorted set stays in the CPU cache; no online fan-out can write in that order, since it
+//! would have to hold all of a run's posts first. In arrival order: post after post, as they
+//! were acknowledged, each to all of its author's followers; the order a fan-out meets them
+//! in. With timelines drawn at random among many, the second is about 3x slower on the same
+//! Redis (see docs/benchmarks.md): a ZADD into a cold 800-entry sorted set is cache misses.
+//!
 //! Scores keep the three apart from real posts (creation ms, about 1.7e12): fill entries
 //! score 1e6.., raw entries 2e9.., so trims drop fill first, then raw entries, never a post.
 
@@ -92,36 +99,85 @@ impl RawRun {
 /// `tl:{user}`, as RESP streamed by one `redis-cli --pipe` per master (each gets only the
 /// keys it owns), all masters at once. Needs `redis-cli` on the PATH.
 pub async fn zadd_per_master(redis: &Client, writes: &[(i64, usize)]) -> Result<RawRun> {
-    let routing = redis
-        .cached_cluster_state()
-        .context("no cluster routing (is the URL a Redis Cluster?)")?;
-    let mut per_node: BTreeMap<(String, u16), Vec<u8>> = BTreeMap::new();
+    let mut per_node = PerNode::new(redis)?;
     let base = fresh_member_base();
-    let mut total = 0u64;
     for &(user, n) in writes {
         let key = keys::timeline(user);
-        let slot = fred::util::redis_keyslot(key.as_bytes());
-        let server = routing.get_server(slot).context("slot without a node")?;
-        let buffer = per_node
-            .entry((server.host.to_string(), server.port))
-            .or_default();
         for i in 0..n as u64 {
-            let score = (RAW_SCORE_BASE + i).to_string();
-            let member = keys::member((base + i) as i64);
-            buffer.extend(resp(&["ZADD", &key, &score, &member]));
-            total += 1;
+            per_node.zadd(&key, RAW_SCORE_BASE + i, base + i)?;
         }
     }
-    let masters = per_node.len();
-    // redis-cli blocks; its own threads keep the runtime free.
-    let elapsed = tokio::task::spawn_blocking(move || pipe_all(per_node))
-        .await
-        .map_err(|e| anyhow!("the raw baseline panicked: {e}"))??;
-    Ok(RawRun {
-        writes: total,
-        masters,
-        elapsed,
-    })
+    per_node.pipe().await
+}
+
+/// The raw rate in arrival order: for each post of `posts` (the follower ids of each, in the
+/// order the posts were acknowledged), one single-member ZADD of a new member into each
+/// follower's timeline, as RESP streamed by one `redis-cli --pipe` per master, all masters at
+/// once. The same (timeline, post) pairs as [`zadd_per_master`] is given, in the order a
+/// fan-out meets them. Needs `redis-cli` on the PATH.
+pub async fn zadd_in_arrival_order(redis: &Client, posts: &[Vec<i64>]) -> Result<RawRun> {
+    let mut per_node = PerNode::new(redis)?;
+    let base = fresh_member_base();
+    for (i, followers) in posts.iter().enumerate() {
+        let i = i as u64;
+        for &follower in followers {
+            per_node.zadd(&keys::timeline(follower), RAW_SCORE_BASE + i, base + i)?;
+        }
+    }
+    per_node.pipe().await
+}
+
+/// RESP for each master, in the order the commands were added.
+struct PerNode {
+    routing: fred::types::cluster::ClusterRouting,
+    buffers: BTreeMap<(String, u16), Vec<u8>>,
+    writes: u64,
+}
+
+impl PerNode {
+    fn new(redis: &Client) -> Result<Self> {
+        let routing = redis
+            .cached_cluster_state()
+            .context("no cluster routing (is the URL a Redis Cluster?)")?;
+        Ok(Self {
+            routing,
+            buffers: BTreeMap::new(),
+            writes: 0,
+        })
+    }
+
+    /// Appends `ZADD key score member` (the member is [`keys::member`] of `member`) to the
+    /// buffer of the master owning `key`.
+    fn zadd(&mut self, key: &str, score: u64, member: u64) -> Result<()> {
+        let slot = fred::util::redis_keyslot(key.as_bytes());
+        let server = self
+            .routing
+            .get_server(slot)
+            .context("slot without a node")?;
+        let buffer = self
+            .buffers
+            .entry((server.host.to_string(), server.port))
+            .or_default();
+        let score = score.to_string();
+        buffer.extend(resp(&["ZADD", key, &score, &keys::member(member as i64)]));
+        self.writes += 1;
+        Ok(())
+    }
+
+    /// Streams every buffer to its master at once, timed.
+    async fn pipe(self) -> Result<RawRun> {
+        let masters = self.buffers.len();
+        let buffers = self.buffers;
+        // redis-cli blocks; its own threads keep the runtime free.
+        let elapsed = tokio::task::spawn_blocking(move || pipe_all(buffers))
+            .await
+            .map_err(|e| anyhow!("the raw baseline panicked: {e}"))??;
+        Ok(RawRun {
+            writes: self.writes,
+            masters,
+            elapsed,
+        })
+    }
 }
 
 fn pipe_all(per_node: BTreeMap<(String, u16), Vec<u8>>) -> Result<Duration> {

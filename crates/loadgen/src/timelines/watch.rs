@@ -17,6 +17,8 @@ use tokio::time::Instant;
 
 /// Commands per pipeline at most.
 const PIPELINE: usize = 10_000;
+/// Pipelines of one round in flight at once.
+const IN_FLIGHT: usize = 4;
 /// The shortest pause between rounds.
 pub const POLL: Duration = Duration::from_millis(10);
 /// The pause per command of the last round: 50 µs, so at most 20,000 commands/s.
@@ -126,17 +128,32 @@ fn apply(
 /// Whether each `(watch, follower)` timeline holds the watch's post.
 async fn zscores(redis: &Client, watches: &[Watch], queries: &[(usize, i64)]) -> Result<Vec<bool>> {
     let mut hits = Vec::with_capacity(queries.len());
-    for chunk in queries.chunks(PIPELINE) {
-        let pipeline = redis.pipeline();
-        for &(w, follower) in chunk {
-            let () = pipeline
-                .zscore(keys::timeline(follower), watches[w].member.as_str())
-                .await?;
+    // A few pipelines in flight at once, replies kept in query order.
+    for round in queries.chunks(PIPELINE * IN_FLIGHT) {
+        let pipelines = round
+            .chunks(PIPELINE)
+            .map(|chunk| zscore_pipeline(redis, watches, chunk));
+        for chunk in futures::future::try_join_all(pipelines).await? {
+            hits.extend(chunk);
         }
-        let replies: Vec<Value> = pipeline.all().await?;
-        hits.extend(replies.iter().map(|reply| !reply.is_null()));
     }
     Ok(hits)
+}
+
+/// One pipeline of [`zscores`].
+async fn zscore_pipeline(
+    redis: &Client,
+    watches: &[Watch],
+    queries: &[(usize, i64)],
+) -> Result<Vec<bool>> {
+    let pipeline = redis.pipeline();
+    for &(w, follower) in queries {
+        let () = pipeline
+            .zscore(keys::timeline(follower), watches[w].member.as_str())
+            .await?;
+    }
+    let replies: Vec<Value> = pipeline.all().await?;
+    Ok(replies.iter().map(|reply| !reply.is_null()).collect())
 }
 
 #[cfg(test)]
