@@ -19,7 +19,7 @@ use fred::types::{SetOptions, Value};
 use feedline_redis::keys::{Entry, entry_of};
 
 use super::index::{parse_ids, sentinel_present};
-use super::pipeline::{KeyWrites, Op, send_per_node};
+use super::pipeline::{Encoded, KeyWrites, Op, encode, send_per_node};
 use feedline_redis::keys;
 
 use super::{Applied, TimelineError, Timelines};
@@ -90,7 +90,7 @@ impl Timelines {
 
         // Every live post of a fanned-out author, grouped by the timeline it goes to.
         let trim_every = self.inner.config.trim_every;
-        let mut timelines: HashMap<i64, (Vec<Entry>, bool)> = HashMap::new();
+        let mut timelines: HashMap<i64, (Vec<Encoded>, bool)> = HashMap::new();
         for (index, (post, entry)) in posts.iter().enumerate() {
             if deleted[index] {
                 continue;
@@ -99,6 +99,7 @@ impl Timelines {
                 continue;
             };
             group.recipients[index] = followers.len();
+            let entry = encode(entry);
             for &follower in followers {
                 let (entries, trim) = timelines.entry(follower).or_default();
                 entries.push(entry.clone());

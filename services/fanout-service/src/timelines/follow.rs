@@ -10,7 +10,7 @@ use fred::types::Value;
 use feedline_redis::keys::Entry;
 
 use super::index::sentinel_present;
-use super::pipeline::{KeyWrites, Op};
+use super::pipeline::{KeyWrites, Op, zadd};
 use feedline_redis::keys;
 
 use super::{Applied, GroupApplied, TimelineError, Timelines};
@@ -115,7 +115,7 @@ impl Timelines {
             .into_iter()
             .map(|(follower, entries)| KeyWrites {
                 key: keys::timeline(follower),
-                ops: vec![Op::Zadd(entries), self.list_trim()],
+                ops: vec![zadd(&entries), self.list_trim()],
             })
             .collect();
         self.write_timelines(writes, &mut group.total).await?;

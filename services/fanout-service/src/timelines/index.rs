@@ -8,7 +8,7 @@ use feedline_redis::keys::{self, Entry, entry_of};
 use fred::interfaces::SetsInterface as _;
 use fred::types::{Expiration, Value};
 
-use super::pipeline::{KeyWrites, Op, send_per_node};
+use super::pipeline::{KeyWrites, Op, send_per_node, zadd};
 use super::{Applied, TimelineError, Timelines};
 
 /// Follower ids per SADD when rebuilding an index.
@@ -48,9 +48,9 @@ impl Timelines {
         let entries: Vec<Entry> = posts.iter().filter_map(entry_of).collect();
         let mut ops = Vec::new();
         if !entries.is_empty() {
-            ops.push(Op::Zadd(entries.clone()));
+            ops.push(zadd(&entries));
         }
-        ops.push(Op::Zadd(vec![(0.0, keys::SENTINEL.to_owned())]));
+        ops.push(zadd(&[(0.0, keys::SENTINEL.to_owned())]));
         ops.push(self.list_trim());
         self.send_one_key(keys::author_posts(author), ops, applied)
             .await?;

@@ -6,18 +6,39 @@
 
 use std::collections::BTreeMap;
 
+use feedline_redis::keys::Entry;
+use fred::bytes::Bytes;
 use fred::clients::{Client, Pipeline};
-use fred::interfaces::{ClusterInterface as _, SetsInterface as _, SortedSetsInterface as _};
+use fred::interfaces::{
+    ClientLike as _, ClusterInterface as _, SetsInterface as _, SortedSetsInterface as _,
+};
 use fred::types::config::Server;
+use fred::types::{ClusterHash, CustomCommand, Value};
 use futures::future::join_all;
 
 use super::{Applied, TimelineError, Timelines};
 
+/// A sorted-set entry in its wire form: score and member, encoded once per post and shared
+/// by every timeline it goes to (a copy is a reference count, not an allocation).
+pub(crate) type Encoded = (Bytes, Bytes);
+
+/// The wire form of `entry`. Scores are whole milliseconds (or the sentinel's 0), which `f64`
+/// displays without exponent or fraction, as Redis reads them.
+pub(crate) fn encode(entry: &Entry) -> Encoded {
+    let (score, member) = entry;
+    (Bytes::from(score.to_string()), Bytes::from(member.clone()))
+}
+
+/// A ZADD of `entries`.
+pub(crate) fn zadd(entries: &[Entry]) -> Op {
+    Op::Zadd(entries.iter().map(encode).collect())
+}
+
 /// One command on the key of its [`KeyWrites`].
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Op {
-    /// ZADD of (score, member) pairs.
-    Zadd(Vec<(f64, String)>),
+    /// ZADD of (score, member) pairs, encoded.
+    Zadd(Vec<Encoded>),
     /// ZREM of members.
     Zrem(Vec<String>),
     /// ZREMRANGEBYRANK start stop.
@@ -135,9 +156,16 @@ async fn send(redis: &Client, writes: Vec<KeyWrites>) -> Result<(), TimelineErro
 async fn queue(pipeline: &Pipeline<Client>, key: String, op: Op) -> Result<(), TimelineError> {
     match op {
         Op::Zadd(entries) => {
-            pipeline
-                .zadd(key, None, None, false, false, entries)
-                .await?
+            // Sent as built: fred's typed `zadd` would format every score and copy every
+            // member again for each timeline (a profile of the random-followers shape).
+            let mut args = Vec::with_capacity(1 + 2 * entries.len());
+            args.push(Value::from(key));
+            for (score, member) in entries {
+                args.push(Value::Bytes(score));
+                args.push(Value::Bytes(member));
+            }
+            let command = CustomCommand::new_static("ZADD", ClusterHash::FirstKey, false);
+            pipeline.custom(command, args).await?
         }
         Op::Zrem(members) => pipeline.zrem(key, members).await?,
         Op::ZremRangeByRank(start, stop) => pipeline.zremrangebyrank(key, start, stop).await?,
@@ -160,6 +188,14 @@ mod tests {
     fn sizes(batches: &[Vec<KeyWrites>]) -> Vec<usize> {
         let size = |b: &Vec<KeyWrites>| b.iter().map(|w| w.ops.len()).sum();
         batches.iter().map(size).collect()
+    }
+
+    #[test]
+    fn entries_are_encoded_as_redis_reads_scores() {
+        let post = encode(&(1_733_500_000_123.0, "0000000000000000005".to_owned()));
+        assert_eq!(&post.0[..], b"1733500000123");
+        assert_eq!(&post.1[..], b"0000000000000000005");
+        assert_eq!(&encode(&(0.0, "0".to_owned())).0[..], b"0");
     }
 
     #[test]
