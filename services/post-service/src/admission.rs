@@ -27,8 +27,13 @@ use crate::store::{OutboxFront, Store};
 
 /// How far back the drain rate looks.
 const DRAIN_WINDOW: Duration = Duration::from_secs(1);
-/// What the time per event is multiplied by at each measurement that finds the outbox empty.
+/// What the time per event is multiplied by at each measurement that finds the outbox empty,
+/// down to the fastest rate measured so far.
 const RELAX_WHEN_EMPTY: f64 = 0.9;
+/// Seconds per event assumed until a rate is measured: 1,000 events/s, below what fan-out
+/// applies of any kind on the smallest machine measured (2 cores, posts to 500 followers), so
+/// the first burst after a start is bounded too; the first busy second replaces it.
+const PRIOR_PER_EVENT: f64 = 0.001;
 
 /// The bounds. A zero bound is off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,27 +182,36 @@ struct DrainRate {
     samples: VecDeque<(Instant, i64)>,
     /// Seconds per event, as last measured.
     per_event: Option<f64>,
+    /// The fewest seconds per event measured: how fast fan-out drains when healthy.
+    fastest: Option<f64>,
 }
 
 impl DrainRate {
     /// Takes a measurement; returns the predicted wait of an event appended now (the backlog
-    /// over the drain rate), or None before any rate was measured.
+    /// over the drain rate), or None when the outbox is empty.
     fn observe(&mut self, now: Instant, front: Option<OutboxFront>) -> Option<Duration> {
         let Some(front) = front else {
             // Fan-out caught up: the rate last measured may be a slow spell's that is over
             // (a Redis failover, say). Trusted a little less each time, so that admission
             // throttled by a stale rate, which never lets a busy second form to measure a new
-            // one, opens up within a second or two; the age bound still holds meanwhile.
+            // one, opens up within a second or two; the age bound still holds meanwhile. It
+            // relaxes to the fastest rate measured, not past it: a burst after a quiet spell
+            // is judged by what fan-out can do, not let in unbounded.
             self.samples.clear();
+            // (Or to the prior, when only slow spells were ever measured.)
+            let floor = self
+                .fastest
+                .map_or(PRIOR_PER_EVENT, |f| f.min(PRIOR_PER_EVENT));
             if let Some(per_event) = &mut self.per_event {
-                *per_event *= RELAX_WHEN_EMPTY;
+                *per_event = (*per_event * RELAX_WHEN_EMPTY).max(floor);
             }
             return None;
         };
         if let Some(per_event) = self.measure(now, front.oldest_id) {
             self.per_event = Some(per_event);
+            self.fastest = Some(self.fastest.map_or(per_event, |f| f.min(per_event)));
         }
-        let per_event = self.per_event?;
+        let per_event = self.per_event.unwrap_or(PRIOR_PER_EVENT);
         Some(Duration::from_secs_f64(
             (per_event * front.backlog as f64).min(3600.0),
         ))
@@ -302,10 +316,12 @@ mod tests {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         // Front advancing 1,000 ids/s, a backlog of 3,000 behind it.
-        assert_eq!(drain.observe(at(0), front(1, 3000)), None, "no rate yet");
+        // No busy second yet: the prior's 1,000 events/s.
+        let prior = Some(Duration::from_secs(3));
+        assert_eq!(drain.observe(at(0), front(1, 3000)), prior, "no rate yet");
         assert_eq!(
             drain.observe(at(500), front(501, 3000)),
-            None,
+            prior,
             "half a window"
         );
         let wait = drain
@@ -364,14 +380,37 @@ mod tests {
     }
 
     #[test]
-    fn no_wait_is_predicted_before_a_rate_is_measured() {
+    fn before_a_rate_is_measured_the_prior_predicts() {
         let mut drain = DrainRate::default();
         let t0 = Instant::now();
-        assert_eq!(drain.observe(t0, front(1, 5000)), None);
+        // 1,000 events/s assumed: 5,000 queued wait 5 s.
+        assert_eq!(
+            drain.observe(t0, front(1, 5000)),
+            Some(Duration::from_secs(5))
+        );
+        // A front that stood still measures nothing: the prior stays.
         assert_eq!(
             drain.observe(t0 + Duration::from_secs(2), front(1, 9000)),
-            None
+            Some(Duration::from_secs(9))
         );
+    }
+
+    #[test]
+    fn relaxing_stops_at_the_fastest_rate_measured() {
+        let mut drain = DrainRate::default();
+        let t0 = Instant::now();
+        // Healthy: 2,000 events in a second. Then a slow spell: 10 in a second.
+        drain.observe(t0, front(1, 5000));
+        drain.observe(t0 + Duration::from_secs(1), front(2001, 5000));
+        drain.observe(t0 + Duration::from_secs(2), front(2011, 5000));
+        // Quiet for a long time: relaxes to the healthy rate, not to nothing.
+        for i in 0..200 {
+            drain.observe(t0 + Duration::from_millis(2050 + i * 50), None);
+        }
+        let burst = drain
+            .observe(t0 + Duration::from_secs(20), front(3000, 500))
+            .expect("a prediction");
+        assert_eq!(burst.as_millis(), 250);
     }
 
     #[test]
