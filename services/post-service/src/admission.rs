@@ -146,28 +146,38 @@ impl Admission {
             // Taken first: a write admitted during the measurement counts twice at worst.
             let admitted = self.admitted.load(Ordering::Relaxed);
             match store.outbox_front().await {
-                Ok(front) => {
-                    let wait = drain.observe(Instant::now(), front);
-                    let (oldest, backlog) =
-                        front.map_or((i64::MAX, 0), |f| (f.oldest_ms, f.backlog));
-                    let per_event_ns = drain
-                        .per_event
-                        .map_or(0, |secs| (secs * 1e9).clamp(1.0, 1e12) as u64);
-                    self.oldest_ms.store(oldest, Ordering::Relaxed);
-                    self.backlog.store(backlog, Ordering::Relaxed);
-                    self.per_event_ns.store(per_event_ns, Ordering::Relaxed);
-                    self.admitted_at_measure.store(admitted, Ordering::Relaxed);
-                    tracing::trace!(
-                        age_ms = now_ms().saturating_sub(oldest),
-                        wait_ms = wait.map_or(0, |w| w.as_millis()),
-                        backlog,
-                        "outbox measured"
-                    );
-                    self.active.store(true, Ordering::Relaxed);
-                }
+                Ok(front) => self.record(&mut drain, Instant::now(), front, admitted),
                 Err(error) => tracing::debug!(%error, "measuring the outbox backlog"),
             }
         }
+    }
+}
+
+impl Admission {
+    /// Takes one measurement of the outbox (`admitted`: the count when it started) into
+    /// `drain`, and stores what [`Self::check`] judges by.
+    fn record(
+        &self,
+        drain: &mut DrainRate,
+        now: Instant,
+        front: Option<OutboxFront>,
+        admitted: u64,
+    ) {
+        let wait = drain.observe(now, front);
+        let (oldest, backlog) = front.map_or((i64::MAX, 0), |f| (f.oldest_ms, f.backlog));
+        // The prior until a rate is measured: `check` predicts with it too.
+        let per_event_ns = (drain.seconds_per_event() * 1e9).clamp(1.0, 1e12) as u64;
+        self.oldest_ms.store(oldest, Ordering::Relaxed);
+        self.backlog.store(backlog, Ordering::Relaxed);
+        self.per_event_ns.store(per_event_ns, Ordering::Relaxed);
+        self.admitted_at_measure.store(admitted, Ordering::Relaxed);
+        tracing::trace!(
+            age_ms = now_ms().saturating_sub(oldest),
+            wait_ms = wait.map_or(0, |w| w.as_millis()),
+            backlog,
+            "outbox measured"
+        );
+        self.active.store(true, Ordering::Relaxed);
     }
 }
 
@@ -211,10 +221,15 @@ impl DrainRate {
             self.per_event = Some(per_event);
             self.fastest = Some(self.fastest.map_or(per_event, |f| f.min(per_event)));
         }
-        let per_event = self.per_event.unwrap_or(PRIOR_PER_EVENT);
+        let per_event = self.seconds_per_event();
         Some(Duration::from_secs_f64(
             (per_event * front.backlog as f64).min(3600.0),
         ))
+    }
+
+    /// Seconds per event as last measured, or the prior before any measurement.
+    fn seconds_per_event(&self) -> f64 {
+        self.per_event.unwrap_or(PRIOR_PER_EVENT)
     }
 
     /// Seconds per event over the last window, when fan-out was behind all of it and the
@@ -277,6 +292,26 @@ mod tests {
         a.oldest_ms.store(0, Ordering::Relaxed);
         a.backlog.store(1_000_000, Ordering::Relaxed);
         assert!(a.check().is_ok());
+    }
+
+    #[test]
+    fn before_a_rate_is_measured_writes_are_judged_by_the_prior() {
+        // 1,000 events/s assumed: at a 500 ms bound, about 500 queued events are let in.
+        let a = admission(500, 0);
+        let mut drain = DrainRate::default();
+        let t0 = Instant::now();
+        a.record(&mut drain, t0, front(1, 400), 0);
+        for _ in 0..=100 {
+            assert!(a.check().is_ok(), "up to 400 + 100 queued: 500 ms");
+        }
+        assert!(matches!(a.check(), Err(Error::Overloaded { .. })), "501 queued");
+        a.record(
+            &mut drain,
+            t0 + Duration::from_millis(50),
+            front(1, 600),
+            100,
+        );
+        assert!(matches!(a.check(), Err(Error::Overloaded { .. })));
     }
 
     #[test]
