@@ -304,7 +304,10 @@ mod tests {
         for _ in 0..=100 {
             assert!(a.check().is_ok(), "up to 400 + 100 queued: 500 ms");
         }
-        assert!(matches!(a.check(), Err(Error::Overloaded { .. })), "501 queued");
+        assert!(
+            matches!(a.check(), Err(Error::Overloaded { .. })),
+            "501 queued"
+        );
         a.record(
             &mut drain,
             t0 + Duration::from_millis(50),
