@@ -45,10 +45,19 @@ pub fn print(stack: &Stack, logs_dir: &Path, demo: Option<&CreatedApp>) {
         .iter()
         .find(|s| s.name == "post-service")
         .map_or_else(|| "127.0.0.1:50051".to_owned(), |s| s.addr().to_string());
-    let grpcurl = |body: &str, method: &str| match body {
-        "" => format!("  grpcurl -plaintext {addr} {method}"),
-        body => format!("  grpcurl -plaintext -d '{body}' {addr} {method}"),
+    // With tokens on, each call carries the token of the user it acts as.
+    let header = |who: &str| match (&stack.auth, who) {
+        (Some(_), who) if !who.is_empty() => format!(" -H \"authorization: Bearer ${who}\""),
+        _ => String::new(),
     };
+    let call = |who: &str, body: &str, method: &str| match body {
+        "" => format!("  grpcurl -plaintext{} {addr} {method}", header(who)),
+        body => format!(
+            "  grpcurl -plaintext{} -d '{body}' {addr} {method}",
+            header(who)
+        ),
+    };
+    let grpcurl = |body: &str, method: &str| call("", body, method);
     println!(
         "try it with grpcurl (it asks the server's reflection service: no proto files needed):"
     );
@@ -57,17 +66,40 @@ pub fn print(stack: &Stack, logs_dir: &Path, demo: Option<&CreatedApp>) {
         "{}",
         grpcurl(r#"{"service":""}"#, "grpc.health.v1.Health/Check")
     );
-    for (handle, name) in [("alice", "Alice"), ("bob", "Bob")] {
+    if let Some(auth) = &stack.auth {
+        println!(
+            "  # every call needs a bearer token (the services trust {}); these two are for\n  \
+             # the subjects alice and bob, valid a day (more: cargo xtask token NAME [--admin])",
+            auth.jwks.display()
+        );
+        println!(
+            "  export ALICE='{}' BOB='{}'",
+            auth.keys.user_token("alice"),
+            auth.keys.user_token("bob")
+        );
+        println!(
+            "  # CreateUser binds the new user to the token's subject: from then on it acts as that user"
+        );
+    }
+    for (who, handle, name) in [("ALICE", "alice", "Alice"), ("BOB", "bob", "Bob")] {
         let body = format!(r#"{{"handle":"{handle}","display_name":"{name}"}}"#);
         println!(
             "{}",
-            grpcurl(&body, "feedline.graph.v1.GraphService/CreateUser")
+            call(who, &body, "feedline.graph.v1.GraphService/CreateUser")
         );
     }
     println!("  # put the userId of each answer in place of <ALICE_ID> and <BOB_ID>");
+    if stack.auth.is_some() {
+        println!("  # (GetMe answers it again: who a token acts as)");
+        println!(
+            "{}",
+            call("ALICE", "", "feedline.graph.v1.GraphService/GetMe")
+        );
+    }
     println!(
         "{}",
-        grpcurl(
+        call(
+            "BOB",
             r#"{"follower_id":"<BOB_ID>","followee_id":"<ALICE_ID>"}"#,
             "feedline.graph.v1.GraphService/Follow"
         )
@@ -77,14 +109,16 @@ pub fn print(stack: &Stack, logs_dir: &Path, demo: Option<&CreatedApp>) {
     );
     println!(
         "{}",
-        grpcurl(
+        call(
+            "ALICE",
             r#"{"author_id":"<ALICE_ID>","body":"hello","idempotency_key":"k1"}"#,
             "feedline.post.v1.PostService/CreatePost"
         )
     );
     println!(
         "{}",
-        grpcurl(
+        call(
+            "ALICE",
             r#"{"user_id":"<ALICE_ID>"}"#,
             "feedline.graph.v1.GraphService/ListFollowers"
         )
@@ -95,8 +129,9 @@ pub fn print(stack: &Stack, logs_dir: &Path, demo: Option<&CreatedApp>) {
         .map_or_else(|| "127.0.0.1:50053".to_owned(), |s| s.addr().to_string());
     println!("  # the post reached bob's home timeline (fan-out on write); read it page by page:");
     println!(
-        "  grpcurl -plaintext -d '{{\"user_id\":\"<BOB_ID>\",\"page_size\":10}}' {feed_addr} \
-         feedline.feed.v1.FeedService/GetFeed"
+        "  grpcurl -plaintext{} -d '{{\"user_id\":\"<BOB_ID>\",\"page_size\":10}}' {feed_addr} \
+         feedline.feed.v1.FeedService/GetFeed",
+        header("BOB")
     );
     println!("  # more pages: add \"page_token\":\"<nextPageToken of the last answer>\"");
     println!("  # what fan-out wrote, underneath:");
@@ -110,8 +145,13 @@ pub fn print(stack: &Stack, logs_dir: &Path, demo: Option<&CreatedApp>) {
          `go install github.com/fullstorydev/grpcurl/cmd/grpcurl@latest`);"
     );
     println!("buf curl works too and also uses reflection by default:");
+    let carol = if stack.auth.is_some() {
+        " -H \"authorization: Bearer $(cargo xtask token carol)\""
+    } else {
+        ""
+    };
     println!(
-        "  npx --yes {BUF} curl --protocol grpc --http2-prior-knowledge \
+        "  npx --yes {BUF} curl --protocol grpc --http2-prior-knowledge{carol} \
          -d '{{\"handle\":\"carol\",\"display_name\":\"Carol\"}}' \
          http://{addr}/feedline.graph.v1.GraphService/CreateUser"
     );

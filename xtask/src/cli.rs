@@ -8,13 +8,18 @@ commands:
   test [-- ARGS]   ensure redis-server, detect PostgreSQL and MariaDB on 127.0.0.1, run
                    `cargo test --workspace --all-targets ARGS`, then, if it passed,
                    `python3 deploy/check.py` (compose schema, cfn-lint, ECS task shapes)
-  up [--no-build] [--perf] [--database URL]
+  up [--no-build] [--perf] [--database URL] [--no-auth]
                    build the services, start a local Redis Cluster and the services
                    (state in .feedline/), wait for Ctrl-C, then stop everything; --perf
                    builds and runs them with the optimised `perf` profile (for `load`);
                    --database postgres://... or mysql://... runs post-service on the database
                    the URL names (`feedline` if none) and log-ingest-service on `<name>_logs`,
-                   created when missing, instead of SQLite files in .feedline/
+                   created when missing, instead of SQLite files in .feedline/; the
+                   services verify bearer tokens signed by a dev key in .feedline/auth/
+                   (--no-auth: they trust every caller)
+  token SUBJECT [--admin] [--service]
+                   print a bearer token for SUBJECT (valid a day) signed by that dev key;
+                   --admin may act for any user, --service calls the internal RPCs
   lint             cargo fmt --check, cargo clippy -D warnings, buf lint
   bench fanout [--followers N] [--clients N] [--duration SECONDS]
                    timeline writes/s of the fan-out next to raw pipelined ZADD into the same
@@ -55,6 +60,14 @@ pub enum Command {
         build: bool,
         perf: bool,
         database: Option<String>,
+        /// False with `--no-auth`.
+        auth: bool,
+    },
+    /// `token SUBJECT [--admin] [--service]`.
+    Token {
+        subject: String,
+        admin: bool,
+        service: bool,
     },
     /// `lint`.
     Lint,
@@ -92,6 +105,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             })
         }
         "up" => parse_up(rest),
+        "token" => parse_token(rest),
         "lint" if rest.is_empty() => Ok(Command::Lint),
         "lint" => Err(format!(
             "`lint` takes no arguments, got: {}",
@@ -106,12 +120,13 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
 }
 
 fn parse_up(rest: &[String]) -> Result<Command, String> {
-    let (mut build, mut perf, mut database) = (true, false, None);
+    let (mut build, mut perf, mut database, mut auth) = (true, false, None, true);
     let mut args = rest.iter();
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "--no-build" if build => build = false,
             "--perf" if !perf => perf = true,
+            "--no-auth" if auth => auth = false,
             "--database" if database.is_none() => {
                 let url = args
                     .next()
@@ -127,6 +142,27 @@ fn parse_up(rest: &[String]) -> Result<Command, String> {
         build,
         perf,
         database,
+        auth,
+    })
+}
+
+fn parse_token(rest: &[String]) -> Result<Command, String> {
+    let (mut subject, mut admin, mut service) = (None, false, false);
+    for arg in rest {
+        match arg.as_str() {
+            "--admin" if !admin => admin = true,
+            "--service" if !service => service = true,
+            flag if flag.starts_with('-') => {
+                return Err(format!("unexpected argument to `token`: {flag}"));
+            }
+            _ if subject.is_none() => subject = Some(arg.clone()),
+            extra => return Err(format!("`token` takes one subject, got another: {extra}")),
+        }
+    }
+    Ok(Command::Token {
+        subject: subject.ok_or_else(|| "`token` needs a SUBJECT (e.g. alice)".to_owned())?,
+        admin,
+        service,
     })
 }
 
@@ -291,7 +327,8 @@ mod tests {
             Ok(Command::Up {
                 build: true,
                 perf: false,
-                database: None
+                database: None,
+                auth: true,
             })
         );
         assert_eq!(
@@ -299,7 +336,8 @@ mod tests {
             Ok(Command::Up {
                 build: false,
                 perf: false,
-                database: None
+                database: None,
+                auth: true,
             })
         );
         assert_eq!(
@@ -307,7 +345,8 @@ mod tests {
             Ok(Command::Up {
                 build: false,
                 perf: true,
-                database: None
+                database: None,
+                auth: true,
             })
         );
         assert_eq!(
@@ -317,9 +356,29 @@ mod tests {
             Ok(Command::Up {
                 build: true,
                 perf: true,
-                database: Some("postgres://postgres@127.0.0.1:5432".to_owned())
+                database: Some("postgres://postgres@127.0.0.1:5432".to_owned()),
+                auth: true,
             })
         );
+        assert_eq!(
+            parse(&args("up --no-auth")),
+            Ok(Command::Up {
+                build: true,
+                perf: false,
+                database: None,
+                auth: false,
+            })
+        );
+        assert_eq!(
+            parse(&args("token alice --admin")),
+            Ok(Command::Token {
+                subject: "alice".into(),
+                admin: true,
+                service: false,
+            })
+        );
+        assert!(parse(&args("token")).is_err());
+        assert!(parse(&args("token a b")).is_err());
         assert!(parse(&args("up --fast")).is_err());
         assert!(parse(&args("up --perf --perf")).is_err());
         assert!(parse(&args("up --database")).is_err());

@@ -67,6 +67,13 @@ pub async fn create(
             .map_err(|_| Status::invalid_argument("the admin token is not valid metadata"))?;
         request.metadata_mut().insert("x-admin-token", token);
     }
+    // With token verification on, CreateApp needs the admin scope: the admin token of `up`.
+    if let Some(bearer) = crate::auth::stored_admin_token() {
+        let value = feedline_auth::bearer_value(&bearer).map_err(|_| {
+            Status::invalid_argument("the stored admin token is not valid metadata")
+        })?;
+        request.metadata_mut().insert("authorization", value);
+    }
     let response = LogServiceClient::new(channel)
         .create_app(request)
         .await?

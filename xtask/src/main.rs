@@ -1,6 +1,7 @@
 //! `cargo xtask`: the developer commands of the feedline workspace (`test`, `up`, `lint`, `bench`,
 //! `load`, `logs-app`).
 
+mod auth;
 mod banner;
 mod bench;
 mod cli;
@@ -25,7 +26,13 @@ async fn main() -> ExitCode {
             build,
             perf,
             database,
-        }) => up::run(build, perf, database.as_deref()).await,
+            auth,
+        }) => up::run(build, perf, database.as_deref(), auth).await,
+        Ok(cli::Command::Token {
+            subject,
+            admin,
+            service,
+        }) => auth::run_token(&subject, admin, service),
         Ok(cli::Command::Lint) => lint::run(),
         Ok(cli::Command::BenchFanout(options)) => bench::run_fanout(options).await,
         Ok(cli::Command::BenchLogs(options)) => bench::run_logs(options).await,

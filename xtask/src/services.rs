@@ -14,6 +14,9 @@ pub struct Stack {
     /// `up --database`: the server databases of post-service and log-ingest-service; None
     /// for SQLite files in `state_dir`.
     pub databases: Option<ServerDatabases>,
+    /// What the services verify tokens with and present to each other; None with
+    /// `up --no-auth`.
+    pub auth: Option<crate::auth::ServiceAuth>,
 }
 
 /// One row of the table.
@@ -45,6 +48,9 @@ impl Service {
             ("OTEL_SERVICE_NAME", self.name.to_owned()),
         ];
         env.extend((self.env)(stack));
+        if let Some(auth) = &stack.auth {
+            env.extend(auth.env(self.name));
+        }
         env
     }
 }
@@ -135,6 +141,7 @@ mod tests {
             state_dir: PathBuf::from("/w/.feedline"),
             redis_url: "redis-cluster://127.0.0.1:30001".to_owned(),
             databases: None,
+            auth: None,
         };
         let env = SERVICES[0].env(&stack);
         assert!(env.contains(&("FEEDLINE_LISTEN_ADDR", "127.0.0.1:50051".to_owned())));
@@ -151,6 +158,7 @@ mod tests {
             state_dir: PathBuf::from("/w/.feedline"),
             redis_url: "redis-cluster://127.0.0.1:30001".to_owned(),
             databases: None,
+            auth: None,
         };
         let service = SERVICES
             .iter()
@@ -171,6 +179,7 @@ mod tests {
             state_dir: PathBuf::from("/w/.feedline"),
             redis_url: "redis-cluster://127.0.0.1:30001".to_owned(),
             databases: Some(ServerDatabases::for_url("postgres://pg@h:5432").unwrap()),
+            auth: None,
         };
         let url = |name: &str| {
             let service = SERVICES.iter().find(|s| s.name == name).unwrap();

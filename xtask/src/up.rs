@@ -32,7 +32,12 @@ const DEMO_APP_DEADLINE: Duration = Duration::from_secs(15);
 /// Builds (unless `build` is false; with the `perf` profile if `perf`, else debug), starts
 /// everything (the database services on `database`'s server, else on SQLite files), waits
 /// for a signal, stops everything.
-pub async fn run(build: bool, perf: bool, database: Option<&str>) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    build: bool,
+    perf: bool,
+    database: Option<&str>,
+    auth: bool,
+) -> anyhow::Result<ExitCode> {
     let profile = if perf { "perf" } else { "debug" };
     let databases = database.map(ServerDatabases::for_url).transpose()?;
     // Installed first: from here on Ctrl-C is a request to stop cleanly, not an instant death.
@@ -86,6 +91,11 @@ pub async fn run(build: bool, perf: bool, database: Option<&str>) -> anyhow::Res
         state_dir,
         redis_url: cluster.url(),
         databases,
+        auth: if auth {
+            Some(crate::auth::prepare()?)
+        } else {
+            None
+        },
     };
     let mut running = Running {
         cluster: Some(cluster),

@@ -45,6 +45,8 @@ every scenario:
   --post-addr A (127.0.0.1:50051)  --fanout-addr A (127.0.0.1:50052)
   --feed-addr A (127.0.0.1:50053)  --logs-addr A (127.0.0.1:50054)
   --redis-url URL (the cluster of `cargo xtask up`)  --connections N (8 per service)
+  --token T (the bearer token calls carry: an admin's; default $FEEDLINE_TOKEN, else the
+             admin token `cargo xtask up` wrote to .feedline/auth/admin.token)
   --json FILE (figures under stable keys)  --html FILE (self-contained report with charts)
 
 --rate R is an open loop at R requests/s (--vus then caps the requests in flight), latency
@@ -79,6 +81,7 @@ const COMMON: &[&str] = &[
     "--logs-addr",
     "--redis-url",
     "--connections",
+    "--token",
     "--json",
     "--html",
 ];
@@ -272,6 +275,7 @@ fn apply_common(options: &mut Options, flag: &str, value: Option<&str>) -> Resul
             options.target.redis_url = value.to_owned();
         }
         "--connections" => options.connections = number(flag, value, 1..=1024)?,
+        "--token" => options.target.token = Some(value.to_owned()),
         "--json" => options.json = Some(PathBuf::from(value)),
         "--html" => options.html = Some(PathBuf::from(value)),
         _ => {}

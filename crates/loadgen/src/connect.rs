@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
@@ -19,6 +19,10 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// `feedline_redis::connect` waits up to 10 s itself; a cluster that is not there fails sooner.
 const REDIS_DEADLINE: Duration = Duration::from_secs(5);
 
+/// A connection to a service of the stack: its calls carry the run's bearer token (when the
+/// stack verifies tokens) and the trace context.
+pub type Channel = feedline_service_kit::ClientChannel;
+
 /// A service of the stack, as the scenarios name it.
 #[derive(Clone, Copy, Debug)]
 pub struct Service<'a> {
@@ -26,6 +30,8 @@ pub struct Service<'a> {
     pub name: &'static str,
     /// `http://host:port`.
     pub url: &'a str,
+    /// The bearer token the calls carry (`--token`), if any.
+    pub token: Option<&'a str>,
 }
 
 fn endpoint(url: &str) -> Result<Endpoint> {
@@ -86,8 +92,31 @@ async fn health(url: &str) -> Result<ServingStatus, String> {
     }
 }
 
-/// `n` HTTP/2 connections to `service`.
+/// `n` HTTP/2 connections to `service`, whose calls carry the run's token.
 pub async fn channels(service: Service<'_>, n: usize) -> Result<Vec<Channel>> {
+    let credential = credential(service.token)?;
+    Ok(plain_channels(service, n)
+        .await?
+        .into_iter()
+        .map(|channel| feedline_service_kit::client_channel(channel, &credential))
+        .collect())
+}
+
+/// The bearer token `token` as a credential (none when None).
+pub fn credential(token: Option<&str>) -> Result<feedline_service_kit::auth::Credential> {
+    match token {
+        Some(token) => feedline_service_kit::auth::Credential::bearer(token)
+            .map_err(|problem| anyhow!("--token: {problem}")),
+        None => Ok(feedline_service_kit::auth::Credential::none()),
+    }
+}
+
+/// `n` HTTP/2 connections to `service`, adding nothing to the calls (log-ingest's calls carry
+/// an app key instead).
+pub async fn plain_channels(
+    service: Service<'_>,
+    n: usize,
+) -> Result<Vec<tonic::transport::Channel>> {
     let endpoint = endpoint(service.url)?;
     let mut channels = Vec::with_capacity(n);
     for _ in 0..n {

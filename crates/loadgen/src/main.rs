@@ -33,6 +33,9 @@ async fn main() -> ExitCode {
             .ok()
             .filter(|t| !t.is_empty());
     }
+    if options.target.token.is_none() {
+        options.target.token = default_token();
+    }
     let stop = CancellationToken::new();
     let interrupted = stop.clone();
     tokio::spawn(async move {
@@ -58,4 +61,18 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `$FEEDLINE_TOKEN`, else the admin token of the stack `cargo xtask up` runs (its
+/// `.feedline/auth/admin.token`, from the workspace root), else none.
+fn default_token() -> Option<String> {
+    if let Ok(token) = std::env::var("FEEDLINE_TOKEN")
+        && !token.trim().is_empty()
+    {
+        return Some(token.trim().to_owned());
+    }
+    std::fs::read_to_string(".feedline/auth/admin.token")
+        .ok()
+        .map(|token| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
 }

@@ -118,6 +118,9 @@ pub struct Target {
     pub logs: String,
     /// A `redis-cluster://` URL, read directly to see what fan-out wrote.
     pub redis_url: String,
+    /// `--token`: the bearer token every call carries (an admin's: the load acts for many
+    /// users); `$FEEDLINE_TOKEN`, else the admin token `cargo xtask up` wrote, when unset.
+    pub token: Option<String>,
 }
 
 impl Default for Target {
@@ -129,6 +132,7 @@ impl Default for Target {
             feed: "http://127.0.0.1:50053".to_owned(),
             logs: "http://127.0.0.1:50054".to_owned(),
             redis_url: feedline_redis::DEFAULT_URL.to_owned(),
+            token: None,
         }
     }
 }

@@ -335,6 +335,7 @@ async fn a_stack_that_is_not_there_is_one_line_of_error() {
             feed: nowhere.clone(),
             logs: nowhere.clone(),
             redis_url: options.target.redis_url.clone(),
+            token: None,
         };
         let started = std::time::Instant::now();
         let error = feedline_loadgen::run(options).await.unwrap_err();

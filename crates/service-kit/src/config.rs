@@ -212,6 +212,12 @@ pub struct ServerConfig {
     /// `FEEDLINE_SHUTDOWN_GRACE_MS`: how long in-flight calls may take to finish after SIGTERM
     /// before connections are dropped (default 10000).
     pub shutdown_grace: Duration,
+    /// Bearer-token authentication (`FEEDLINE_AUTH_*`, see [`auth_from_env`]); `None` when
+    /// `FEEDLINE_AUTH_JWKS` is unset: every caller is trusted.
+    pub auth: Option<feedline_auth::AuthConfig>,
+    /// `FEEDLINE_SERVICE_TOKEN`: the bearer token (with the service scope) this service
+    /// presents on its calls to the others; none when unset.
+    pub credential: feedline_auth::Credential,
 }
 
 impl ServerConfig {
@@ -243,8 +249,66 @@ impl ServerConfig {
                 Duration::from_secs(10),
                 0..=600_000,
             )?,
+            auth: auth_from_env(env)?,
+            credential: credential_from_env(env)?,
         })
     }
+}
+
+/// Reads the token verification settings: `FEEDLINE_AUTH_JWKS` (a JWKS file: the identity
+/// provider's signing keys), `FEEDLINE_AUTH_ISSUER` and `FEEDLINE_AUTH_AUDIENCE` (checked
+/// when set), `FEEDLINE_AUTH_LEEWAY_S` (clock skew on `exp` and `nbf`, default 30),
+/// `FEEDLINE_AUTH_ADMIN_SCOPE` and `FEEDLINE_AUTH_SERVICE_SCOPE`. The JWKS is read here, so
+/// a missing or unusable file fails the start before any port is bound.
+pub fn auth_from_env(env: &Env) -> Result<Option<feedline_auth::AuthConfig>, ConfigError> {
+    let optional = |name: &str| -> Result<Option<String>, ConfigError> {
+        Ok(Some(parse_or(env, name, String::new())?).filter(|v| !v.is_empty()))
+    };
+    let issuer = optional("FEEDLINE_AUTH_ISSUER")?;
+    let audience = optional("FEEDLINE_AUTH_AUDIENCE")?;
+    let leeway = parse_or(env, "FEEDLINE_AUTH_LEEWAY_S", 30u64)?;
+    check_range("FEEDLINE_AUTH_LEEWAY_S", leeway, 0..=300)?;
+    let admin_scope = parse_or(
+        env,
+        "FEEDLINE_AUTH_ADMIN_SCOPE",
+        feedline_auth::DEFAULT_ADMIN_SCOPE.to_owned(),
+    )?;
+    let service_scope = parse_or(
+        env,
+        "FEEDLINE_AUTH_SERVICE_SCOPE",
+        feedline_auth::DEFAULT_SERVICE_SCOPE.to_owned(),
+    )?;
+    let Some(jwks) = optional("FEEDLINE_AUTH_JWKS")? else {
+        return Ok(None);
+    };
+    let keys =
+        feedline_auth::KeySet::from_file(std::path::Path::new(&jwks)).map_err(|e| ConfigError {
+            variable: "FEEDLINE_AUTH_JWKS".to_owned(),
+            value: jwks.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(Some(feedline_auth::AuthConfig {
+        keys,
+        issuer,
+        audience,
+        leeway: Duration::from_secs(leeway),
+        admin_scope,
+        service_scope,
+    }))
+}
+
+/// Reads `FEEDLINE_SERVICE_TOKEN`, the token this service presents to the others.
+pub fn credential_from_env(env: &Env) -> Result<feedline_auth::Credential, ConfigError> {
+    let token: String = parse_or(env, "FEEDLINE_SERVICE_TOKEN", String::new())?;
+    if token.is_empty() {
+        return Ok(feedline_auth::Credential::none());
+    }
+    feedline_auth::Credential::bearer(&token).map_err(|reason| ConfigError {
+        variable: "FEEDLINE_SERVICE_TOKEN".to_owned(),
+        // Never the token itself.
+        value: "<hidden>".to_owned(),
+        reason,
+    })
 }
 
 #[cfg(test)]

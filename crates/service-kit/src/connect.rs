@@ -1,4 +1,5 @@
-//! Waiting for a dependency (database, Redis Cluster) that may start after us.
+//! Waiting for a dependency (database, Redis Cluster) that may start after us, and the
+//! channel our calls to the other services go out on.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -51,4 +52,36 @@ pub fn lazy_channel(url: &str) -> Result<tonic::transport::Channel, tonic::trans
         .connect_timeout(Duration::from_secs(3))
         .tcp_nodelay(true)
         .connect_lazy())
+}
+
+/// A channel to another feedline service whose every call carries the current trace context
+/// and this service's credential: `FooClient::new(client_channel(channel, &credential))`.
+pub type ClientChannel =
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Outbound>;
+
+/// Wraps `channel` so that its calls carry the trace context and `credential`.
+pub fn client_channel(
+    channel: tonic::transport::Channel,
+    credential: &feedline_auth::Credential,
+) -> ClientChannel {
+    tonic::service::interceptor::InterceptedService::new(
+        channel,
+        Outbound {
+            credential: credential.clone(),
+        },
+    )
+}
+
+/// What [`client_channel`] adds to each call.
+#[derive(Clone, Debug)]
+pub struct Outbound {
+    credential: feedline_auth::Credential,
+}
+
+impl tonic::service::Interceptor for Outbound {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let mut request = feedline_telemetry::inject_trace_context(request)?;
+        self.credential.apply(&mut request);
+        Ok(request)
+    }
 }

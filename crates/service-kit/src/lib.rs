@@ -21,8 +21,10 @@ pub mod status;
 pub mod validation;
 
 pub use config::{ConfigError, Env, ServerConfig, process_env};
-pub use connect::{connect_with_backoff, lazy_channel};
+pub use connect::{ClientChannel, Outbound, client_channel, connect_with_backoff, lazy_channel};
 pub use errors::with_causes;
+/// Bearer tokens: the verifier, the caller, the credential a client presents.
+pub use feedline_auth as auth;
 pub use health::Health;
 pub use launch::launch;
 pub use server::{ServeError, serve};

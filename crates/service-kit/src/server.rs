@@ -46,8 +46,18 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
+    let verifier = config.auth.clone().map(|auth| {
+        tracing::info!(keys = auth.keys.len(), issuer = ?auth.issuer, audience = ?auth.audience, "bearer tokens required");
+        std::sync::Arc::new(feedline_auth::Verifier::new(auth))
+    });
+    if verifier.is_none() {
+        tracing::warn!(
+            "authentication is off (FEEDLINE_AUTH_JWKS is not set): every caller is trusted"
+        );
+    }
     let layers = tower::ServiceBuilder::new()
         .layer(feedline_telemetry::GrpcTraceLayer)
+        .layer(feedline_auth::AuthLayer::new(verifier))
         .layer(DeadlineLayer::new(config.request_timeout))
         .layer(ShedLayer::new(config.max_concurrent_requests))
         .into_inner();

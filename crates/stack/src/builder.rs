@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use feedline_service_kit::auth::DevKeys;
 use feedline_service_kit::{CancellationToken, ConfigError, Env};
 use feedline_test_harness::{
     Backend, RedisCluster, Social, TestDatabase, ephemeral_listener, wait_for_serving,
@@ -39,7 +40,14 @@ pub struct StackBuilder {
     post_backend: Option<Backend>,
     /// Applied after each service's own variables, so they win.
     overrides: Vec<(Service, String, String)>,
+    /// Bearer tokens required, with a key of the stack's own.
+    auth: bool,
 }
+
+/// `iss` and `aud` of the tokens of a stack with [`StackBuilder::auth`].
+pub const ISSUER: &str = "https://feedline.test";
+/// See [`ISSUER`].
+pub const AUDIENCE: &str = "feedline";
 
 impl StackBuilder {
     /// Also runs feed-read-service, on the cluster and post-service.
@@ -61,6 +69,13 @@ impl StackBuilder {
         self
     }
 
+    /// Turns on bearer tokens in every service, trusting a key of the stack's own:
+    /// [`Stack::keys`] mints tokens, and the services present service tokens to each other.
+    pub fn auth(mut self) -> Self {
+        self.auth = true;
+        self
+    }
+
     /// Adds or overrides variables of `service` (ignored for a service that does not run).
     pub fn env(mut self, service: Service, pairs: &[(&str, &str)]) -> Self {
         let pairs = pairs
@@ -72,7 +87,12 @@ impl StackBuilder {
 
     /// Starts a 3-master cluster, the databases and the services, then waits until every
     /// service is SERVING and connects to post-service.
-    pub async fn start(self) -> Result<Stack> {
+    pub async fn start(mut self) -> Result<Stack> {
+        let auth = if self.auth {
+            Some(self.install_auth()?)
+        } else {
+            None
+        };
         let cluster = RedisCluster::start(3, 0).await.context("redis cluster")?;
         let backend = self.post_backend.unwrap_or(Backend::Sqlite);
         let post_db = TestDatabase::create(backend)
@@ -149,7 +169,37 @@ impl StackBuilder {
             feed,
             logs,
             databases: [post_db].into_iter().chain(logs_db).collect(),
+            keys: auth.as_ref().map(|(keys, _)| keys.clone()),
+            auth_dir: auth.map(|(_, dir)| dir),
         })
+    }
+
+    /// Makes the stack's key and JWKS, and the variables that make every service verify
+    /// tokens (and the callers among them present one), ahead of the test's own overrides.
+    fn install_auth(&mut self) -> Result<(DevKeys, tempfile::TempDir)> {
+        let dir = tempfile::tempdir()?;
+        let keys = DevKeys::generate(ISSUER, AUDIENCE);
+        keys.save(dir.path())?;
+        let jwks = DevKeys::jwks_path(dir.path()).display().to_string();
+        let mut vars = Vec::new();
+        for service in [Service::Post, Service::Fanout, Service::Feed, Service::Logs] {
+            vars.push((service, "FEEDLINE_AUTH_JWKS".to_owned(), jwks.clone()));
+            vars.push((
+                service,
+                "FEEDLINE_AUTH_ISSUER".to_owned(),
+                ISSUER.to_owned(),
+            ));
+            vars.push((
+                service,
+                "FEEDLINE_AUTH_AUDIENCE".to_owned(),
+                AUDIENCE.to_owned(),
+            ));
+            let name = format!("{service:?}").to_lowercase();
+            let token = keys.service_token(&format!("{name}-service"));
+            vars.push((service, "FEEDLINE_SERVICE_TOKEN".to_owned(), token));
+        }
+        self.overrides.splice(0..0, vars);
+        Ok((keys, dir))
     }
 
     /// Reads `service`'s config from its listen address, `vars` and the overrides, and spawns

@@ -11,6 +11,6 @@ mod extend;
 mod running;
 mod stack;
 
-pub use builder::{Service, StackBuilder};
+pub use builder::{AUDIENCE, ISSUER, Service, StackBuilder};
 pub use running::Running;
 pub use stack::Stack;

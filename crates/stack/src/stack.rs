@@ -25,6 +25,11 @@ pub struct Stack {
     /// post-service's (and log-ingest-service's) database: dropping one deletes it, so they
     /// are dropped only after `stop` has stopped the services that use them.
     pub(crate) databases: Vec<TestDatabase>,
+    /// The key every service trusts, when the stack verifies tokens
+    /// ([`crate::StackBuilder::auth`]): mint the tests' tokens with it.
+    pub keys: Option<feedline_service_kit::auth::DevKeys>,
+    /// Holds the JWKS file while the services run.
+    pub(crate) auth_dir: Option<tempfile::TempDir>,
 }
 
 impl std::ops::Deref for Stack {
@@ -60,6 +65,7 @@ impl Stack {
             logs.stop().await?;
         }
         drop(self.databases);
+        drop(self.auth_dir);
         Ok(())
     }
 }

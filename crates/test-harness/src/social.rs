@@ -29,6 +29,7 @@ impl Social {
         let request = CreateUserRequest {
             handle: handle.into(),
             display_name: String::new(),
+            subject: String::new(),
         };
         let response = self.graph.clone().create_user(request).await.unwrap();
         response.into_inner().user.unwrap().user_id

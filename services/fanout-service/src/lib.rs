@@ -10,6 +10,7 @@ pub mod config;
 pub mod lag;
 pub mod timelines;
 
+use feedline_service_kit::auth::Credential;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,7 +51,11 @@ pub async fn run(
         config.post_service_url.clone(),
         health.clone(),
         shutdown.clone(),
-        install_timelines(state.clone(), config.timelines.clone()),
+        install_timelines(
+            state.clone(),
+            config.timelines.clone(),
+            config.server.credential.clone(),
+        ),
         Timelines::ping,
     ));
     let lag = tokio::spawn(lag::report(LAG_REPORT_INTERVAL, shutdown.clone()));
@@ -71,9 +76,10 @@ pub async fn run(
 fn install_timelines(
     state: Arc<AppState>,
     config: TimelineConfig,
+    credential: Credential,
 ) -> impl FnOnce(fred::prelude::Client, Channel) -> Timelines {
     move |client, channel| {
-        let source = Arc::new(PostServiceSource::new(channel));
+        let source = Arc::new(PostServiceSource::new(channel, &credential));
         let timelines = Timelines::new(client, source, config);
         state.set_timelines(timelines.clone());
         timelines

@@ -158,6 +158,7 @@ impl Crash {
                     .create_user(CreateUserRequest {
                         handle,
                         display_name: String::new(),
+                        subject: String::new(),
                     })
                     .await
                     .unwrap()
@@ -256,7 +257,7 @@ impl Crash {
         let client = feedline_redis::connect(&self.cluster.url()).await.unwrap();
         let timelines = Timelines::new(
             client,
-            Arc::new(PostServiceSource::new(self.channel())),
+            Arc::new(PostServiceSource::new(self.channel(), &Default::default())),
             TimelineConfig::default(),
         );
         let deadline = Instant::now() + Duration::from_secs(60);

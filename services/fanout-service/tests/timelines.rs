@@ -95,7 +95,10 @@ impl Stack {
 
     /// Timelines over this stack's cluster, rebuilding from its post-service.
     fn timelines(&self, config: TimelineConfig) -> Timelines {
-        let source = Arc::new(PostServiceSource::new(self.channel.clone()));
+        let source = Arc::new(PostServiceSource::new(
+            self.channel.clone(),
+            &Default::default(),
+        ));
         Timelines::new(self.redis.clone(), source, config)
     }
 

@@ -24,7 +24,23 @@ pub enum FeedError {
         /// Whether it was UNAVAILABLE-like (connection, deadline) rather than a bug.
         unavailable: bool,
     },
+    /// The call carries no verified credential.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    /// The credential may not read this feed.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
     /// The service is starting (not yet connected to the cluster) or stopping.
     #[error("not ready: {0}")]
     NotReady(&'static str),
+}
+
+impl From<feedline_service_kit::auth::CallerError> for FeedError {
+    fn from(error: feedline_service_kit::auth::CallerError) -> Self {
+        use feedline_service_kit::auth::CallerError;
+        match error {
+            CallerError::Unauthenticated => Self::Unauthenticated(error.to_string()),
+            CallerError::PermissionDenied(reason) => Self::PermissionDenied(reason),
+        }
+    }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod feed;
 
+use feedline_service_kit::auth::Credential;
 use std::sync::Arc;
 
 use feedline_proto::feed::v1::feed_service_server::{self, FeedServiceServer};
@@ -41,7 +42,11 @@ pub async fn run(
         config.post_service_url.clone(),
         health.clone(),
         shutdown.clone(),
-        install_feed(state.clone(), config.feed.clone()),
+        install_feed(
+            state.clone(),
+            config.feed.clone(),
+            config.server.credential.clone(),
+        ),
         Feed::ping,
     ));
 
@@ -61,9 +66,10 @@ pub async fn run(
 fn install_feed(
     state: Arc<AppState>,
     config: FeedConfig,
+    credential: Credential,
 ) -> impl FnOnce(fred::prelude::Client, Channel) -> Feed {
     move |client, channel| {
-        let feed = Feed::new(client, PostSource::new(channel), config);
+        let feed = Feed::new(client, PostSource::new(channel, &credential), config);
         state.set_feed(feed.clone());
         feed
     }

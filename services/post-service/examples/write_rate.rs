@@ -127,6 +127,7 @@ async fn create_users(channels: &[Channel], count: usize) -> anyhow::Result<Vec<
                     .create_user(CreateUserRequest {
                         handle: format!("wr{run}x{i}"),
                         display_name: format!("write_rate {i}"),
+                        subject: String::new(),
                     })
                     .await?
                     .into_inner()

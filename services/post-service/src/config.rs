@@ -82,9 +82,9 @@ impl Config {
                 5..=10_000,
             )?,
         };
+        let server = ServerConfig::from_env(env, DEFAULT_PORT)?;
         Ok(Self {
             admission,
-            server: ServerConfig::from_env(env, DEFAULT_PORT)?,
             database_url,
             db_max_connections,
             node_id,
@@ -104,7 +104,9 @@ impl Config {
                     Duration::from_millis(200),
                     10..=60_000,
                 )?,
+                credential: server.credential.clone(),
             },
+            server,
         })
     }
 }

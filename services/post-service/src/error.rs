@@ -34,6 +34,12 @@ pub enum Error {
         /// When the caller should try again.
         retry_after: std::time::Duration,
     },
+    /// The call carries no verified credential.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    /// The credential is valid but may not do this (act as another user, say).
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
     /// A fault of ours; the cause is logged where it is mapped, the caller sees a short message.
     #[error("internal: {0}")]
     Internal(String),
@@ -43,6 +49,16 @@ impl Error {
     /// A single field violation.
     pub fn invalid(field: &str, description: impl Into<String>) -> Self {
         Self::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+}
+
+impl From<feedline_service_kit::auth::CallerError> for Error {
+    fn from(error: feedline_service_kit::auth::CallerError) -> Self {
+        use feedline_service_kit::auth::CallerError;
+        match error {
+            CallerError::Unauthenticated => Self::Unauthenticated(error.to_string()),
+            CallerError::PermissionDenied(reason) => Self::PermissionDenied(reason),
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! each once it is acknowledged. Layout: `api/` adapts gRPC to `store/` (the domain), `entity/`
 //! and `migration/` describe the tables.
 
+pub mod acting;
 pub mod admission;
 pub mod api;
 pub mod config;

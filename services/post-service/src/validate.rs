@@ -92,6 +92,21 @@ pub fn idempotency_key(value: &str) -> Result<Option<String>, String> {
     Ok(Some(value.to_owned()))
 }
 
+/// An optional token subject to bind a user to: empty means none; else at most 255
+/// characters, no control characters.
+pub fn subject(value: &str) -> Result<Option<String>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.chars().count() > 255 {
+        return Err("must be at most 255 characters".into());
+    }
+    if value.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(Some(value.to_owned()))
+}
+
 /// A page size: unset gives `default`; otherwise 1 to `max`.
 pub fn page_size(value: Option<i32>, default: u64, max: u64) -> Result<u64, String> {
     match value {

@@ -44,6 +44,7 @@ mod cases {
             .create_user(CreateUserRequest {
                 handle: handle.into(),
                 display_name: format!("{handle} display"),
+                subject: String::new(),
             })
             .await
             .expect("create user")
@@ -128,6 +129,7 @@ mod cases {
                 .create_user(CreateUserRequest {
                     handle: handle.into(),
                     display_name: display_name.into(),
+                    subject: String::new(),
                 })
                 .await
                 .unwrap_err();
@@ -138,6 +140,7 @@ mod cases {
             .create_user(CreateUserRequest {
                 handle: "!".into(),
                 display_name: "n".repeat(101),
+                subject: String::new(),
             })
             .await
             .unwrap_err();
@@ -153,6 +156,7 @@ mod cases {
             .create_user(CreateUserRequest {
                 handle: "BOB".into(),
                 display_name: String::new(),
+                subject: String::new(),
             })
             .await
             .unwrap_err();

@@ -64,6 +64,7 @@ async fn unreachable_database_means_not_serving_and_unavailable() {
         .create_user(CreateUserRequest {
             handle: "nobody".into(),
             display_name: String::new(),
+            subject: String::new(),
         })
         .await
         .unwrap_err();

@@ -37,6 +37,7 @@ async fn create_post_continues_the_callers_trace_into_the_outbox() {
         .create_user(CreateUserRequest {
             handle: "traced".into(),
             display_name: String::new(),
+            subject: String::new(),
         })
         .await
         .unwrap()

@@ -151,6 +151,7 @@ async fn graph(channel: &Channel, followers: usize) -> Result<(i64, Vec<i64>)> {
                     .create_user(CreateUserRequest {
                         handle,
                         display_name: String::new(),
+                        subject: String::new(),
                     })
                     .await?
                     .into_inner()

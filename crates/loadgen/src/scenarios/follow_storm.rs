@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::connect::Channel;
 use anyhow::{Result, anyhow};
 use feedline_proto::graph::v1::FollowRequest;
 use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
@@ -23,7 +24,6 @@ use tokio::task::JoinHandle;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 use super::random::{self, RandomWorld};
 use super::{Context, describe_load, load_options};

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
+use crate::connect::Channel;
 use anyhow::Result;
 use feedline_proto::feed::v1::feed_service_client::FeedServiceClient;
 use feedline_proto::post::v1::ListAuthorPostsRequest;
 use feedline_proto::post::v1::post_service_client::PostServiceClient;
 use serde_json::json;
-use tonic::transport::Channel;
 
 use super::Context;
 use super::load::measure;

@@ -30,32 +30,36 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// post-service of the target.
     pub fn post(&self) -> Service<'_> {
-        service("post-service", &self.options.target.post)
+        self.service("post-service", &self.options.target.post)
     }
 
     /// fanout-service of the target.
     pub fn fanout(&self) -> Service<'_> {
-        service("fanout-service", &self.options.target.fanout)
+        self.service("fanout-service", &self.options.target.fanout)
     }
 
     /// feed-read-service of the target.
     pub fn feed(&self) -> Service<'_> {
-        service("feed-read-service", &self.options.target.feed)
+        self.service("feed-read-service", &self.options.target.feed)
     }
 
     /// log-ingest-service of the target.
     pub fn logs(&self) -> Service<'_> {
-        service("log-ingest-service", &self.options.target.logs)
+        self.service("log-ingest-service", &self.options.target.logs)
     }
 
     /// The target.
     pub fn target(&self) -> &Target {
         &self.options.target
     }
-}
 
-fn service<'a>(name: &'static str, url: &'a str) -> Service<'a> {
-    Service { name, url }
+    fn service<'a>(&'a self, name: &'static str, url: &'a str) -> Service<'a> {
+        Service {
+            name,
+            url,
+            token: self.options.target.token.as_deref(),
+        }
+    }
 }
 
 /// "500 VUs, closed loop, 60 s" or "open loop at 200/s (at most 500 in flight), 60 s".

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::connect::Channel;
 use anyhow::{Context as _, Result, bail};
 use feedline_proto::post::v1::post_service_client::PostServiceClient;
 use feedline_proto::post::v1::{CreatePostRequest, Post};
 use feedline_redis::keys;
 use fred::prelude::{Client, SetsInterface as _};
 use tokio::time::Instant;
-use tonic::transport::Channel;
 
 use super::Context;
 use super::load::{Measured, measure};

@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::connect::Channel;
 use anyhow::Result;
 use fred::prelude::Client;
-use tonic::transport::Channel;
 
 use super::Context;
 use super::load::Measured;

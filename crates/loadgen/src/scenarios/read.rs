@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
+use crate::connect::Channel;
 use anyhow::{Result, anyhow};
 use feedline_proto::feed::v1::GetFeedRequest;
 use feedline_proto::feed::v1::feed_service_client::FeedServiceClient;
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 use serde_json::{Value, json};
 use tonic::Status;
-use tonic::transport::Channel;
 
 use super::load::measure;
 use super::measure::FanoutRun;

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use crate::connect::Channel;
 use anyhow::{Context as _, Result, anyhow, bail};
 use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
 use feedline_proto::graph::v1::{CreateUserRequest, FollowRequest};
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
-use tonic::transport::Channel;
 
 use super::plan::{Plan, handle};
 use crate::connect;
@@ -87,6 +87,7 @@ pub async fn create_users(plan: &Plan, run: &str, channels: &[Channel]) -> Resul
                 let request = CreateUserRequest {
                     handle: handle.clone(),
                     display_name: format!("loadgen {handle}"),
+                    subject: String::new(),
                 };
                 let user = client
                     .create_user(request)

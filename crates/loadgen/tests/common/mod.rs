@@ -2,6 +2,7 @@
 //! Cluster, post-service (SQLite, relay pointed at fanout-service), fanout-service,
 //! feed-read-service and log-ingest-service (SQLite), each on an ephemeral port, healthy before
 //! use. Authors with more than 20 followers are celebrities, so a small graph has some.
+//! The services verify bearer tokens, and loadgen sends an admin's, as against `xtask up`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use feedline_loadgen::Target;
@@ -21,6 +22,7 @@ impl Stack {
         let stack = feedline_stack::Stack::builder()
             .feed()
             .logs()
+            .auth()
             .env(
                 Service::Fanout,
                 &[("FEEDLINE_CELEBRITY_THRESHOLD", threshold.as_str())],
@@ -40,6 +42,7 @@ impl Stack {
             feed: stack.feed.as_ref().unwrap().url(),
             logs: stack.logs.as_ref().unwrap().url(),
             redis_url: stack.cluster.url(),
+            token: Some(stack.keys.as_ref().unwrap().admin_token("loadgen")),
         }
     }
 

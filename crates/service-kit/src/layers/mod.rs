@@ -1,8 +1,10 @@
 //! Inbound tower layers, composed once by [`crate::serve`] in this order, outermost first:
 //!
 //! 1. `feedline_telemetry::GrpcTraceLayer`: the call's span, continuing the caller's trace;
-//! 2. [`DeadlineLayer`]: a call still unanswered after the request timeout gets DEADLINE_EXCEEDED;
-//! 3. [`ShedLayer`]: beyond the concurrency limit, RESOURCE_EXHAUSTED at once instead of a queue.
+//! 2. `feedline_auth::AuthLayer`: the bearer token, from metadata before the body is read
+//!    (UNAUTHENTICATED, PERMISSION_DENIED), and the caller for the handler;
+//! 3. [`DeadlineLayer`]: a call still unanswered after the request timeout gets DEADLINE_EXCEEDED;
+//! 4. [`ShedLayer`]: beyond the concurrency limit, RESOURCE_EXHAUSTED at once instead of a queue.
 //!
 //! Both answer with a proper gRPC status rather than a transport error, so clients see the code.
 

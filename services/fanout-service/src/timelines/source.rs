@@ -4,7 +4,8 @@ use feedline_proto::graph::v1::ListFollowersRequest;
 use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
 use feedline_proto::post::v1::post_service_client::PostServiceClient;
 use feedline_proto::post::v1::{ListAuthorPostsRequest, Post};
-use feedline_telemetry::{TracedChannel, traced};
+use feedline_service_kit::auth::Credential;
+use feedline_service_kit::{ClientChannel, client_channel};
 use tonic::transport::Channel;
 
 use super::TimelineError;
@@ -26,17 +27,17 @@ pub trait GraphSource: Send + Sync + 'static {
 /// [`GraphSource`] over post-service's gRPC API.
 #[derive(Clone)]
 pub struct PostServiceSource {
-    graph: GraphServiceClient<TracedChannel>,
-    posts: PostServiceClient<TracedChannel>,
+    graph: GraphServiceClient<ClientChannel>,
+    posts: PostServiceClient<ClientChannel>,
 }
 
 impl PostServiceSource {
     /// Talks to post-service over `channel` (lazy or connected; reconnects are the channel's).
     /// Calls carry the trace context, so rebuilds show up in the trace of their event.
-    pub fn new(channel: Channel) -> Self {
+    pub fn new(channel: Channel, credential: &Credential) -> Self {
         Self {
-            graph: GraphServiceClient::new(traced(channel.clone())),
-            posts: PostServiceClient::new(traced(channel)),
+            graph: GraphServiceClient::new(client_channel(channel.clone(), credential)),
+            posts: PostServiceClient::new(client_channel(channel, credential)),
         }
     }
 }

@@ -36,7 +36,10 @@ impl Stack {
         let client = feedline_redis::connect(&stack.cluster.url()).await.unwrap();
         let timelines = Timelines::new(
             client.clone(),
-            Arc::new(PostServiceSource::new(stack.post_channel.clone())),
+            Arc::new(PostServiceSource::new(
+                stack.post_channel.clone(),
+                &Default::default(),
+            )),
             TimelineConfig::default(),
         );
         Stack {

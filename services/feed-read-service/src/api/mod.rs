@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use feedline_proto::feed::v1::feed_service_server::FeedService;
 use feedline_proto::feed::v1::{FeedItem, FeedItemSource, GetFeedRequest, GetFeedResponse};
+use feedline_service_kit::auth::{BEARER_HEADER, Caller};
 use tonic::{Request, Response, Status};
 
 use crate::error::FeedError;
@@ -51,10 +52,19 @@ impl FeedService for FeedApi {
         &self,
         request: Request<GetFeedRequest>,
     ) -> Result<Response<GetFeedResponse>, Status> {
+        let caller = Caller::of(request.extensions())
+            .map_err(FeedError::from)?
+            .clone();
+        let authorization = request
+            .metadata()
+            .get(BEARER_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let request = validate::get_feed(&request.into_inner())?;
-        let page = self
-            .state
-            .feed()?
+        let feed = self.state.feed()?;
+        feed.check_reader(&caller, authorization.as_deref(), request.user_id)
+            .await?;
+        let page = feed
             .page(request.user_id, request.page_size, request.after)
             .await?;
         Ok(Response::new(GetFeedResponse {

@@ -20,6 +20,8 @@ impl From<FeedError> for Status {
         match err {
             FeedError::InvalidArgument(violations) => invalid_argument(&violations),
             FeedError::UserNotFound(user) => Status::not_found(format!("user {user} not found")),
+            FeedError::Unauthenticated(why) => Status::unauthenticated(why),
+            FeedError::PermissionDenied(why) => Status::permission_denied(why),
             FeedError::NotReady(why) => {
                 with_retry_after(Code::Unavailable, why, Duration::from_secs(1))
             }

@@ -17,6 +17,7 @@
 mod celebrities;
 mod cursor;
 mod hydrate;
+mod readers;
 mod rebuild;
 mod source;
 mod window;
@@ -95,6 +96,8 @@ pub struct Feed {
     source: PostSource,
     /// Shared by every clone, so one read serves all requests.
     celebrities: Arc<celebrities::Celebrities>,
+    /// Who may read which feed, shared by every clone.
+    readers: Arc<readers::Readers>,
     config: FeedConfig,
 }
 
@@ -105,8 +108,22 @@ impl Feed {
             redis,
             source,
             celebrities: Arc::new(celebrities::Celebrities::new(config.celebrities_refresh)),
+            readers: Arc::default(),
             config,
         }
+    }
+
+    /// Ok when `caller` may read `user`'s feed; `authorization` is its bearer metadata,
+    /// forwarded to post-service to learn which user the caller is.
+    pub async fn check_reader(
+        &self,
+        caller: &feedline_service_kit::auth::Caller,
+        authorization: Option<&str>,
+        user: i64,
+    ) -> Result<(), FeedError> {
+        self.readers
+            .check(&self.source, caller, authorization, user)
+            .await
     }
 
     /// The page of `user`'s home timeline after `after` (the start when None), at most `size`

@@ -2,11 +2,12 @@
 
 use std::collections::HashSet;
 
-use feedline_proto::graph::v1::ListFollowingRequest;
 use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
+use feedline_proto::graph::v1::{GetMeRequest, ListFollowingRequest};
 use feedline_proto::post::v1::post_service_client::PostServiceClient;
 use feedline_proto::post::v1::{BatchGetPostsRequest, ListFolloweePostsRequest, Post};
-use feedline_telemetry::{TracedChannel, traced};
+use feedline_service_kit::auth::Credential;
+use feedline_service_kit::{ClientChannel, client_channel};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -18,16 +19,34 @@ const FOLLOWING_PAGE: i32 = 1000;
 /// post-service's API; calls carry the trace context of the read that makes them.
 #[derive(Clone)]
 pub struct PostSource {
-    posts: PostServiceClient<TracedChannel>,
-    graph: GraphServiceClient<TracedChannel>,
+    posts: PostServiceClient<ClientChannel>,
+    graph: GraphServiceClient<ClientChannel>,
 }
 
 impl PostSource {
     /// Talks to post-service over `channel` (lazy or connected; reconnects are the channel's).
-    pub fn new(channel: Channel) -> Self {
+    pub fn new(channel: Channel, credential: &Credential) -> Self {
         Self {
-            posts: PostServiceClient::new(traced(channel.clone())),
-            graph: GraphServiceClient::new(traced(channel)),
+            posts: PostServiceClient::new(client_channel(channel.clone(), credential)),
+            graph: GraphServiceClient::new(client_channel(channel, credential)),
+        }
+    }
+
+    /// The user bound to the subject of the token in `authorization` (the caller's own
+    /// `Bearer ...` metadata, forwarded), or None when it has none.
+    pub async fn me(&self, authorization: &str) -> Result<Option<i64>, FeedError> {
+        let mut request = tonic::Request::new(GetMeRequest {});
+        let value = authorization.parse().map_err(|_| {
+            FeedError::Unauthenticated("the authorization metadata is not valid".into())
+        })?;
+        request.metadata_mut().insert("authorization", value);
+        match self.graph.clone().get_me(request).await {
+            Ok(answer) => Ok(answer.into_inner().user.map(|user| user.user_id)),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) if status.code() == Code::Unauthenticated => {
+                Err(FeedError::Unauthenticated(status.message().to_owned()))
+            }
+            Err(status) => Err(source_error("GetMe", &status)),
         }
     }
 

@@ -7,7 +7,8 @@ use feedline_proto::graph::v1::*;
 use feedline_service_kit::validation::Violations;
 use tonic::{Request, Response, Status};
 
-use super::AppState;
+use super::{AppState, caller};
+use crate::acting;
 use crate::convert::user_to_proto;
 use crate::error::Error;
 use crate::page_token::{self, List};
@@ -70,20 +71,36 @@ impl GraphService for GraphApi {
         &self,
         request: Request<CreateUserRequest>,
     ) -> Result<Response<CreateUserResponse>, Status> {
+        let caller = caller(&request)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let handle = v.check("handle", validate::handle(&req.handle));
         let display_name = v.check("display_name", validate::display_name(&req.display_name));
+        let subject = v.check("subject", validate::subject(&req.subject));
         v.finish().map_err(Error::InvalidArgument)?;
+        let subject = acting::binding(&caller, subject)?;
         let user = self
             .state
             .store()?
             .create_user(NewUser {
                 handle,
                 display_name,
+                subject,
             })
             .await?;
         Ok(Response::new(CreateUserResponse {
+            user: Some(user_to_proto(&user)),
+        }))
+    }
+
+    async fn get_me(
+        &self,
+        request: Request<GetMeRequest>,
+    ) -> Result<Response<GetMeResponse>, Status> {
+        let caller = caller(&request)?;
+        let user_id = self.state.own_user(&caller).await?;
+        let user = self.state.store()?.get_user(user_id).await?;
+        Ok(Response::new(GetMeResponse {
             user: Some(user_to_proto(&user)),
         }))
     }
@@ -104,8 +121,10 @@ impl GraphService for GraphApi {
         &self,
         request: Request<FollowRequest>,
     ) -> Result<Response<FollowResponse>, Status> {
+        let caller = caller(&request)?;
         let req = request.into_inner();
         let change = follow_change(req.follower_id, req.followee_id)?;
+        self.state.acting_as(&caller, change.follower_id).await?;
         let created = self.state.admit()?.follow(change).await?;
         Ok(Response::new(FollowResponse { created }))
     }
@@ -114,8 +133,10 @@ impl GraphService for GraphApi {
         &self,
         request: Request<UnfollowRequest>,
     ) -> Result<Response<UnfollowResponse>, Status> {
+        let caller = caller(&request)?;
         let req = request.into_inner();
         let change = follow_change(req.follower_id, req.followee_id)?;
+        self.state.acting_as(&caller, change.follower_id).await?;
         let removed = self.state.admit()?.unfollow(change).await?;
         Ok(Response::new(UnfollowResponse { removed }))
     }

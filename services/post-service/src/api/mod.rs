@@ -9,3 +9,12 @@ mod status;
 pub use graph::GraphApi;
 pub use posts::PostApi;
 pub use state::AppState;
+
+use feedline_service_kit::auth::Caller;
+
+use crate::error::Error;
+
+/// The caller the auth layer verified (none: UNAUTHENTICATED, never let through).
+fn caller<T>(request: &tonic::Request<T>) -> Result<Caller, Error> {
+    Ok(Caller::of(request.extensions())?.clone())
+}

@@ -7,7 +7,7 @@ use feedline_proto::post::v1::*;
 use feedline_service_kit::validation::Violations;
 use tonic::{Request, Response, Status};
 
-use super::AppState;
+use super::{AppState, caller};
 use crate::convert::post_to_proto;
 use crate::error::Error;
 use crate::page_token::{self, List};
@@ -37,6 +37,7 @@ impl PostService for PostApi {
         &self,
         request: Request<CreatePostRequest>,
     ) -> Result<Response<CreatePostResponse>, Status> {
+        let caller = caller(&request)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let author_id = v.check("author_id", validate::id(req.author_id));
@@ -46,6 +47,7 @@ impl PostService for PostApi {
             validate::idempotency_key(&req.idempotency_key),
         );
         v.finish().map_err(Error::InvalidArgument)?;
+        self.state.acting_as(&caller, author_id).await?;
         let write = self
             .state
             .admit()?
@@ -104,11 +106,13 @@ impl PostService for PostApi {
         &self,
         request: Request<DeletePostRequest>,
     ) -> Result<Response<DeletePostResponse>, Status> {
+        let caller = caller(&request)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let post_id = v.check("post_id", validate::id(req.post_id));
         let author_id = v.check("author_id", validate::id(req.author_id));
         v.finish().map_err(Error::InvalidArgument)?;
+        self.state.acting_as(&caller, author_id).await?;
         let deleted = self.state.admit()?.delete_post(post_id, author_id).await?;
         Ok(Response::new(DeletePostResponse { deleted }))
     }

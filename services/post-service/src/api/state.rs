@@ -2,6 +2,9 @@
 
 use tokio::sync::OnceCell;
 
+use feedline_service_kit::auth::Caller;
+
+use crate::acting::Subjects;
 use crate::admission::Admission;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -13,6 +16,7 @@ use crate::store::Store;
 pub struct AppState {
     store: OnceCell<Store>,
     admission: Admission,
+    subjects: Subjects,
 }
 
 impl AppState {
@@ -21,6 +25,7 @@ impl AppState {
         Self {
             store: OnceCell::new(),
             admission,
+            subjects: Subjects::default(),
         }
     }
 
@@ -30,6 +35,25 @@ impl AppState {
         let store = self.store()?;
         self.admission.check()?;
         Ok(store)
+    }
+
+    /// Ok when `caller` may act as `user_id` (see [`crate::acting`]).
+    pub async fn acting_as(&self, caller: &Caller, user_id: i64) -> Result<()> {
+        self.subjects.check(self.store()?, caller, user_id).await
+    }
+
+    /// The user bound to `caller`'s subject.
+    pub async fn own_user(&self, caller: &Caller) -> Result<i64> {
+        let unbound = || {
+            Error::NotFound("no user is bound to this token's subject: CreateUser binds one".into())
+        };
+        if caller.subject.is_empty() {
+            return Err(unbound());
+        }
+        self.subjects
+            .user_of(self.store()?, &caller.subject)
+            .await?
+            .ok_or_else(unbound)
     }
 
     /// Admission control, whose watcher runs beside the relay.

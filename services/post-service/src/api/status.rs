@@ -13,6 +13,8 @@ impl From<Error> for Status {
             Error::InvalidArgument(violations) => invalid_argument(&violations),
             Error::NotFound(message) => Status::not_found(message),
             Error::AlreadyExists(message) => Status::already_exists(message),
+            Error::Unauthenticated(message) => Status::unauthenticated(message),
+            Error::PermissionDenied(message) => Status::permission_denied(message),
             Error::QueueFull { retry_after } => with_retry_after(
                 Code::ResourceExhausted,
                 "write queue full: nothing of this call was written; retry after the RetryInfo delay",

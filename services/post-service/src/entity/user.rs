@@ -20,6 +20,9 @@ pub struct Model {
     pub follower_count: i64,
     /// Maintained in the same transaction as each follow edge.
     pub following_count: i64,
+    /// The token subject whose calls act as this user (unique); None: only admins act for it.
+    #[sea_orm(unique)]
+    pub subject: Option<String>,
 }
 
 /// No relations are navigated through sea-orm; joins are not needed on the hot paths.

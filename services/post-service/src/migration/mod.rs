@@ -7,6 +7,7 @@ mod m20261121_000001_create_users;
 mod m20261121_000002_create_follows;
 mod m20261121_000003_create_posts;
 mod m20261121_000004_create_outbox;
+mod m20261207_000005_bind_users_to_subjects;
 
 /// Every migration of post-service, in order.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_create_follows::Migration),
             Box::new(m20261121_000003_create_posts::Migration),
             Box::new(m20261121_000004_create_outbox::Migration),
+            Box::new(m20261207_000005_bind_users_to_subjects::Migration),
         ]
     }
 }

@@ -31,6 +31,9 @@ pub struct RelayConfig {
     /// How often to look for rows when no commit signalled any (other replicas, expired leases,
     /// backoffs that ended).
     pub poll: Duration,
+    /// What the Fanout stream presents: fanout-service takes events only from a service
+    /// (`FEEDLINE_SERVICE_TOKEN`).
+    pub credential: feedline_service_kit::auth::Credential,
 }
 
 /// Runs the relay until `shutdown`: one session at a time, reconnecting with capped backoff

@@ -69,8 +69,10 @@ async fn drive(
         .connect()
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let mut client =
-        FanoutServiceClient::with_interceptor(channel, feedline_telemetry::inject_trace_context);
+    let mut client = FanoutServiceClient::new(feedline_service_kit::client_channel(
+        channel,
+        &config.credential,
+    ));
     let (tx, rx) = mpsc::channel::<FanoutRequest>(4);
     let mut acks = client
         .fanout(ReceiverStream::new(rx))

@@ -1,6 +1,8 @@
 //! Creating and reading users.
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait as _};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
+};
 
 use super::db_error::is_unique_violation;
 use super::{Store, User};
@@ -14,6 +16,8 @@ pub struct NewUser {
     pub handle: String,
     /// Display name, already validated.
     pub display_name: String,
+    /// The token subject to bind the user to, if any.
+    pub subject: Option<String>,
 }
 
 impl Store {
@@ -28,6 +32,7 @@ impl Store {
             created_at_ms: now,
             follower_count: 0,
             following_count: 0,
+            subject: new.subject,
         };
         match &self.group {
             // SQLite: joins the next group, with one COMMIT for many calls.
@@ -49,6 +54,16 @@ impl Store {
             .await?
             .ok_or_else(|| Error::NotFound(format!("user {user_id} not found")))
     }
+
+    /// The id of the user bound to `subject`, if any.
+    #[tracing::instrument(skip(self))]
+    pub async fn user_of_subject(&self, subject: &str) -> Result<Option<i64>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::Subject.eq(subject))
+            .one(&self.db)
+            .await?
+            .map(|user| user.id))
+    }
 }
 
 /// CreateUser's one statement; a taken handle is `AlreadyExists`.
@@ -60,12 +75,17 @@ async fn insert_user(conn: &impl ConnectionTrait, row: User) -> Result<User> {
         created_at_ms: Set(row.created_at_ms),
         follower_count: Set(0),
         following_count: Set(0),
+        subject: Set(row.subject.clone()),
     };
     match user::Entity::insert(active)
         .exec_without_returning(conn)
         .await
     {
         Ok(_) => Ok(row),
+        // The index that refused it is named in the message on every backend.
+        Err(e) if is_unique_violation(&e) && e.to_string().contains("subject") => Err(
+            Error::AlreadyExists("a user is already bound to this token's subject".into()),
+        ),
         Err(e) if is_unique_violation(&e) => Err(Error::AlreadyExists(format!(
             "handle {:?} is taken",
             row.handle

@@ -31,11 +31,18 @@ impl Interceptor for AppKey {
     }
 }
 
-/// Creates app `name` (with `x-admin-token` when given); returns its key.
-pub async fn create(channel: &Channel, name: &str, admin_token: Option<&str>) -> Result<String> {
+/// Creates app `name` (with `x-admin-token` when given, and `bearer`: the admin scope, when
+/// the stack verifies tokens); returns its key.
+pub async fn create(
+    channel: &Channel,
+    name: &str,
+    admin_token: Option<&str>,
+    bearer: &feedline_service_kit::auth::Credential,
+) -> Result<String> {
     let mut request = Request::new(CreateAppRequest {
         name: name.to_owned(),
     });
+    bearer.apply(&mut request);
     if let Some(token) = admin_token {
         let token: AsciiMetadataValue = token
             .parse()

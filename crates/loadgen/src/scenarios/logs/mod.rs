@@ -26,9 +26,10 @@ use crate::stats::{Progress, Recorder};
 /// Runs the scenario.
 pub async fn run(options: &LogsOptions, ctx: &Context<'_>) -> Result<Report> {
     connect::check_health(&[ctx.logs()]).await?;
-    let channels = connect::channels(ctx.logs(), ctx.options.connections).await?;
+    let channels = connect::plain_channels(ctx.logs(), ctx.options.connections).await?;
     let app = format!("loadgen-{}", ctx.run_id);
-    let key = app::create(&channels[0], &app, options.admin_token.as_deref()).await?;
+    let bearer = connect::credential(ctx.target().token.as_deref())?;
+    let key = app::create(&channels[0], &app, options.admin_token.as_deref(), &bearer).await?;
     let clients = app::clients(&channels, &key)?;
     let mode = if options.stream { "stream" } else { "unary" };
     let shape = if options.stream {

@@ -32,6 +32,7 @@ async fn user(store: &Store, handle: &str) -> i64 {
         .create_user(NewUser {
             handle: handle.into(),
             display_name: handle.into(),
+            subject: None,
         })
         .await
         .expect("create user")
@@ -117,6 +118,7 @@ async fn one_group_answers_each_call_and_rolls_back_only_the_failed_ones() {
                 let new = NewUser {
                     handle: "ann".into(),
                     display_name: "another ann".into(),
+                    subject: None,
                 };
                 store.create_user(new).await.map(|_| true)
             }),
