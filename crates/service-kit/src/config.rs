@@ -255,7 +255,8 @@ impl ServerConfig {
     }
 }
 
-/// Reads the token verification settings: `FEEDLINE_AUTH_JWKS` (a JWKS file: the identity
+/// Reads the token verification settings: `FEEDLINE_AUTH_JWKS` (a JWKS file, or the document
+/// itself, as a secret injected into the environment: the identity
 /// provider's signing keys), `FEEDLINE_AUTH_ISSUER` and `FEEDLINE_AUTH_AUDIENCE` (checked
 /// when set), `FEEDLINE_AUTH_LEEWAY_S` (clock skew on `exp` and `nbf`, default 30),
 /// `FEEDLINE_AUTH_ADMIN_SCOPE` and `FEEDLINE_AUTH_SERVICE_SCOPE`. The JWKS is read here, so
@@ -281,12 +282,21 @@ pub fn auth_from_env(env: &Env) -> Result<Option<feedline_auth::AuthConfig>, Con
     let Some(jwks) = optional("FEEDLINE_AUTH_JWKS")? else {
         return Ok(None);
     };
-    let keys =
-        feedline_auth::KeySet::from_file(std::path::Path::new(&jwks)).map_err(|e| ConfigError {
-            variable: "FEEDLINE_AUTH_JWKS".to_owned(),
-            value: jwks.clone(),
-            reason: e.to_string(),
-        })?;
+    // The document itself (a secret injected into the environment), or a file's path.
+    let keys = if jwks.trim_start().starts_with('{') {
+        feedline_auth::KeySet::from_json(&jwks)
+    } else {
+        feedline_auth::KeySet::from_file(std::path::Path::new(&jwks))
+    };
+    let keys = keys.map_err(|e| ConfigError {
+        variable: "FEEDLINE_AUTH_JWKS".to_owned(),
+        value: if jwks.len() > 80 {
+            format!("{}...", &jwks[..jwks.floor_char_boundary(80)])
+        } else {
+            jwks.clone()
+        },
+        reason: e.to_string(),
+    })?;
     Ok(Some(feedline_auth::AuthConfig {
         keys,
         issuer,
@@ -365,5 +375,44 @@ mod tests {
         let err = ServerConfig::from_env(&env(&[("FEEDLINE_MAX_CONCURRENT_REQUESTS", "0")]), 1)
             .unwrap_err();
         assert!(err.to_string().contains("between 1 and"), "{err}");
+    }
+
+    #[test]
+    fn auth_is_read_from_a_file_or_the_document_itself() {
+        let off = ServerConfig::from_env(&env(&[]), 1).unwrap();
+        assert!(off.auth.is_none() && !off.credential.is_set());
+
+        let keys = feedline_auth::DevKeys::generate("iss", "aud");
+        let jwks = keys.jwks_json();
+        let inline = env(&[
+            ("FEEDLINE_AUTH_JWKS", jwks.as_str()),
+            ("FEEDLINE_AUTH_ISSUER", "iss"),
+            ("FEEDLINE_SERVICE_TOKEN", "abc.def.ghi"),
+        ]);
+        let on = ServerConfig::from_env(&inline, 1).unwrap();
+        let auth = on.auth.unwrap();
+        assert_eq!(auth.keys.len(), 1);
+        assert_eq!(auth.issuer.as_deref(), Some("iss"));
+        assert_eq!(auth.audience, None);
+        assert_eq!(auth.admin_scope, "feedline:admin");
+        assert!(on.credential.is_set());
+
+        let dir = std::env::temp_dir().join(format!("service-kit-jwks-{}", std::process::id()));
+        keys.save(&dir).unwrap();
+        let path = feedline_auth::DevKeys::jwks_path(&dir)
+            .display()
+            .to_string();
+        let file = ServerConfig::from_env(&env(&[("FEEDLINE_AUTH_JWKS", path.as_str())]), 1);
+        assert!(file.unwrap().auth.is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let missing = env(&[("FEEDLINE_AUTH_JWKS", "/nonexistent/jwks.json")]);
+        let err = ServerConfig::from_env(&missing, 1).unwrap_err();
+        assert_eq!(err.variable, "FEEDLINE_AUTH_JWKS");
+        let leeway = env(&[("FEEDLINE_AUTH_LEEWAY_S", "9999")]);
+        assert_eq!(
+            ServerConfig::from_env(&leeway, 1).unwrap_err().variable,
+            "FEEDLINE_AUTH_LEEWAY_S"
+        );
     }
 }
