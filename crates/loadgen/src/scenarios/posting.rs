@@ -79,6 +79,9 @@ pub async fn create_post(
     }
 }
 
+/// When a setup post's refusal carries no RetryInfo.
+const SETUP_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// `per_author` posts by each of `authors` (one after another per author, authors at once),
 /// recorded in `posts` without sampling.
 pub async fn write_posts(
@@ -99,9 +102,20 @@ pub async fn write_posts(
             async move {
                 for n in 0..per_author {
                     let body = format!("loadgen {run} setup post {n} of user {author}");
-                    let post = create_post(&mut client, social.ids[author as usize], body)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("CreatePost: {}: {}", e.kind, e.message))?;
+                    // A refusal (fan-out behind its bound) wrote nothing: sent again after its
+                    // RetryInfo delay. Any other error fails the setup.
+                    let post = loop {
+                        match create_post(&mut client, social.ids[author as usize], body.clone())
+                            .await
+                        {
+                            Ok(post) => break post,
+                            Err(e) if e.kind == "ResourceExhausted" => {
+                                let delay = e.pushback.unwrap_or(SETUP_RETRY_DELAY);
+                                tokio::time::sleep(delay).await;
+                            }
+                            Err(e) => anyhow::bail!("CreatePost: {}: {}", e.kind, e.message),
+                        }
+                    };
                     posts
                         .record(author, post.as_ref(), false)
                         .map_err(|e| anyhow::anyhow!("CreatePost: {}", e.message))?;
