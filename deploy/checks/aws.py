@@ -11,6 +11,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .common import CLOUD_MAP_DOMAIN, SECRET_VARS, SERVICES, load_yaml, one_line, rel
+# Variables compose sets as a file holding the value, and ECS as the value itself.
+FILE_VARIANTS = {"FEEDLINE_SERVICE_TOKEN_FILE": "FEEDLINE_SERVICE_TOKEN"}
 
 # Fargate's CPU units -> allowed memory (MiB).
 FARGATE_SIZES = {
@@ -127,9 +129,12 @@ def check_ecs(root: Path, problems: list[str]) -> int:
             problems.append(f"{where}: FEEDLINE_REDIS_URL must be a redis-cluster:// URL")
         # The same variables as compose, whose list the Rust contract test checks against the code.
         compose_env = (compose_services.get(name) or {}).get("environment")
-        if isinstance(compose_env, dict) and set(env) | set(secrets) != set(compose_env):
-            missing = sorted(set(compose_env) - set(env) - set(secrets))
-            extra = sorted(set(env) | set(secrets) - set(compose_env))
+        # Compose mounts the service token as a file (FEEDLINE_SERVICE_TOKEN_FILE); ECS injects
+        # the secret's value (FEEDLINE_SERVICE_TOKEN). The same setting either way.
+        compose_names = {FILE_VARIANTS.get(v, v) for v in compose_env} if isinstance(compose_env, dict) else set()
+        if isinstance(compose_env, dict) and set(env) | set(secrets) != compose_names:
+            missing = sorted(compose_names - set(env) - set(secrets))
+            extra = sorted(set(env) | set(secrets) - compose_names)
             problems.append(f"{where}: variables differ from docker-compose.yml (missing {missing}, extra {extra})")
     return len(documents)
 

@@ -10,6 +10,8 @@ use crate::social::Plan;
 /// Printed for `--help` and pointed to by usage errors.
 pub const USAGE: &str = "\
 usage: loadgen <scenario> [options]      (or: cargo xtask load <scenario> [options])
+       loadgen dev-keys DIR              a dev signing key, its jwks.json, service.token and
+                                         admin.token in DIR (docker-compose.yml's auth-init)
 
 scenarios:
   fanout   F followers following A authors (or --graph: a power-law social graph); V virtual

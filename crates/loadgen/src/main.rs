@@ -15,6 +15,11 @@ const ADMIN_TOKEN_ENV: &str = "FEEDLINE_ADMIN_TOKEN";
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [command, dir] = args.as_slice()
+        && command == "dev-keys"
+    {
+        return dev_keys(std::path::Path::new(dir));
+    }
     let mut options = match cli::parse(&args) {
         Ok(Parsed::Run(options)) => *options,
         Ok(Parsed::Help) => {
@@ -63,16 +68,51 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `$FEEDLINE_TOKEN`, else the admin token of the stack `cargo xtask up` runs (its
-/// `.feedline/auth/admin.token`, from the workspace root), else none.
+/// `$FEEDLINE_TOKEN`, else the file `$FEEDLINE_TOKEN_FILE` names, else the admin token of the
+/// stack `cargo xtask up` runs (its `.feedline/auth/admin.token`, from the workspace root),
+/// else none.
 fn default_token() -> Option<String> {
     if let Ok(token) = std::env::var("FEEDLINE_TOKEN")
         && !token.trim().is_empty()
     {
         return Some(token.trim().to_owned());
     }
-    std::fs::read_to_string(".feedline/auth/admin.token")
+    let file = std::env::var("FEEDLINE_TOKEN_FILE")
+        .unwrap_or_else(|_| ".feedline/auth/admin.token".to_owned());
+    std::fs::read_to_string(file)
         .ok()
         .map(|token| token.trim().to_owned())
         .filter(|token| !token.is_empty())
 }
+
+/// `loadgen dev-keys DIR`: a signing key of the stack's own in DIR (kept if there), its
+/// `jwks.json`, a service token (`service.token`) and an admin token (`admin.token`), each
+/// valid a year: what docker-compose.yml's services verify and present. Not for production,
+/// where the keys belong to an identity provider.
+fn dev_keys(dir: &std::path::Path) -> ExitCode {
+    use feedline_service_kit::auth::{DEFAULT_ADMIN_SCOPE, DevKeys, TokenSpec};
+    let year = std::time::Duration::from_secs(365 * 24 * 3600);
+    let made = DevKeys::load_or_create(dir, DEV_ISSUER, DEV_AUDIENCE).and_then(|keys| {
+        std::fs::write(
+            dir.join("service.token"),
+            keys.service_token("compose-services"),
+        )?;
+        let mut admin = TokenSpec::new("compose-admin", DEFAULT_ADMIN_SCOPE);
+        admin.lifetime = year;
+        std::fs::write(dir.join("admin.token"), keys.token(&admin))
+    });
+    match made {
+        Ok(()) => {
+            println!("dev keys and tokens in {}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("loadgen dev-keys: {}: {error}", dir.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `iss` and `aud` of the tokens `dev-keys` makes (docker-compose.yml sets the same).
+const DEV_ISSUER: &str = "https://feedline.compose";
+const DEV_AUDIENCE: &str = "feedline";

@@ -307,14 +307,33 @@ pub fn auth_from_env(env: &Env) -> Result<Option<feedline_auth::AuthConfig>, Con
     }))
 }
 
-/// Reads `FEEDLINE_SERVICE_TOKEN`, the token this service presents to the others.
+/// Reads `FEEDLINE_SERVICE_TOKEN`, the token this service presents to the others, or
+/// `FEEDLINE_SERVICE_TOKEN_FILE`, a file holding it (a mounted secret); not both.
 pub fn credential_from_env(env: &Env) -> Result<feedline_auth::Credential, ConfigError> {
-    let token: String = parse_or(env, "FEEDLINE_SERVICE_TOKEN", String::new())?;
-    if token.is_empty() {
-        return Ok(feedline_auth::Credential::none());
-    }
+    let inline: String = parse_or(env, "FEEDLINE_SERVICE_TOKEN", String::new())?;
+    let file: String = parse_or(env, "FEEDLINE_SERVICE_TOKEN_FILE", String::new())?;
+    let (variable, token) = match (inline.is_empty(), file.is_empty()) {
+        (true, true) => return Ok(feedline_auth::Credential::none()),
+        (false, true) => ("FEEDLINE_SERVICE_TOKEN", inline),
+        (true, false) => {
+            let token = std::fs::read_to_string(&file).map_err(|e| ConfigError {
+                variable: "FEEDLINE_SERVICE_TOKEN_FILE".to_owned(),
+                value: file.clone(),
+                reason: format!("cannot read it: {e}"),
+            })?;
+            ("FEEDLINE_SERVICE_TOKEN_FILE", token.trim().to_owned())
+        }
+        (false, false) => {
+            return Err(ConfigError {
+                variable: "FEEDLINE_SERVICE_TOKEN_FILE".to_owned(),
+                value: file,
+                reason: "set FEEDLINE_SERVICE_TOKEN or FEEDLINE_SERVICE_TOKEN_FILE, not both"
+                    .into(),
+            });
+        }
+    };
     feedline_auth::Credential::bearer(&token).map_err(|reason| ConfigError {
-        variable: "FEEDLINE_SERVICE_TOKEN".to_owned(),
+        variable: variable.to_owned(),
         // Never the token itself.
         value: "<hidden>".to_owned(),
         reason,
@@ -409,6 +428,22 @@ mod tests {
         let missing = env(&[("FEEDLINE_AUTH_JWKS", "/nonexistent/jwks.json")]);
         let err = ServerConfig::from_env(&missing, 1).unwrap_err();
         assert_eq!(err.variable, "FEEDLINE_AUTH_JWKS");
+        let token_file = dir.with_extension("token");
+        std::fs::write(&token_file, "abc.def.ghi\n").unwrap();
+        let path = token_file.display().to_string();
+        let from_file = env(&[("FEEDLINE_SERVICE_TOKEN_FILE", path.as_str())]);
+        assert!(
+            ServerConfig::from_env(&from_file, 1)
+                .unwrap()
+                .credential
+                .is_set()
+        );
+        let both = env(&[
+            ("FEEDLINE_SERVICE_TOKEN_FILE", path.as_str()),
+            ("FEEDLINE_SERVICE_TOKEN", "x"),
+        ]);
+        assert!(ServerConfig::from_env(&both, 1).is_err());
+        std::fs::remove_file(&token_file).unwrap();
         let leeway = env(&[("FEEDLINE_AUTH_LEEWAY_S", "9999")]);
         assert_eq!(
             ServerConfig::from_env(&leeway, 1).unwrap_err().variable,

@@ -65,13 +65,34 @@ pub fn check_healthcheck(service: &Service, field: &str, actual: Option<&Value>)
     })
 }
 
+/// The value the config reads in place of a file that exists only where the service runs (a
+/// volume or a mounted secret): a JWKS document for `FEEDLINE_AUTH_JWKS`, a file holding a
+/// token for `FEEDLINE_SERVICE_TOKEN_FILE`. Other values are unchanged.
+fn run_time_file(variable: &str, value: &str) -> String {
+    match variable {
+        "FEEDLINE_AUTH_JWKS" if !value.trim_start().starts_with('{') => {
+            feedline_service_kit::auth::DevKeys::generate("iss", "aud").jwks_json()
+        }
+        "FEEDLINE_SERVICE_TOKEN_FILE" => {
+            let path = std::env::temp_dir()
+                .join(format!("feedline-deploy-test-{}.token", std::process::id()));
+            std::fs::write(&path, "placeholder").expect("a temporary token file");
+            path.display().to_string()
+        }
+        _ => value.to_owned(),
+    }
+}
+
 /// Checks the environment a platform gives `service`: its config accepts it and listens on the
 /// service's port; every `FEEDLINE_*` name is one the config reads and every other one is a
 /// telemetry variable; every `http(s)://host:port` names the right service and port.
 pub fn check_env(service: &Service, vars: &[(String, String)], platform: &Platform) -> Vec<String> {
     let name = service.name;
     let mut problems = Vec::new();
-    let env: Env = vars.iter().cloned().collect();
+    let env: Env = vars
+        .iter()
+        .map(|(variable, value)| (variable.clone(), run_time_file(variable, value)))
+        .collect();
     match (service.listen_addr)(&env) {
         Err(error) => {
             // Reads stop at the first bad value: the name checks below would mislead.
@@ -99,6 +120,10 @@ pub fn check_env(service: &Service, vars: &[(String, String)], platform: &Platfo
                 "{name}: {variable} is neither a FEEDLINE_ variable {name} reads nor a telemetry \
                  variable (feedline_telemetry::ENV_VARS)"
             ));
+        }
+        // The issuer is an identifier that looks like a URL, not an address we call.
+        if variable == "FEEDLINE_AUTH_ISSUER" {
+            continue;
         }
         for url in value.split(',').map(str::trim) {
             if let Some(problem) = check_url(variable, url, platform) {

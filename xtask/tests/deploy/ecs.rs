@@ -61,6 +61,10 @@ fn secret_placeholder(variable: &str) -> String {
         "FEEDLINE_ADMIN_TOKEN" => "q3Vx9LmT2cRk7WpZ4nHy8JbE6sFd1GaU".to_owned(),
         "FEEDLINE_REDIS_URL" => format!("rediss-cluster://u:p@redis{ECS_DOMAIN}:6379"),
         "OTEL_EXPORTER_OTLP_HEADERS" => "authorization=Bearer x".to_owned(),
+        // The JWKS document itself, as the secret holds it.
+        "FEEDLINE_AUTH_JWKS" => {
+            feedline_service_kit::auth::DevKeys::generate("iss", "aud").jwks_json()
+        }
         _ => "placeholder".to_owned(),
     }
 }
