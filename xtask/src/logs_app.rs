@@ -46,11 +46,16 @@ pub async fn connect(addr: &str) -> Result<Channel> {
         .with_context(|| format!("cannot connect to log-ingest-service at {addr}"))
 }
 
-/// `--admin-token` if given, else `$FEEDLINE_ADMIN_TOKEN`: a shell that started the service
-/// with a token usually has it exported.
+/// The admin token `up --no-auth` gives log-ingest-service when the shell has none: without
+/// bearer tokens or an admin token, the service lets nobody create apps.
+pub const DEV_ADMIN_TOKEN: &str = "local-admin-token";
+
+/// `--admin-token` if given, else `$FEEDLINE_ADMIN_TOKEN` (a shell that started the service
+/// with a token usually has it exported), else the one of `up --no-auth`.
 pub fn admin_token(flag: Option<String>) -> Option<String> {
     flag.or_else(|| std::env::var(ADMIN_TOKEN_ENV).ok())
         .filter(|token| !token.is_empty())
+        .or_else(|| Some(DEV_ADMIN_TOKEN.to_owned()))
 }
 
 /// CreateApp; the gRPC status is returned as is, so callers can act on ALREADY_EXISTS.

@@ -76,6 +76,8 @@ pub const SERVICES: &[Service] = &[
                 ("FEEDLINE_DATABASE_URL", db),
                 // The outbox relay streams every write to fanout-service.
                 ("FEEDLINE_FANOUT_URL", "http://127.0.0.1:50052".to_owned()),
+                // Per-user rate limits (with bearer tokens on) count in the cluster.
+                ("FEEDLINE_REDIS_URL", stack.redis_url.clone()),
             ]
         },
     },
@@ -108,7 +110,16 @@ pub const SERVICES: &[Service] = &[
                 Some(databases) => databases.logs.clone(),
                 None => sqlite(stack, "logs.db"),
             };
-            vec![("FEEDLINE_DATABASE_URL", db)]
+            let mut env = vec![("FEEDLINE_DATABASE_URL", db)];
+            // Without bearer tokens the admin RPCs need an admin token (or nobody may call
+            // them); one exported in the shell is inherited instead.
+            let exported = std::env::var(crate::logs_app::ADMIN_TOKEN_ENV)
+                .is_ok_and(|token| !token.is_empty());
+            if stack.auth.is_none() && !exported {
+                let token = crate::logs_app::DEV_ADMIN_TOKEN.to_owned();
+                env.push((crate::logs_app::ADMIN_TOKEN_ENV, token));
+            }
+            env
         },
     },
 ];

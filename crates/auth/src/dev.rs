@@ -181,7 +181,9 @@ impl DevKeys {
     /// A verifier configuration that trusts this key, with feedline's default scopes.
     pub fn config(&self) -> AuthConfig {
         AuthConfig {
-            keys: KeySet::from_json(&self.jwks_json()).unwrap_or_else(|_| unreachable_keys()),
+            keys: KeySet::from_json(&self.jwks_json())
+                .unwrap_or_else(|_| unreachable_keys())
+                .into(),
             issuer: Some(self.issuer.clone()),
             audience: Some(self.audience.clone()),
             leeway: Duration::from_secs(30),
@@ -241,12 +243,14 @@ mod tests {
     use super::*;
     use crate::{TokenError, Verifier};
 
-    #[test]
-    fn its_tokens_verify_against_its_jwks_and_survive_a_reload() {
+    #[tokio::test]
+    async fn its_tokens_verify_against_its_jwks_and_survive_a_reload() {
         let dir = std::env::temp_dir().join(format!("feedline-auth-{}", rand::random::<u64>()));
         let keys = DevKeys::load_or_create(&dir, "iss", "aud").unwrap();
         let again = DevKeys::load_or_create(&dir, "iss", "aud").unwrap();
-        let verifier = Verifier::new(again.config());
+        let verifier = Verifier::start(again.config(), Default::default())
+            .await
+            .unwrap();
         let caller = verifier.verify(&keys.admin_token("root")).unwrap();
         assert_eq!(caller.subject, "root");
         assert!(caller.admin && !caller.service);

@@ -1,5 +1,6 @@
 //! The keys tokens are verified with: the signing keys of a JWKS document (RFC 7517), as an
-//! identity provider publishes them (`/.well-known/jwks.json`).
+//! identity provider publishes them (`/.well-known/jwks.json`), and where that document comes
+//! from (a file, the document itself, or a URL).
 
 use std::path::Path;
 
@@ -7,6 +8,8 @@ use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
 };
 use jsonwebtoken::{Algorithm, DecodingKey};
+
+use crate::jwks_url::JwksUrl;
 
 /// Why a JWKS could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +26,58 @@ pub enum KeyError {
     /// The document holds no key this service can verify with.
     #[error("the JWKS holds no RS256, ES256 or EdDSA signing key")]
     NoUsableKey,
+    /// The setting names a URL that cannot be fetched from.
+    #[error("not a JWKS URL ({url}): {reason}")]
+    Url { url: String, reason: String },
+    /// The JWKS URL gave no usable key set at start, after retrying.
+    #[error("cannot fetch the JWKS from {url} ({attempts} attempts): {source}")]
+    Fetch {
+        url: String,
+        attempts: u32,
+        source: crate::jwks_url::FetchError,
+    },
+}
+
+/// Where the trusted keys come from.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// A fixed set, read once (a file, or the document itself).
+    Fixed(KeySet),
+    /// A JWKS published at a URL: fetched at start, then kept fresh.
+    Url(JwksUrl),
+}
+
+impl KeySource {
+    /// The source a setting names: an `https://` (or `http://`) URL, the JWKS document itself
+    /// (starting with `{`), or else a file's path. A file or document is read here; a URL is
+    /// only checked, it is fetched when the verifier starts.
+    pub fn from_setting(value: &str) -> Result<Self, KeyError> {
+        let value = value.trim();
+        let scheme = value.split_once("://").map(|(scheme, _)| scheme);
+        if scheme.is_some_and(|s| s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("http"))
+        {
+            return JwksUrl::parse(value).map(Self::Url);
+        }
+        if value.starts_with('{') {
+            return KeySet::from_json(value).map(Self::Fixed);
+        }
+        KeySet::from_file(Path::new(value)).map(Self::Fixed)
+    }
+}
+
+impl From<KeySet> for KeySource {
+    fn from(keys: KeySet) -> Self {
+        Self::Fixed(keys)
+    }
+}
+
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fixed(keys) => write!(f, "{} fixed keys", keys.len()),
+            Self::Url(source) => write!(f, "{}", source.url),
+        }
+    }
 }
 
 /// One key to verify with.

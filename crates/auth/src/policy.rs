@@ -26,7 +26,10 @@ pub fn access(path: &str) -> Access {
     match path {
         "/feedline.fanout.v1.FanoutService/Fanout"
         | "/feedline.post.v1.PostService/ListFolloweePosts" => Access::Service,
-        "/feedline.logs.v1.LogService/CreateApp" => Access::Admin,
+        "/feedline.logs.v1.LogService/CreateApp"
+        | "/feedline.logs.v1.LogService/RotateAppKey"
+        | "/feedline.logs.v1.LogService/RevokeAppKey"
+        | "/feedline.logs.v1.LogService/ListAppKeys" => Access::Admin,
         p if p.starts_with("/feedline.logs.v1.") => Access::Open,
         _ => Access::Token,
     }
@@ -74,10 +77,12 @@ mod tests {
             access("/feedline.feed.v1.FeedService/GetFeed"),
             Access::Token
         );
-        assert_eq!(
-            access("/feedline.logs.v1.LogService/CreateApp"),
-            Access::Admin
-        );
+        for admin in ["CreateApp", "RotateAppKey", "RevokeAppKey", "ListAppKeys"] {
+            assert_eq!(
+                access(&format!("/feedline.logs.v1.LogService/{admin}")),
+                Access::Admin
+            );
+        }
         assert_eq!(access("/feedline.logs.v1.LogService/Ingest"), Access::Open);
         assert_eq!(access("/unknown.Service/Method"), Access::Token);
     }

@@ -1,14 +1,20 @@
 //! Turning a bearer token into a [`Caller`]: signature, issuer, audience, `exp` and `nbf`,
-//! then the scopes. Verified tokens are cached until they expire.
+//! then the scopes. Verified tokens are cached until they expire, or until the key set
+//! changes: a key removed from the JWKS stops its tokens at the next refresh.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation, decode, decode_header, get_current_timestamp};
 use serde::Deserialize;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::caller::Caller;
-use crate::keys::KeySet;
+use crate::jwks_url::FetchError;
+use crate::keys::{KeyError, KeySource};
+use crate::trusted::TrustedKeys;
 
 /// The algorithms accepted: what Cognito, Auth0 and Keycloak sign with.
 const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
@@ -18,8 +24,8 @@ const CACHE_ENTRIES: usize = 16_384;
 /// How tokens are verified.
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
-    /// The trusted signing keys (`FEEDLINE_AUTH_JWKS`).
-    pub keys: KeySet,
+    /// Where the trusted signing keys come from (`FEEDLINE_AUTH_JWKS`).
+    pub keys: KeySource,
     /// `iss` must be this, when set (`FEEDLINE_AUTH_ISSUER`).
     pub issuer: Option<String>,
     /// `aud` must include this, when set (`FEEDLINE_AUTH_AUDIENCE`).
@@ -92,12 +98,14 @@ impl Scopes {
     }
 }
 
-/// A verified token, remembered until it expires.
+/// A verified token, remembered until it expires or the keys change.
 #[derive(Clone)]
 struct Verified {
     caller: Caller,
     exp: u64,
     nbf: Option<u64>,
+    /// The key set's generation it was verified under.
+    generation: u64,
 }
 
 /// Verifies bearer tokens against the configured keys.
@@ -105,6 +113,9 @@ pub struct Verifier {
     config: AuthConfig,
     validations: Vec<(Algorithm, Validation)>,
     cache: quick_cache::sync::Cache<String, Verified>,
+    /// Shared with the refresh task of a JWKS URL, which holds it weakly: dropping the
+    /// verifier, or cancelling the `shutdown` given to [`Verifier::start`], ends that task.
+    keys: Arc<TrustedKeys>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -116,17 +127,54 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// A verifier of tokens signed by `config.keys`.
-    pub fn new(config: AuthConfig) -> Self {
+    /// A verifier of tokens signed by the keys of `config.keys`. Fixed keys are ready at once.
+    /// A JWKS URL is fetched now, retried with backoff for about its `startup` time, and a
+    /// start without keys fails with [`KeyError::Fetch`]. Then a task fetches the keys every
+    /// `refresh` until `shutdown` is cancelled (or the verifier dropped); a failed refresh
+    /// keeps the last good keys.
+    pub async fn start(config: AuthConfig, shutdown: CancellationToken) -> Result<Self, KeyError> {
+        let keys = match &config.keys {
+            KeySource::Fixed(keys) => Arc::new(TrustedKeys::fixed(keys.clone())),
+            KeySource::Url(source) => {
+                let keys = Arc::new(TrustedKeys::fetch_first(source.clone(), &shutdown).await?);
+                TrustedKeys::keep_fresh(&keys, shutdown);
+                keys
+            }
+        };
         let validations = ALGORITHMS
             .iter()
             .map(|&alg| (alg, validation(&config, alg)))
             .collect();
-        Self {
+        Ok(Self {
             config,
             validations,
             cache: quick_cache::sync::Cache::new(CACHE_ENTRIES),
-        }
+            keys,
+        })
+    }
+
+    /// Whether fetching the keys now might let a token refused with `error` through: its
+    /// key is unknown, the keys come from a URL, and no unknown key caused a fetch within
+    /// `unknown_kid_interval`. Cheap; then call [`Verifier::fetch_keys_for_unknown_kid`].
+    pub fn may_learn_key(&self, error: &TokenError) -> bool {
+        matches!(error, TokenError::UnknownKey(_)) && self.keys.may_fetch_for_unknown_kid()
+    }
+
+    /// Fetches the keys because a token named an unknown one (rate-limited: tokens arriving
+    /// together share one fetch). Verify again afterwards.
+    pub async fn fetch_keys_for_unknown_kid(&self) {
+        self.keys.fetch_for_unknown_kid().await;
+    }
+
+    /// Fetches the keys of a JWKS URL now, as the periodic refresh does: true when they
+    /// changed. A failure keeps the keys in force. Fixed keys: `Ok(false)`.
+    pub async fn refresh_keys(&self) -> Result<bool, FetchError> {
+        self.keys.refresh().await
+    }
+
+    /// How many keys are in force.
+    pub fn key_count(&self) -> usize {
+        self.keys.current().keys.len()
     }
 
     /// The caller a request's `authorization` metadata names.
@@ -146,7 +194,10 @@ impl Verifier {
     /// The caller `token` stands for.
     pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
         let now = get_current_timestamp();
-        if let Some(known) = self.cache.get(token) {
+        let keys = self.keys.current();
+        if let Some(known) = self.cache.get(token)
+            && known.generation == keys.generation
+        {
             self.check_times(&known, now)?;
             return Ok(known.caller);
         }
@@ -155,8 +206,7 @@ impl Verifier {
         else {
             return Err(TokenError::Algorithm(format!("{:?}", header.alg)));
         };
-        let key = self
-            .config
+        let key = keys
             .keys
             .find(header.kid.as_deref(), header.alg)
             .ok_or_else(|| {
@@ -184,6 +234,7 @@ impl Verifier {
             },
             exp: claims.exp,
             nbf: claims.nbf,
+            generation: keys.generation,
         };
         let caller = verified.caller.clone();
         self.cache.insert(token.to_owned(), verified);

@@ -10,7 +10,7 @@ const ISSUER: &str = "https://idp.example";
 const AUDIENCE: &str = "feedline";
 
 /// The fixtures' RSA and EC keys plus a generated Ed25519 key, in one JWKS.
-fn setup() -> (Verifier, DevKeys) {
+async fn setup() -> (Verifier, DevKeys) {
     let dev = DevKeys::generate(ISSUER, AUDIENCE);
     let mut fixtures: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/jwks.json")).unwrap();
@@ -18,14 +18,17 @@ fn setup() -> (Verifier, DevKeys) {
     let keys = fixtures["keys"].as_array_mut().unwrap();
     keys.extend(ed["keys"].as_array().unwrap().iter().cloned());
     let config = AuthConfig {
-        keys: KeySet::from_json(&fixtures.to_string()).unwrap(),
+        keys: KeySet::from_json(&fixtures.to_string()).unwrap().into(),
         issuer: Some(ISSUER.into()),
         audience: Some(AUDIENCE.into()),
         leeway: Duration::from_secs(5),
         admin_scope: "feedline:admin".into(),
         service_scope: "feedline:service".into(),
     };
-    (Verifier::new(config), dev)
+    (
+        Verifier::start(config, Default::default()).await.unwrap(),
+        dev,
+    )
 }
 
 fn signed(alg: Algorithm, kid: &str, key: &EncodingKey, claims: &serde_json::Value) -> String {
@@ -47,9 +50,9 @@ fn ec() -> EncodingKey {
     EncodingKey::from_ec_pem(include_bytes!("fixtures/ec.pem")).unwrap()
 }
 
-#[test]
-fn accepts_rs256_es256_and_eddsa_tokens_with_their_scopes() {
-    let (verifier, dev) = setup();
+#[tokio::test]
+async fn accepts_rs256_es256_and_eddsa_tokens_with_their_scopes() {
+    let (verifier, dev) = setup().await;
     let rs = signed(
         Algorithm::RS256,
         "test-rsa",
@@ -81,9 +84,9 @@ fn accepts_rs256_es256_and_eddsa_tokens_with_their_scopes() {
     assert!(caller.admin);
 }
 
-#[test]
-fn refuses_expired_early_foreign_and_forged_tokens_saying_why() {
-    let (verifier, dev) = setup();
+#[tokio::test]
+async fn refuses_expired_early_foreign_and_forged_tokens_saying_why() {
+    let (verifier, dev) = setup().await;
     let spec = |f: &dyn Fn(&mut TokenSpec)| {
         let mut s = TokenSpec::new("alice", "");
         f(&mut s);
@@ -158,9 +161,9 @@ fn refuses_expired_early_foreign_and_forged_tokens_saying_why() {
     );
 }
 
-#[test]
-fn the_authorization_metadata_must_be_a_bearer_token() {
-    let (verifier, dev) = setup();
+#[tokio::test]
+async fn the_authorization_metadata_must_be_a_bearer_token() {
+    let (verifier, dev) = setup().await;
     assert_eq!(verifier.authenticate(None), Err(TokenError::Missing));
     let basic = http::HeaderValue::from_static("Basic YWxpY2U6cHc=");
     assert_eq!(
@@ -171,9 +174,9 @@ fn the_authorization_metadata_must_be_a_bearer_token() {
     assert_eq!(verifier.authenticate(Some(&bearer)).unwrap().subject, "a");
 }
 
-#[test]
-fn a_cached_token_still_expires() {
-    let (verifier, dev) = setup();
+#[tokio::test]
+async fn a_cached_token_still_expires() {
+    let (verifier, dev) = setup().await;
     // Valid for 1 s past the 5 s leeway: verified (and cached) now, refused once it lapses.
     let mut spec = TokenSpec::new("alice", "");
     spec.lifetime = Duration::from_secs(1);

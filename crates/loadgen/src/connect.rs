@@ -34,12 +34,21 @@ pub struct Service<'a> {
     pub token: Option<&'a str>,
 }
 
+/// `FEEDLINE_TLS_CA` as the services read it: what an `https://` or `rediss-cluster://` URL is
+/// verified with, besides the public roots.
+fn tls() -> Result<feedline_service_kit::TlsConfig> {
+    Ok(feedline_service_kit::TlsConfig::from_env(
+        &feedline_service_kit::process_env(),
+    )?)
+}
+
 fn endpoint(url: &str) -> Result<Endpoint> {
-    Ok(Endpoint::from_shared(url.to_owned())
+    let endpoint = Endpoint::from_shared(url.to_owned())
         .with_context(|| format!("`{url}` is not a valid address"))?
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(CALL_TIMEOUT)
-        .tcp_nodelay(true))
+        .tcp_nodelay(true);
+    Ok(tls()?.apply(endpoint)?)
 }
 
 /// Fails unless every one of `services` answers SERVING within a few seconds.
@@ -140,7 +149,7 @@ pub fn clients<C>(channels: &[Channel], new: impl Fn(Channel) -> C) -> Vec<C> {
 
 /// A clustered client of `url`, ready.
 pub async fn redis(url: &str) -> Result<fred::prelude::Client> {
-    match tokio::time::timeout(REDIS_DEADLINE, feedline_redis::connect(url)).await {
+    match tokio::time::timeout(REDIS_DEADLINE, feedline_redis::connect(url, &tls()?)).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(error)) => bail!("cannot reach the Redis Cluster at {url}: {error}"),
         Err(_) => bail!(

@@ -18,6 +18,12 @@ pub const DEFAULT_TIMELINE_CAP: usize = 800;
 /// Lifetime of a cached post (and of a deleted post's tombstone) by default: a week.
 pub const DEFAULT_POST_CACHE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// `FEEDLINE_REDIS_URL` (default [`DEFAULT_URL`]): the one reading of the cluster's address,
+/// for every service that reaches it.
+pub fn redis_url(env: &Env) -> Result<String, ConfigError> {
+    url_or(env, "FEEDLINE_REDIS_URL", DEFAULT_URL, URL_SCHEMES)
+}
+
 /// What fanout-service and feed-read-service both read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimelineEnv {
@@ -35,7 +41,7 @@ pub struct TimelineEnv {
 impl TimelineEnv {
     /// Reads and validates the shared variables.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let redis_url = url_or(env, "FEEDLINE_REDIS_URL", DEFAULT_URL, URL_SCHEMES)?;
+        let redis_url = redis_url(env)?;
         let post_service_url = url_or(
             env,
             "FEEDLINE_POST_SERVICE_URL",

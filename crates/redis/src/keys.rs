@@ -1,5 +1,6 @@
 //! The Redis layout both sides of the timelines rely on: key names, the member encoding and
 //! the trim rule. fanout-service writes it; feed-read-service reads it (and rebuilds `tl:`).
+//! post-service keeps its per-user rate-limit counters here too (`rl:`).
 //!
 //! `{..}` is a cluster hash tag: a user's `tl:`, `ap:` and `fl:` keys share one slot, so the
 //! reads and writes an event makes for one author go to one node in one pipeline.
@@ -38,6 +39,14 @@ pub fn post_cache(post: i64) -> String {
 /// posts of the ones a user follows from `ap:`. Never shrinks: pulling an author who fell back
 /// below the threshold costs a read but loses nothing (the merge de-duplicates).
 pub const CELEBRITIES: &str = "celebrities";
+
+/// Writes of one kind (`kind`: `posts`, `follows`) `user` made in its current rate-limit
+/// window: an integer post-service increments before each such write, which expires when the
+/// window ends (the window starts at the first counted write). Same hash tag as the user's
+/// other keys.
+pub fn rate_limit(user: i64, kind: &str) -> String {
+    format!("rl:{{{user}}}:{kind}")
+}
 
 /// A sorted-set entry: (score = creation time in Unix ms, member = padded post id).
 pub type Entry = (f64, String);
@@ -112,6 +121,7 @@ mod tests {
         assert_eq!(author_posts(42), "ap:{42}");
         assert_eq!(followers(42), "fl:{42}");
         assert_eq!(post_cache(7), "pc:{7}");
+        assert_eq!(rate_limit(42, "posts"), "rl:{42}:posts");
     }
 
     #[test]

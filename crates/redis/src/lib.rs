@@ -8,7 +8,7 @@ pub mod keys;
 mod maintain;
 
 pub use config::{
-    DEFAULT_POST_CACHE_TTL, DEFAULT_TIMELINE_CAP, DEFAULT_URL, TimelineEnv, URL_SCHEMES,
+    DEFAULT_POST_CACHE_TTL, DEFAULT_TIMELINE_CAP, DEFAULT_URL, TimelineEnv, URL_SCHEMES, redis_url,
 };
 pub use connect::{connect, ping_masters};
 pub use maintain::maintain;

@@ -5,31 +5,34 @@ use std::fmt::Display;
 use std::time::Duration;
 
 use feedline_proto::tonic::transport::Channel;
-use feedline_service_kit::{CancellationToken, Health, connect_with_backoff, lazy_channel};
+use feedline_service_kit::{
+    CancellationToken, Health, TlsConfig, connect_with_backoff, lazy_channel,
+};
 use fred::prelude::Client;
 
 /// How often the cluster is probed for the health status.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Connects to the cluster at `redis_url` (retrying with backoff until it works or `shutdown`)
-/// and makes a lazy channel to `post_service_url` (post-service may start after us); `install`
+/// and makes a lazy channel to `post_service_url` (both with `tls` for `rediss`/`https` URLs) (post-service may start after us); `install`
 /// builds the service's domain on both and publishes it; then `health` follows the domain's
 /// `ping` every second until `shutdown`. Returns early, health still NOT_SERVING, on shutdown
 /// or a bad post-service URL.
 pub async fn maintain<D, E: Display>(
     redis_url: String,
     post_service_url: String,
+    tls: TlsConfig,
     health: Health,
     shutdown: CancellationToken,
     install: impl FnOnce(Client, Channel) -> D,
     ping: impl AsyncFn(&D) -> Result<(), E>,
 ) {
-    let connect = || crate::connect(&redis_url);
+    let connect = || crate::connect(&redis_url, &tls);
     let Some(client) = connect_with_backoff("redis cluster", &shutdown, connect).await else {
         return;
     };
     tracing::info!("redis cluster connected");
-    let channel = match lazy_channel(&post_service_url) {
+    let channel = match lazy_channel(&post_service_url, &tls) {
         Ok(channel) => channel,
         Err(error) => {
             // Config validation makes this unreachable; stay not-serving rather than panic.

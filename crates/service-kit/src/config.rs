@@ -218,6 +218,9 @@ pub struct ServerConfig {
     /// `FEEDLINE_SERVICE_TOKEN`: the bearer token (with the service scope) this service
     /// presents on its calls to the others; none when unset.
     pub credential: feedline_auth::Credential,
+    /// TLS on this server and on its calls to the other services and Redis
+    /// (`FEEDLINE_TLS_*`); plaintext when no certificate is set.
+    pub tls: crate::tls::TlsConfig,
 }
 
 impl ServerConfig {
@@ -251,16 +254,19 @@ impl ServerConfig {
             )?,
             auth: auth_from_env(env)?,
             credential: credential_from_env(env)?,
+            tls: crate::tls::TlsConfig::from_env(env)?,
         })
     }
 }
 
-/// Reads the token verification settings: `FEEDLINE_AUTH_JWKS` (a JWKS file, or the document
-/// itself, as a secret injected into the environment: the identity
-/// provider's signing keys), `FEEDLINE_AUTH_ISSUER` and `FEEDLINE_AUTH_AUDIENCE` (checked
+/// Reads the token verification settings: `FEEDLINE_AUTH_JWKS` (the identity provider's
+/// signing keys: a JWKS file, the document itself as a secret injected into the environment,
+/// or an `https://` URL publishing it), `FEEDLINE_AUTH_JWKS_REFRESH_S` (how often a URL is
+/// fetched again, default 300), `FEEDLINE_AUTH_ISSUER` and `FEEDLINE_AUTH_AUDIENCE` (checked
 /// when set), `FEEDLINE_AUTH_LEEWAY_S` (clock skew on `exp` and `nbf`, default 30),
-/// `FEEDLINE_AUTH_ADMIN_SCOPE` and `FEEDLINE_AUTH_SERVICE_SCOPE`. The JWKS is read here, so
-/// a missing or unusable file fails the start before any port is bound.
+/// `FEEDLINE_AUTH_ADMIN_SCOPE` and `FEEDLINE_AUTH_SERVICE_SCOPE`. A file or document is read
+/// here, so a missing or unusable one fails the start before any port is bound; a URL is only
+/// checked here and fetched when the server starts (`serve`).
 pub fn auth_from_env(env: &Env) -> Result<Option<feedline_auth::AuthConfig>, ConfigError> {
     let optional = |name: &str| -> Result<Option<String>, ConfigError> {
         Ok(Some(parse_or(env, name, String::new())?).filter(|v| !v.is_empty()))
@@ -279,16 +285,12 @@ pub fn auth_from_env(env: &Env) -> Result<Option<feedline_auth::AuthConfig>, Con
         "FEEDLINE_AUTH_SERVICE_SCOPE",
         feedline_auth::DEFAULT_SERVICE_SCOPE.to_owned(),
     )?;
+    let refresh = parse_or(env, "FEEDLINE_AUTH_JWKS_REFRESH_S", 300u64)?;
+    check_range("FEEDLINE_AUTH_JWKS_REFRESH_S", refresh, 10..=86_400)?;
     let Some(jwks) = optional("FEEDLINE_AUTH_JWKS")? else {
         return Ok(None);
     };
-    // The document itself (a secret injected into the environment), or a file's path.
-    let keys = if jwks.trim_start().starts_with('{') {
-        feedline_auth::KeySet::from_json(&jwks)
-    } else {
-        feedline_auth::KeySet::from_file(std::path::Path::new(&jwks))
-    };
-    let keys = keys.map_err(|e| ConfigError {
+    let mut keys = feedline_auth::KeySource::from_setting(&jwks).map_err(|e| ConfigError {
         variable: "FEEDLINE_AUTH_JWKS".to_owned(),
         value: if jwks.len() > 80 {
             format!("{}...", &jwks[..jwks.floor_char_boundary(80)])
@@ -297,6 +299,9 @@ pub fn auth_from_env(env: &Env) -> Result<Option<feedline_auth::AuthConfig>, Con
         },
         reason: e.to_string(),
     })?;
+    if let feedline_auth::KeySource::Url(source) = &mut keys {
+        source.refresh = Duration::from_secs(refresh);
+    }
     Ok(Some(feedline_auth::AuthConfig {
         keys,
         issuer,
@@ -410,7 +415,11 @@ mod tests {
         ]);
         let on = ServerConfig::from_env(&inline, 1).unwrap();
         let auth = on.auth.unwrap();
-        assert_eq!(auth.keys.len(), 1);
+        assert!(
+            matches!(&auth.keys, feedline_auth::KeySource::Fixed(k) if k.len() == 1),
+            "{:?}",
+            auth.keys
+        );
         assert_eq!(auth.issuer.as_deref(), Some("iss"));
         assert_eq!(auth.audience, None);
         assert_eq!(auth.admin_scope, "feedline:admin");
@@ -448,6 +457,41 @@ mod tests {
         assert_eq!(
             ServerConfig::from_env(&leeway, 1).unwrap_err().variable,
             "FEEDLINE_AUTH_LEEWAY_S"
+        );
+    }
+
+    #[test]
+    fn auth_keys_may_come_from_a_url() {
+        let cognito =
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab/.well-known/jwks.json";
+        let url = env(&[
+            ("FEEDLINE_AUTH_JWKS", cognito),
+            ("FEEDLINE_AUTH_JWKS_REFRESH_S", "60"),
+        ]);
+        let auth = auth_from_env(&url).unwrap().unwrap();
+        let feedline_auth::KeySource::Url(source) = &auth.keys else {
+            panic!("not a URL source: {:?}", auth.keys);
+        };
+        assert_eq!(source.url.as_str(), cognito);
+        assert_eq!(source.refresh, Duration::from_secs(60));
+        let local = env(&[("FEEDLINE_AUTH_JWKS", "http://127.0.0.1:8080/jwks")]);
+        let auth = auth_from_env(&local).unwrap().unwrap();
+        assert!(
+            matches!(&auth.keys, feedline_auth::KeySource::Url(s) if s.refresh == Duration::from_secs(300))
+        );
+
+        let bad_url = env(&[("FEEDLINE_AUTH_JWKS", "https://")]);
+        assert_eq!(
+            auth_from_env(&bad_url).unwrap_err().variable,
+            "FEEDLINE_AUTH_JWKS"
+        );
+        let too_often = env(&[
+            ("FEEDLINE_AUTH_JWKS", cognito),
+            ("FEEDLINE_AUTH_JWKS_REFRESH_S", "1"),
+        ]);
+        assert_eq!(
+            auth_from_env(&too_often).unwrap_err().variable,
+            "FEEDLINE_AUTH_JWKS_REFRESH_S"
         );
     }
 }

@@ -46,12 +46,16 @@ where
 }
 
 /// A channel to `url` that connects on first use and reconnects by itself (3 s connect
-/// timeout, no Nagle): for a dependency that may start after us or restart.
-pub fn lazy_channel(url: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
-    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
+/// timeout, no Nagle): for a dependency that may start after us or restart. An `https://` URL
+/// is dialled with TLS, trusting the public roots and `FEEDLINE_TLS_CA`.
+pub fn lazy_channel(
+    url: &str,
+    tls: &crate::tls::TlsConfig,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?
         .connect_timeout(Duration::from_secs(3))
-        .tcp_nodelay(true)
-        .connect_lazy())
+        .tcp_nodelay(true);
+    Ok(tls.apply(endpoint)?.connect_lazy())
 }
 
 /// A channel to another feedline service whose every call carries the current trace context

@@ -9,6 +9,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use crate::errors::with_causes;
+use crate::tls::TlsConfig;
 
 /// The whole check, connect included. Well under the 5 s that Docker and ECS give a health
 /// check command by default, so the answer is ours and not the orchestrator's kill.
@@ -61,20 +62,35 @@ pub fn local_target(listen: SocketAddr) -> SocketAddr {
 }
 
 /// Asks the server at `addr` for its overall health (service `""`) within `timeout`, connect
-/// included; `Ok` only for SERVING.
-pub async fn check(addr: SocketAddr, timeout: Duration) -> Result<(), HealthcheckError> {
-    match tokio::time::timeout(timeout, check_once(addr, timeout)).await {
+/// included; `Ok` only for SERVING. A TLS server is dialled with TLS and must present a
+/// certificate for `FEEDLINE_TLS_SERVER_NAME` that the trusted roots verify.
+pub async fn check(
+    addr: SocketAddr,
+    tls: &TlsConfig,
+    timeout: Duration,
+) -> Result<(), HealthcheckError> {
+    match tokio::time::timeout(timeout, check_once(addr, tls, timeout)).await {
         Ok(result) => result,
         Err(_elapsed) => Err(HealthcheckError::Timeout { addr, timeout }),
     }
 }
 
-async fn check_once(addr: SocketAddr, timeout: Duration) -> Result<(), HealthcheckError> {
+async fn check_once(
+    addr: SocketAddr,
+    tls: &TlsConfig,
+    timeout: Duration,
+) -> Result<(), HealthcheckError> {
     let connect_error = |error: &dyn std::error::Error| HealthcheckError::Connect {
         addr,
         reason: with_causes(error),
     };
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
+    let endpoint = if tls.serves_tls() {
+        Endpoint::from_shared(format!("https://{addr}"))
+            .and_then(|e| e.tls_config(tls.client().domain_name(tls.server_name())))
+    } else {
+        Endpoint::from_shared(format!("http://{addr}"))
+    };
+    let channel = endpoint
         .map_err(|e| connect_error(&e))?
         .connect_timeout(timeout)
         .connect()

@@ -149,10 +149,11 @@ async fn check_health<C>(
     read_config: impl FnOnce(&Env) -> Result<C, ConfigError>,
     listen_addr: impl FnOnce(&C) -> SocketAddr,
 ) -> ExitCode {
-    let outcome = match read_config(env) {
-        Ok(config) => {
+    let tls = crate::tls::TlsConfig::from_env(env);
+    let outcome = match read_config(env).and_then(|config| Ok((config, tls?))) {
+        Ok((config, tls)) => {
             let target = local_target(listen_addr(&config));
-            healthcheck::check(target, healthcheck::TIMEOUT)
+            healthcheck::check(target, &tls, healthcheck::TIMEOUT)
                 .await
                 .map_err(|error| error.to_string())
         }

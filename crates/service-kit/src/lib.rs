@@ -18,6 +18,7 @@ pub mod page_token;
 mod server;
 mod shutdown;
 pub mod status;
+pub mod tls;
 pub mod validation;
 
 pub use config::{ConfigError, Env, ServerConfig, process_env};
@@ -29,6 +30,7 @@ pub use health::Health;
 pub use launch::launch;
 pub use server::{ServeError, serve};
 pub use shutdown::shutdown_on_signals;
+pub use tls::TlsConfig;
 pub use tokio_util::sync::CancellationToken;
 
 /// Exit code for a configuration error, as linkerd2-proxy does (BSD `EX_USAGE`): an orchestrator

@@ -19,6 +19,9 @@ pub enum ServeError {
     /// The transport failed (accept loop, HTTP/2).
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The token verification keys could not be had at start (`FEEDLINE_AUTH_JWKS` URL).
+    #[error("auth keys: {0}")]
+    Keys(#[from] feedline_auth::KeyError),
 }
 
 /// Serves `routes` plus health and reflection (v1 and v1alpha, with the health descriptors) on
@@ -46,10 +49,15 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
-    let verifier = config.auth.clone().map(|auth| {
-        tracing::info!(keys = auth.keys.len(), issuer = ?auth.issuer, audience = ?auth.audience, "bearer tokens required");
-        std::sync::Arc::new(feedline_auth::Verifier::new(auth))
-    });
+    let verifier = match config.auth.clone() {
+        Some(auth) => {
+            tracing::info!(keys = %auth.keys, issuer = ?auth.issuer, audience = ?auth.audience, "bearer tokens required");
+            // A JWKS URL is fetched here (retried for a bounded time); no keys, no serving.
+            let verifier = feedline_auth::Verifier::start(auth, shutdown.clone()).await?;
+            Some(std::sync::Arc::new(verifier))
+        }
+        None => None,
+    };
     if verifier.is_none() {
         tracing::warn!(
             "authentication is off (FEEDLINE_AUTH_JWKS is not set): every caller is trusted"
@@ -76,7 +84,12 @@ pub async fn serve(
     // itself, not to an incoming stream we hand it: without this, each answer's trailers waited
     // for the client's delayed ACK, about 40 ms per unary call.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = config.tls.server() {
+        tracing::info!("serving TLS only (FEEDLINE_TLS_CERT)");
+        builder = builder.tls_config(tls)?;
+    }
+    let server = builder
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .layer(layers)
         .add_routes(routes.routes())

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use feedline_service_kit::auth::DevKeys;
-use feedline_service_kit::{CancellationToken, ConfigError, Env};
+use feedline_service_kit::{CancellationToken, ConfigError, Env, TlsConfig};
 use feedline_test_harness::{
-    Backend, RedisCluster, Social, TestDatabase, ephemeral_listener, wait_for_serving,
+    Backend, RedisCluster, Social, TestCa, TestDatabase, ephemeral_listener, wait_for_serving,
+    wait_for_serving_tls,
 };
 use tokio::net::TcpListener;
 
@@ -42,6 +43,9 @@ pub struct StackBuilder {
     overrides: Vec<(Service, String, String)>,
     /// Bearer tokens required, with a key of the stack's own.
     auth: bool,
+    /// Every server, every call between services and the cluster on TLS, with a CA of the
+    /// stack's own.
+    tls: bool,
 }
 
 /// `iss` and `aud` of the tokens of a stack with [`StackBuilder::auth`].
@@ -76,6 +80,14 @@ impl StackBuilder {
         self
     }
 
+    /// Runs everything on TLS: a throwaway CA signs a certificate for 127.0.0.1; every service
+    /// serves TLS only, calls the others on `https://` and the cluster (TLS only, too) on
+    /// `rediss-cluster://`, trusting that CA ([`Stack::ca`]).
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
     /// Adds or overrides variables of `service` (ignored for a service that does not run).
     pub fn env(mut self, service: Service, pairs: &[(&str, &str)]) -> Self {
         let pairs = pairs
@@ -93,7 +105,17 @@ impl StackBuilder {
         } else {
             None
         };
-        let cluster = RedisCluster::start(3, 0).await.context("redis cluster")?;
+        let ca = if self.tls {
+            Some(self.install_tls()?)
+        } else {
+            None
+        };
+        let cluster = match &ca {
+            Some(ca) => RedisCluster::start_tls(3, 0, ca).await,
+            None => RedisCluster::start(3, 0).await,
+        };
+        let cluster = cluster.context("redis cluster")?;
+        let scheme = if ca.is_some() { "https" } else { "http" };
         let backend = self.post_backend.unwrap_or(Backend::Sqlite);
         let post_db = TestDatabase::create(backend)
             .await?
@@ -108,8 +130,8 @@ impl StackBuilder {
         let feed_listener = listener_if(self.feed).await?;
         let logs_listener = listener_if(self.logs).await?;
         // post-service and fanout-service each need the other's address before either runs.
-        let post_url = format!("http://{}", post_listener.local_addr()?);
-        let fanout_url = format!("http://{}", fanout_listener.local_addr()?);
+        let post_url = format!("{scheme}://{}", post_listener.local_addr()?);
+        let fanout_url = format!("{scheme}://{}", fanout_listener.local_addr()?);
         // What both sides of the timelines read (`feedline_redis::TimelineEnv`).
         let timeline_vars = [
             ("FEEDLINE_REDIS_URL", cluster.url()),
@@ -130,6 +152,8 @@ impl StackBuilder {
                 ("FEEDLINE_DATABASE_URL", post_db.url().to_owned()),
                 ("FEEDLINE_FANOUT_URL", fanout_url),
                 ("FEEDLINE_RELAY_POLL_MS", "50".to_owned()),
+                // Where the per-user rate limits count (read with authentication on).
+                ("FEEDLINE_REDIS_URL", cluster.url()),
             ],
             post_service::Config::from_env,
             post_service::run,
@@ -155,9 +179,21 @@ impl StackBuilder {
         });
         let logs = logs.transpose()?;
 
-        let running = [Some(&post), Some(&fanout), feed.as_ref(), logs.as_ref()];
+        let (mut post, mut fanout, mut feed, mut logs) = (post, fanout, feed, logs);
+        let running = [
+            Some(&mut post),
+            Some(&mut fanout),
+            feed.as_mut(),
+            logs.as_mut(),
+        ];
         for service in running.into_iter().flatten() {
-            wait_for_serving(service.addr, "", READY_DEADLINE).await?;
+            match &ca {
+                Some(ca) => {
+                    service.tls = Some(TlsConfig::from_pem(None, Some(ca.ca_pem().into())));
+                    wait_for_serving_tls(service.addr, ca.ca_pem(), READY_DEADLINE).await?;
+                }
+                None => wait_for_serving(service.addr, "", READY_DEADLINE).await?,
+            }
         }
         let post_channel = post.channel().await?;
         Ok(Stack {
@@ -171,7 +207,27 @@ impl StackBuilder {
             databases: [post_db].into_iter().chain(logs_db).collect(),
             keys: auth.as_ref().map(|(keys, _)| keys.clone()),
             auth_dir: auth.map(|(_, dir)| dir),
+            ca,
         })
+    }
+
+    /// Makes the stack's CA and the variables that put every service on TLS, ahead of the
+    /// test's own overrides.
+    fn install_tls(&mut self) -> Result<TestCa> {
+        let ca = TestCa::new()?;
+        let path = |p: std::path::PathBuf| p.display().to_string();
+        let mut vars = Vec::new();
+        for service in [Service::Post, Service::Fanout, Service::Feed, Service::Logs] {
+            for (name, value) in [
+                ("FEEDLINE_TLS_CERT", path(ca.cert_file())),
+                ("FEEDLINE_TLS_KEY", path(ca.key_file())),
+                ("FEEDLINE_TLS_CA", path(ca.ca_file())),
+            ] {
+                vars.push((service, name.to_owned(), value));
+            }
+        }
+        self.overrides.splice(0..0, vars);
+        Ok(ca)
     }
 
     /// Makes the stack's key and JWKS, and the variables that make every service verify

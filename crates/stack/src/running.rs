@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use feedline_service_kit::CancellationToken;
+use feedline_service_kit::{CancellationToken, TlsConfig};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -21,6 +21,8 @@ pub struct Running {
     shutdown: CancellationToken,
     /// The service's `run`; dropping the handle without `stop` leaves it to the runtime's end.
     task: JoinHandle<anyhow::Result<()>>,
+    /// How a client reaches it: TLS trusting the stack's CA, when it serves TLS.
+    pub(crate) tls: Option<TlsConfig>,
 }
 
 impl Running {
@@ -39,17 +41,24 @@ impl Running {
             addr,
             shutdown: shutdown.clone(),
             task: tokio::spawn(run(config, listener, shutdown)),
+            tls: None,
         })
     }
 
-    /// `http://` and the address, for a client or another service.
+    /// `http://` (or `https://` when it serves TLS) and the address, for a client or another
+    /// service.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
-    /// A connected channel to the service.
+    /// A connected channel to the service (with TLS when it serves TLS).
     pub async fn channel(&self) -> Result<Channel> {
         let endpoint = Channel::from_shared(self.url())?;
+        let endpoint = match &self.tls {
+            Some(tls) => tls.apply(endpoint)?,
+            None => endpoint,
+        };
         endpoint
             .connect()
             .await

@@ -30,6 +30,9 @@ pub struct Stack {
     pub keys: Option<feedline_service_kit::auth::DevKeys>,
     /// Holds the JWKS file while the services run.
     pub(crate) auth_dir: Option<tempfile::TempDir>,
+    /// The CA every service and node trusts, when the stack runs on TLS
+    /// ([`crate::StackBuilder::tls`]); its files live as long as the stack.
+    pub ca: Option<feedline_test_harness::TestCa>,
 }
 
 impl std::ops::Deref for Stack {
@@ -66,6 +69,7 @@ impl Stack {
         }
         drop(self.databases);
         drop(self.auth_dir);
+        drop(self.ca);
         Ok(())
     }
 }

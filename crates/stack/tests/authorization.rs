@@ -10,8 +10,10 @@ use feedline_proto::feed::v1::GetFeedRequest;
 use feedline_proto::feed::v1::feed_service_client::FeedServiceClient;
 use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
 use feedline_proto::graph::v1::*;
-use feedline_proto::logs::v1::CreateAppRequest;
 use feedline_proto::logs::v1::log_service_client::LogServiceClient;
+use feedline_proto::logs::v1::{
+    CreateAppRequest, ListAppKeysRequest, RevokeAppKeyRequest, RotateAppKeyRequest,
+};
 use feedline_proto::post::v1::post_service_client::PostServiceClient;
 use feedline_proto::post::v1::*;
 use feedline_service_kit::auth::{DevKeys, TokenSpec};
@@ -156,6 +158,21 @@ impl Fixture {
             .await
             .unwrap();
         response.into_inner().post.unwrap().post_id
+    }
+
+    /// An app made by an admin (so each key RPC has its own): its id and its key's id.
+    async fn admin_app(&self, n: usize) -> (i64, i64) {
+        let message = CreateAppRequest {
+            name: format!("keyed-{n}"),
+        };
+        let created = self
+            .logs
+            .clone()
+            .create_app(request(&self.keys, Cred::Admin, message))
+            .await
+            .unwrap()
+            .into_inner();
+        (created.app.unwrap().app_id, created.key.unwrap().key_id)
     }
 
     /// Calls `rpc` with `cred`; the code and message it answered.
@@ -345,6 +362,42 @@ impl Fixture {
                     ))
                     .await,
             ),
+            "RotateAppKey" => {
+                let (app_id, _) = self.admin_app(n).await;
+                let message = RotateAppKeyRequest {
+                    app_id,
+                    app_name: String::new(),
+                };
+                code(
+                    self.logs
+                        .clone()
+                        .rotate_app_key(request(k, cred, message))
+                        .await,
+                )
+            }
+            "RevokeAppKey" => {
+                let (_, key_id) = self.admin_app(n).await;
+                let message = RevokeAppKeyRequest { key_id };
+                code(
+                    self.logs
+                        .clone()
+                        .revoke_app_key(request(k, cred, message))
+                        .await,
+                )
+            }
+            "ListAppKeys" => {
+                let (app_id, _) = self.admin_app(n).await;
+                let message = ListAppKeysRequest {
+                    app_id,
+                    app_name: String::new(),
+                };
+                code(
+                    self.logs
+                        .clone()
+                        .list_app_keys(request(k, cred, message))
+                        .await,
+                )
+            }
             other => panic!("no such rpc {other}"),
         }
     }
@@ -374,19 +427,21 @@ fn expected(rpc: &str, cred: Cred) -> Code {
         "GetUser" | "ListFollowers" | "ListFollowing" | "GetPost" | "BatchGetPosts"
         | "ListAuthorPosts" => public(cred),
         "ListFolloweePosts" | "Fanout" => internal(cred),
-        "CreateApp" => unauthenticated_unless_valid(
-            cred,
-            if cred == Cred::Admin {
-                Code::Ok
-            } else {
-                Code::PermissionDenied
-            },
-        ),
+        "CreateApp" | "RotateAppKey" | "RevokeAppKey" | "ListAppKeys" => {
+            unauthenticated_unless_valid(
+                cred,
+                if cred == Cred::Admin {
+                    Code::Ok
+                } else {
+                    Code::PermissionDenied
+                },
+            )
+        }
         other => panic!("no such rpc {other}"),
     }
 }
 
-const RPCS: [&str; 16] = [
+const RPCS: [&str; 19] = [
     "CreateUser",
     "GetMe",
     "GetUser",
@@ -403,6 +458,9 @@ const RPCS: [&str; 16] = [
     "GetFeed",
     "Fanout",
     "CreateApp",
+    "RotateAppKey",
+    "RevokeAppKey",
+    "ListAppKeys",
 ];
 
 #[tokio::test(flavor = "multi_thread")]

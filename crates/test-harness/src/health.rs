@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
-use tonic::transport::Endpoint;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
@@ -17,9 +17,32 @@ pub async fn wait_for_serving(addr: SocketAddr, service: &str, deadline: Duratio
     wait_for_health(addr, service, true, deadline).await
 }
 
+/// Like [`wait_for_serving`], for a server that speaks TLS only, with a certificate for
+/// 127.0.0.1 signed by the CA `ca_pem` (a [`crate::TestCa`]).
+pub async fn wait_for_serving_tls(
+    addr: SocketAddr,
+    ca_pem: &str,
+    deadline: Duration,
+) -> Result<()> {
+    let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca_pem));
+    let endpoint = Endpoint::from_shared(format!("https://{addr}"))?.tls_config(tls)?;
+    poll_health(endpoint, addr, "", true, deadline).await
+}
+
 /// Like [`wait_for_serving`], for NOT_SERVING (or, with `serving`, SERVING): a server that
 /// cannot be reached does not count as NOT_SERVING.
 pub async fn wait_for_health(
+    addr: SocketAddr,
+    service: &str,
+    serving: bool,
+    deadline: Duration,
+) -> Result<()> {
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))?;
+    poll_health(endpoint, addr, service, serving, deadline).await
+}
+
+async fn poll_health(
+    endpoint: Endpoint,
     addr: SocketAddr,
     service: &str,
     serving: bool,
@@ -32,7 +55,7 @@ pub async fn wait_for_health(
     };
     let end = Instant::now() + deadline;
     // A server that accepts TCP but never speaks HTTP/2 must not eat the whole deadline in one try.
-    let endpoint = Endpoint::from_shared(format!("http://{addr}"))?
+    let endpoint = endpoint
         .connect_timeout(Duration::from_millis(500))
         .timeout(Duration::from_millis(500));
     loop {

@@ -11,6 +11,8 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database};
 use tempfile::TempDir;
 use tokio::time::Instant;
 
+use crate::tls::TestCa;
+
 /// How long a server may take to come up (crash recovery included) or go down.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound on any single initdb / pg_ctl run, a little above pg_ctl's own `-t 60`.
@@ -33,12 +35,24 @@ pub struct OwnedPostgres {
     dir: PathBuf,
     /// Deleted on drop, after `Drop::drop` has stopped the server (fields drop afterwards).
     _temp: TempDir,
+    /// Serves TLS (`ssl = on`) with a certificate of a test CA in `data/server.{crt,key}`.
+    tls: bool,
 }
 
 impl OwnedPostgres {
     /// initdb into a fresh temp dir and start the server on a free 127.0.0.1 port.
     /// Ok(None) when the PostgreSQL server binaries (initdb, pg_ctl) cannot be found.
     pub async fn start() -> Result<Option<OwnedPostgres>> {
+        Self::start_with(None).await
+    }
+
+    /// Like [`OwnedPostgres::start`], but the server also accepts TLS, with `ca`'s certificate
+    /// for localhost and 127.0.0.1: for clients that verify it (`sslmode=verify-full`).
+    pub async fn start_tls(ca: &TestCa) -> Result<Option<OwnedPostgres>> {
+        Self::start_with(Some(ca)).await
+    }
+
+    async fn start_with(ca: Option<&TestCa>) -> Result<Option<OwnedPostgres>> {
         let Some(bindir) = tokio::task::spawn_blocking(find_bindir).await? else {
             return Ok(None);
         };
@@ -64,6 +78,7 @@ impl OwnedPostgres {
             as_postgres,
             dir,
             _temp: temp,
+            tls: ca.is_some(),
         };
         let mut initdb = pg.tool("initdb");
         initdb
@@ -73,6 +88,9 @@ impl OwnedPostgres {
             .args(["-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"])
             .arg("--locale=C");
         run(initdb).await.context("initdb")?;
+        if let Some(ca) = ca {
+            pg.install_certificate(ca).await?;
+        }
         for attempt in 1..=START_ATTEMPTS {
             pg.port = free_port()?;
             let log_len = std::fs::metadata(pg.log_path()).map_or(0, |m| m.len());
@@ -160,14 +178,37 @@ impl OwnedPostgres {
         command
     }
 
+    /// Copies `ca`'s server certificate and key to where `ssl = on` looks for them, readable
+    /// by the server's user only (PostgreSQL refuses a key others can read).
+    async fn install_certificate(&self, ca: &TestCa) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt as _;
+        for (from, to) in [
+            (ca.cert_file(), "server.crt"),
+            (ca.key_file(), "server.key"),
+        ] {
+            let to = self.data_dir().join(to);
+            std::fs::copy(&from, &to).with_context(|| format!("copying {}", from.display()))?;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))?;
+            if self.as_postgres {
+                let mut chown = Command::new("chown");
+                chown.arg("postgres:postgres").arg(&to);
+                run(chown)
+                    .await
+                    .context("handing the key to user postgres")?;
+            }
+        }
+        Ok(())
+    }
+
     /// `pg_ctl start -w`: returns once the server reports itself ready, or fails if it exits.
     async fn pg_ctl_start(&self) -> Result<()> {
         // pg_ctl hands -o to a shell, hence the quotes around the socket dir.
         let options = format!(
             "-p {} -k '{}' -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c max_connections=100 -c shared_buffers=32MB",
+             -c max_connections=100 -c shared_buffers=32MB -c ssl={}",
             self.port,
-            self.dir.display()
+            self.dir.display(),
+            if self.tls { "on" } else { "off" },
         );
         let mut start = self.tool("pg_ctl");
         start

@@ -13,6 +13,8 @@ use anyhow::{Context, Result, bail, ensure};
 use tempfile::TempDir;
 use tokio::time::Instant;
 
+use crate::tls::TestCa;
+
 /// `start` takes node ports from 10000..15000, so their bus ports (+10000) are 20000..25000: the
 /// two ranges never overlap (one cluster's bus port is never another's node port), both stay below
 /// Linux's ephemeral range (32768+), where outgoing connections would grab ports between probe and
@@ -36,6 +38,48 @@ pub struct RedisCluster {
     /// The node directories of `start`, deleted on drop once the nodes are dead (fields drop
     /// after `Drop::drop`). None for `start_in`: that directory is the caller's and keeps the logs.
     _temp: Option<TempDir>,
+    /// With TLS (`start_tls`): the redis-cli flags that reach the nodes (`--tls --cacert ..`),
+    /// and the server flags each node starts with.
+    tls: Option<TlsFlags>,
+}
+
+/// How nodes serve TLS and how redis-cli reaches them.
+#[derive(Clone, Debug)]
+struct TlsFlags {
+    server: Vec<String>,
+    cli: Vec<String>,
+}
+
+impl TlsFlags {
+    /// Every node serves TLS only (client port and cluster bus), with `ca`'s certificate for
+    /// 127.0.0.1; clients are not asked for certificates (ElastiCache does not either).
+    fn new(ca: &TestCa) -> TlsFlags {
+        let path = |p: std::path::PathBuf| p.display().to_string();
+        let (cert, key, ca_file) = (
+            path(ca.cert_file()),
+            path(ca.key_file()),
+            path(ca.ca_file()),
+        );
+        TlsFlags {
+            server: [
+                "--tls-cert-file",
+                &cert,
+                "--tls-key-file",
+                &key,
+                "--tls-ca-cert-file",
+                &ca_file,
+                "--tls-cluster",
+                "yes",
+                "--tls-replication",
+                "yes",
+                "--tls-auth-clients",
+                "no",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            cli: ["--tls", "--cacert", &ca_file].map(str::to_owned).to_vec(),
+        }
+    }
 }
 
 impl RedisCluster {
@@ -46,7 +90,22 @@ impl RedisCluster {
             .prefix("feedline-redis-")
             .tempdir()?;
         let dir = temp.path().to_owned();
-        let mut cluster = RedisCluster::empty(Some(temp));
+        let mut cluster = RedisCluster::empty(Some(temp), None);
+        let next = |_| next_free_port();
+        cluster
+            .launch(&dir, masters, replicas, next, SPAWN_ATTEMPTS)
+            .await?;
+        Ok(cluster)
+    }
+
+    /// Like `start`, but every node serves TLS only, with a certificate `ca` signed for
+    /// 127.0.0.1; [`RedisCluster::url`] is then `rediss-cluster://`.
+    pub async fn start_tls(masters: usize, replicas: usize, ca: &TestCa) -> Result<RedisCluster> {
+        let temp = tempfile::Builder::new()
+            .prefix("feedline-redis-tls-")
+            .tempdir()?;
+        let dir = temp.path().to_owned();
+        let mut cluster = RedisCluster::empty(Some(temp), Some(TlsFlags::new(ca)));
         let next = |_| next_free_port();
         cluster
             .launch(&dir, masters, replicas, next, SPAWN_ATTEMPTS)
@@ -80,7 +139,7 @@ impl RedisCluster {
                     .with_context(|| format!("wiping {}", node_dir.display()))?;
             }
         }
-        let mut cluster = RedisCluster::empty(None);
+        let mut cluster = RedisCluster::empty(None, None);
         cluster.launch(dir, masters, replicas, port, 1).await?;
         Ok(cluster)
     }
@@ -105,8 +164,13 @@ impl RedisCluster {
             .skip(1)
             .map(|a| format!("node={a}"))
             .collect();
+        let scheme = if self.tls.is_some() {
+            "rediss-cluster"
+        } else {
+            "redis-cluster"
+        };
         format!(
-            "redis-cluster://{}?{}",
+            "{scheme}://{}?{}",
             first.unwrap_or_default(),
             seeds.join("&")
         )
@@ -117,13 +181,24 @@ impl RedisCluster {
         self.children.drain(..).for_each(kill);
     }
 
-    fn empty(temp: Option<TempDir>) -> RedisCluster {
+    fn empty(temp: Option<TempDir>, tls: Option<TlsFlags>) -> RedisCluster {
         RedisCluster {
             addrs: Vec::new(),
             masters: Vec::new(),
             children: Vec::new(),
             _temp: temp,
+            tls,
         }
+    }
+
+    /// redis-cli with this cluster's TLS flags, if any, before `args`.
+    async fn cli<S: AsRef<OsStr> + Debug>(&self, args: &[S]) -> Result<String> {
+        let mut all: Vec<&OsStr> = Vec::new();
+        if let Some(tls) = &self.tls {
+            all.extend(tls.cli.iter().map(OsStr::new));
+        }
+        all.extend(args.iter().map(AsRef::as_ref));
+        redis_cli(&all).await
     }
 
     /// Spawns every node (each on `port(i)`, with up to `attempts` tries when a node dies at
@@ -143,8 +218,8 @@ impl RedisCluster {
         let deadline = Instant::now() + READY_TIMEOUT;
         for i in 0..masters * (1 + replicas) {
             for attempt in 1..=attempts {
-                let (mut child, addr) = spawn_node(dir, port(i)?)?;
-                match wait_for_ping(&mut child, addr, dir, deadline).await {
+                let (mut child, addr) = spawn_node(dir, port(i)?, self.tls.as_ref())?;
+                match self.wait_for_ping(&mut child, addr, dir, deadline).await {
                     Ok(()) => {
                         self.children.push(child);
                         self.addrs.push(addr);
@@ -170,7 +245,7 @@ impl RedisCluster {
             replicas.to_string(),
             "--cluster-yes".into(),
         ]);
-        redis_cli(&args).await?;
+        self.cli(&args).await?;
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             match self.check_ready(masters).await {
@@ -195,13 +270,17 @@ impl RedisCluster {
              cluster_known_nodes:{n} cluster_size:{masters}"
         );
         for &addr in &self.addrs {
-            let info = redis_cli(&["-p", &addr.port().to_string(), "CLUSTER", "INFO"]).await?;
+            let info = self
+                .cli(&["-p", &addr.port().to_string(), "CLUSTER", "INFO"])
+                .await?;
             for line in want.split(' ') {
                 ensure!(info.lines().any(|l| l.trim() == line), "{addr}: not {line}");
             }
         }
         let first = *self.addrs.first().context("cluster has no nodes")?;
-        let nodes = redis_cli(&["-p", &first.port().to_string(), "CLUSTER", "NODES"]).await?;
+        let nodes = self
+            .cli(&["-p", &first.port().to_string(), "CLUSTER", "NODES"])
+            .await?;
         // `<id> <ip:port@bus[,host]> <flags> <master> <ping> <pong> <epoch> <link> [slots..]`
         let mut found: Vec<SocketAddr> = nodes
             .lines()
@@ -238,12 +317,22 @@ fn kill(mut child: Child) {
 }
 
 /// Starts one cluster node in `dir/node-<port>` (its nodes.conf and redis.log live there).
-fn spawn_node(dir: &Path, port: u16) -> Result<(Child, SocketAddr)> {
+/// With `tls`, the node serves TLS only on `port`.
+fn spawn_node(dir: &Path, port: u16, tls: Option<&TlsFlags>) -> Result<(Child, SocketAddr)> {
     let node_dir = dir.join(format!("node-{port}"));
     std::fs::create_dir_all(&node_dir)
         .with_context(|| format!("creating {}", node_dir.display()))?;
+    let port = port.to_string();
+    let ports: Vec<&str> = match tls {
+        None => vec!["--port", &port],
+        Some(tls) => ["--port", "0", "--tls-port", &port]
+            .into_iter()
+            .chain(tls.server.iter().map(String::as_str))
+            .collect(),
+    };
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(ports)
+        .args(["--bind", "127.0.0.1"])
         .args([
             "--cluster-enabled",
             "yes",
@@ -261,29 +350,34 @@ fn spawn_node(dir: &Path, port: u16) -> Result<(Child, SocketAddr)> {
         .stderr(Stdio::null())
         .spawn()
         .context("spawning redis-server (is it on PATH?)")?;
+    let port = port.parse().context("port")?;
     Ok((child, SocketAddr::from((Ipv4Addr::LOCALHOST, port))))
 }
 
-/// Polls PING until the node answers; fails early with its log if the process exits.
-async fn wait_for_ping(
-    child: &mut Child,
-    addr: SocketAddr,
-    dir: &Path,
-    deadline: Instant,
-) -> Result<()> {
-    loop {
-        if let Some(status) = child.try_wait()? {
-            let log = std::fs::read_to_string(dir.join(format!("node-{}/redis.log", addr.port())))
-                .unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(5).collect();
-            bail!("redis-server on {addr} exited ({status}): {:?}", tail);
-        }
-        match redis_cli(&["-p", &addr.port().to_string(), "PING"]).await {
-            Ok(pong) if pong.trim() == "PONG" => return Ok(()),
-            answer if Instant::now() >= deadline => {
-                bail!("redis-server on {addr} did not answer PING: {answer:?}");
+impl RedisCluster {
+    /// Polls PING until the node answers; fails early with its log if the process exits.
+    async fn wait_for_ping(
+        &self,
+        child: &mut Child,
+        addr: SocketAddr,
+        dir: &Path,
+        deadline: Instant,
+    ) -> Result<()> {
+        loop {
+            if let Some(status) = child.try_wait()? {
+                let log =
+                    std::fs::read_to_string(dir.join(format!("node-{}/redis.log", addr.port())))
+                        .unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                bail!("redis-server on {addr} exited ({status}): {:?}", tail);
             }
-            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            match self.cli(&["-p", &addr.port().to_string(), "PING"]).await {
+                Ok(pong) if pong.trim() == "PONG" => return Ok(()),
+                answer if Instant::now() >= deadline => {
+                    bail!("redis-server on {addr} did not answer PING: {answer:?}");
+                }
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
         }
     }
 }

@@ -254,7 +254,9 @@ impl Crash {
             POSTS,
             "idempotent retries created each post once"
         );
-        let client = feedline_redis::connect(&self.cluster.url()).await.unwrap();
+        let client = feedline_redis::connect(&self.cluster.url(), &Default::default())
+            .await
+            .unwrap();
         let timelines = Timelines::new(
             client,
             Arc::new(PostServiceSource::new(self.channel(), &Default::default())),

@@ -40,6 +40,7 @@ pub async fn run(
     let redis = tokio::spawn(feedline_redis::maintain(
         config.redis_url.clone(),
         config.post_service_url.clone(),
+        config.server.tls.clone(),
         health.clone(),
         shutdown.clone(),
         install_feed(

@@ -25,8 +25,13 @@ pub struct Config {
     pub db_max_connections: u32,
     /// `FEEDLINE_NODE_ID`: 0 to 1023, distinct per replica; part of every record id (default 0).
     pub node_id: u16,
-    /// `FEEDLINE_ADMIN_TOKEN`: when set, CreateApp requires it in `x-admin-token`.
+    /// `FEEDLINE_ADMIN_TOKEN`: when set, the admin RPCs (CreateApp and the key RPCs) require
+    /// it in `x-admin-token`. With it unset and bearer tokens off, they are refused.
     pub admin_token: Option<String>,
+    /// `FEEDLINE_APP_KEY_CACHE_TTL_MS`: how long a replica trusts what it looked up about an
+    /// app key, so how soon a key revoked elsewhere is refused here (default 5000; 0 looks
+    /// every call up).
+    pub app_key_cache_ttl: Duration,
     /// The queue, the batcher and the writers.
     pub pipeline: PipelineConfig,
 }
@@ -64,6 +69,12 @@ impl Config {
             db_max_connections,
             node_id,
             admin_token: (!admin_token.is_empty()).then_some(admin_token),
+            app_key_cache_ttl: millis_or(
+                env,
+                "FEEDLINE_APP_KEY_CACHE_TTL_MS",
+                Duration::from_secs(5),
+                0..=300_000,
+            )?,
             pipeline: PipelineConfig {
                 queue_records,
                 queue_bytes: queue_mib << 20,
@@ -101,11 +112,13 @@ mod tests {
         assert!(c.database_url.starts_with("sqlite:"));
         assert_eq!(c.pipeline.workers, 4);
         assert!(c.admin_token.is_none());
+        assert_eq!(c.app_key_cache_ttl, Duration::from_secs(5));
         for (var, value) in [
             ("FEEDLINE_DATABASE_URL", "redis://x"),
             ("FEEDLINE_NODE_ID", "1024"),
             ("FEEDLINE_INGEST_BATCH_RECORDS", "0"),
             ("FEEDLINE_INGEST_QUEUE_MIB", "1"),
+            ("FEEDLINE_APP_KEY_CACHE_TTL_MS", "300001"),
         ] {
             assert_eq!(
                 Config::from_env(&env(&[(var, value)]))

@@ -10,12 +10,15 @@ pub enum Error {
     /// The caller's input is wrong; each violation names its field.
     #[error("invalid argument: {0:?}")]
     InvalidArgument(Vec<FieldViolation>),
-    /// No `x-app-key`, or a key no app has.
+    /// No `x-app-key`, a key no app has, or a revoked key.
     #[error("{0}")]
     Unauthenticated(String),
-    /// The caller may not do this (CreateApp without the admin token).
+    /// The caller may not do this (an admin RPC without an admin credential).
     #[error("{0}")]
     PermissionDenied(String),
+    /// The app or key the call names does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// A unique resource with this identity exists already.
     #[error("{0}")]
     AlreadyExists(String),

@@ -4,9 +4,11 @@
 //! A call is validated (`validate.rs`), admitted against the queue's budget or refused at once
 //! (RESOURCE_EXHAUSTED), batched by one leader with other calls, written in one transaction by
 //! one of a bounded pool of writers, and answered with its counts only after the commit
-//! (`pipeline/`). `api/` adapts gRPC to that; `store/` and `migration/` are the database.
+//! (`pipeline/`). `api/` adapts gRPC to that; `apps/` is apps and their keys (issued, revoked,
+//! and cached for a short TTL); `store/` and `migration/` are the database.
 
 pub mod api;
+pub mod apps;
 pub mod config;
 pub mod error;
 pub mod migration;
@@ -48,7 +50,12 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let health = Health::new(&[log_service_server::SERVICE_NAME]).await;
-    let state = AppState::new(config.admin_token.clone(), config.node_id, shutdown.clone());
+    let state = AppState::new(
+        config.admin_token.clone(),
+        config.node_id,
+        config.app_key_cache_ttl,
+        shutdown.clone(),
+    );
     // Closed only after the server has drained, so calls still waiting for a commit get it.
     let closing = CancellationToken::new();
     let database = tokio::spawn(maintain_database(

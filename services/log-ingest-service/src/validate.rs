@@ -7,6 +7,7 @@ use feedline_service_kit::validation::{FieldViolation, Violations};
 use prost_types::Timestamp;
 
 use crate::record::NewRecord;
+use crate::store::AppRef;
 
 /// Records per call at most.
 pub const MAX_RECORDS_PER_CALL: usize = 1000;
@@ -307,18 +308,49 @@ pub fn query(req: &QueryLogsRequest) -> Result<LogQuery, Vec<FieldViolation>> {
     })
 }
 
-/// Validates an app name: 1 to 64 characters of a-z, 0-9, '-' and '_'.
-pub fn app_name(name: &str) -> Result<(), Vec<FieldViolation>> {
-    let ok = (1..=64).contains(&name.len())
+/// What an app name may be.
+const APP_NAME_RULE: &str = "must be 1 to 64 characters of a-z, 0-9, '-' and '_'";
+
+fn is_app_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
         && name
             .bytes()
-            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'));
-    if ok {
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'))
+}
+
+/// Validates an app name: 1 to 64 characters of a-z, 0-9, '-' and '_'.
+pub fn app_name(name: &str) -> Result<(), Vec<FieldViolation>> {
+    if is_app_name(name) {
         Ok(())
     } else {
+        Err(vec![FieldViolation::new("name", APP_NAME_RULE)])
+    }
+}
+
+/// The app a key RPC names: exactly one of `app_id` (positive) and `app_name`.
+pub fn app_ref(app_id: i64, app_name: &str) -> Result<AppRef, Vec<FieldViolation>> {
+    let both = "set exactly one of app_id and app_name";
+    match (app_id, app_name.is_empty()) {
+        (0, true) => Err(vec![
+            FieldViolation::new("app_id", both),
+            FieldViolation::new("app_name", both),
+        ]),
+        (0, false) if is_app_name(app_name) => Ok(AppRef::Name(app_name.to_owned())),
+        (0, false) => Err(vec![FieldViolation::new("app_name", APP_NAME_RULE)]),
+        (id, true) if id > 0 => Ok(AppRef::Id(id)),
+        (_, true) => Err(vec![FieldViolation::new("app_id", "must be positive")]),
+        (_, false) => Err(vec![FieldViolation::new("app_name", both)]),
+    }
+}
+
+/// A key id: positive.
+pub fn key_id(id: i64) -> Result<i64, Vec<FieldViolation>> {
+    if id > 0 {
+        Ok(id)
+    } else {
         Err(vec![FieldViolation::new(
-            "name",
-            "must be 1 to 64 characters of a-z, 0-9, '-' and '_'",
+            "key_id",
+            "required; must be positive",
         )])
     }
 }
@@ -445,6 +477,24 @@ mod tests {
         .unwrap_err();
         let names: Vec<_> = bad.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(names, ["min_level", "end_time", "trace_id", "page_size"]);
+    }
+
+    #[test]
+    fn app_refs_and_key_ids() {
+        assert_eq!(app_ref(5, ""), Ok(AppRef::Id(5)));
+        assert_eq!(app_ref(0, "shop"), Ok(AppRef::Name("shop".into())));
+        for (id, name, fields) in [
+            (0, "", vec!["app_id", "app_name"]),
+            (5, "shop", vec!["app_name"]),
+            (-1, "", vec!["app_id"]),
+            (0, "Shop", vec!["app_name"]),
+        ] {
+            let bad = app_ref(id, name).unwrap_err();
+            let got: Vec<_> = bad.iter().map(|v| v.field.as_str()).collect();
+            assert_eq!(got, fields, "{id} {name:?}");
+        }
+        assert_eq!(key_id(3), Ok(3));
+        assert_eq!(key_id(0).unwrap_err()[0].field, "key_id");
     }
 
     #[test]

@@ -21,7 +21,9 @@ mod cases {
     };
     use tonic::Code;
 
-    use crate::common::{TestServer, assert_violation, count_rows, now_minus, record, with_key};
+    use crate::common::{
+        TestServer, as_admin, assert_violation, count_rows, now_minus, record, with_key,
+    };
 
     fn at(mut r: LogRecord, millis_ago: i64, level: Severity) -> LogRecord {
         r.time = Some(now_minus(millis_ago));
@@ -422,25 +424,29 @@ mod cases {
     pub async fn create_app_validates_and_refuses_taken_names(s: &TestServer) {
         let mut client = s.client.clone();
         let created = client
-            .create_app(CreateAppRequest {
+            .create_app(as_admin(CreateAppRequest {
                 name: "billing".into(),
-            })
+            }))
             .await
             .unwrap()
             .into_inner();
         assert!(created.app_key.starts_with("flk_"));
-        assert_eq!(created.app.unwrap().name, "billing");
+        let app = created.app.unwrap();
+        assert_eq!(app.name, "billing");
+        let key = created.key.unwrap();
+        assert_eq!(key.app_id, app.app_id);
+        assert!(key.key_id > 0 && key.revoke_time.is_none());
         let taken = client
-            .create_app(CreateAppRequest {
+            .create_app(as_admin(CreateAppRequest {
                 name: "billing".into(),
-            })
+            }))
             .await
             .unwrap_err();
         assert_eq!(taken.code(), Code::AlreadyExists);
         let bad = client
-            .create_app(CreateAppRequest {
+            .create_app(as_admin(CreateAppRequest {
                 name: "Not OK".into(),
-            })
+            }))
             .await
             .unwrap_err();
         assert_violation(&bad, "name");

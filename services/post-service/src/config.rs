@@ -8,6 +8,7 @@ use feedline_service_kit::{ConfigError, Env, ServerConfig};
 
 pub use crate::admission::AdmissionConfig;
 use crate::ids::MAX_NODE_ID;
+pub use crate::rate_limit::RateLimitConfig;
 pub use crate::relay::RelayConfig;
 
 /// post-service's well-known port.
@@ -29,6 +30,8 @@ pub struct Config {
     pub relay: RelayConfig,
     /// Bounds on the fan-out backlog past which writes are refused (with the relay on).
     pub admission: AdmissionConfig,
+    /// Per-user limits on posts and follows (`FEEDLINE_RATE_LIMIT_*`), counted in Redis.
+    pub rate_limits: RateLimitConfig,
 }
 
 impl Config {
@@ -83,8 +86,10 @@ impl Config {
             )?,
         };
         let server = ServerConfig::from_env(env, DEFAULT_PORT)?;
+        let rate_limits = RateLimitConfig::from_env(env, server.auth.is_some())?;
         Ok(Self {
             admission,
+            rate_limits,
             database_url,
             db_max_connections,
             node_id,
@@ -105,6 +110,7 @@ impl Config {
                     10..=60_000,
                 )?,
                 credential: server.credential.clone(),
+                tls: server.tls.clone(),
             },
             server,
         })

@@ -34,6 +34,21 @@ pub enum Error {
         /// When the caller should try again.
         retry_after: std::time::Duration,
     },
+    /// The acting user made as many writes of `quota` as its window allows: the write was
+    /// refused before it touched the database.
+    #[error("rate limited: user {user} made {limit} {} in its window", quota.name())]
+    RateLimited {
+        /// What was counted.
+        quota: crate::rate_limit::Quota,
+        /// The acting user.
+        user: i64,
+        /// Writes allowed per window.
+        limit: u32,
+        /// The window.
+        window: Duration,
+        /// Until the window ends.
+        retry_after: Duration,
+    },
     /// The call carries no verified credential.
     #[error("unauthenticated: {0}")]
     Unauthenticated(String),

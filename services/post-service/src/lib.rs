@@ -14,6 +14,7 @@ pub mod entity;
 pub mod error;
 pub mod migration;
 pub mod page_token;
+pub mod rate_limit;
 pub mod relay;
 pub mod store;
 pub mod validate;
@@ -34,6 +35,7 @@ pub use config::Config;
 
 use admission::Admission;
 use api::{AppState, GraphApi, PostApi};
+use rate_limit::RateLimiter;
 use store::Store;
 
 /// How often the database is probed for the health status.
@@ -51,7 +53,15 @@ pub async fn run(
         post_service_server::SERVICE_NAME,
     ])
     .await;
-    let state = Arc::new(AppState::new(Admission::new(config.admission)));
+    let state = Arc::new(AppState::new(
+        Admission::new(config.admission),
+        RateLimiter::new(config.rate_limits.clone()),
+    ));
+    // Writes are admitted uncounted until the cluster is reached (fail open): not awaited.
+    let limits = tokio::spawn({
+        let (state, tls, shutdown) = (state.clone(), config.server.tls.clone(), shutdown.clone());
+        async move { state.limiter().connect(&tls, &shutdown).await }
+    });
 
     let database = tokio::spawn(maintain_database(
         config.clone(),
@@ -68,9 +78,11 @@ pub async fn run(
         feedline_service_kit::serve(&config.server, listener, routes, health, shutdown.clone())
             .await;
 
-    // Fixed order: the server has drained (or failed); stop the probe, then close the pool.
+    // Fixed order: the server has drained (or failed); stop the probe, then close the pools.
     shutdown.cancel();
     let _ = database.await;
+    let _ = limits.await;
+    state.limiter().close().await;
     if let Ok(store) = state.store()
         && let Err(error) = store.close().await
     {

@@ -33,7 +33,9 @@ impl Stack {
             .start()
             .await
             .unwrap();
-        let client = feedline_redis::connect(&stack.cluster.url()).await.unwrap();
+        let client = feedline_redis::connect(&stack.cluster.url(), &Default::default())
+            .await
+            .unwrap();
         let timelines = Timelines::new(
             client.clone(),
             Arc::new(PostServiceSource::new(

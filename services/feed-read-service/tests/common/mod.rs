@@ -39,7 +39,9 @@ impl Stack {
             .await
             .unwrap();
         let reader = stack.feed.as_ref().unwrap().channel().await.unwrap();
-        let redis = feedline_redis::connect(&stack.cluster.url()).await.unwrap();
+        let redis = feedline_redis::connect(&stack.cluster.url(), &Default::default())
+            .await
+            .unwrap();
         Stack {
             stack,
             reader: FeedServiceClient::new(reader),

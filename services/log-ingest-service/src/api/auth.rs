@@ -1,87 +1,73 @@
-//! App keys: generated for CreateApp, checked on every call from `x-app-key`. Only the key's
-//! SHA-256 is stored; known keys are cached, so a steady sender costs no lookup per call.
+//! Who a call is: the app of its `x-app-key` (Ingest, IngestStream, QueryLogs), or an admin
+//! (CreateApp and the key RPCs). Admin is never the default: with neither bearer tokens nor
+//! `FEEDLINE_ADMIN_TOKEN` configured, the admin RPCs are refused.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
-use sha2::{Digest as _, Sha256};
+use feedline_service_kit::auth::Caller;
+use tonic::Request;
 use tonic::metadata::MetadataMap;
 
+use crate::apps::secret::hash_key;
 use crate::error::{Error, Result};
-use crate::store::Store;
 
 /// The metadata key carrying the app key.
 pub const APP_KEY_HEADER: &str = "x-app-key";
-/// The metadata key carrying the admin token for CreateApp.
+/// The metadata key carrying the admin token of the admin RPCs.
 pub const ADMIN_TOKEN_HEADER: &str = "x-admin-token";
 
-/// A new random key: `flk_` and 43 characters (256 bits).
-pub fn new_key() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("flk_{}", URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// The stored form of a key: lowercase hex SHA-256.
-pub fn hash_key(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Key hash → app id, for keys seen valid. Keys are never revoked today, so entries never
-/// go stale; revocation would clear this.
-#[derive(Debug, Default)]
-pub struct KeyCache(RwLock<HashMap<String, i64>>);
-
-impl KeyCache {
-    /// The app of the call's `x-app-key`: UNAUTHENTICATED when missing or unknown.
-    pub async fn authenticate(&self, metadata: &MetadataMap, store: &Store) -> Result<i64> {
-        let key = metadata
-            .get(APP_KEY_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| Error::Unauthenticated(format!("missing {APP_KEY_HEADER} metadata")))?;
-        let hash = hash_key(key);
-        if let Some(app) = self.read().get(&hash) {
-            return Ok(*app);
-        }
-        let app = store
-            .app_by_key_hash(&hash)
-            .await?
-            .ok_or_else(|| Error::Unauthenticated("unknown app key".into()))?;
-        self.0
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(hash, app);
-        Ok(app)
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, i64>> {
-        self.0.read().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Checks `x-admin-token` against the configured token (none configured: anyone may create).
-pub fn check_admin(metadata: &MetadataMap, token: Option<&str>) -> Result<()> {
-    let Some(expected) = token else {
-        return Ok(());
-    };
-    let given = metadata
-        .get(ADMIN_TOKEN_HEADER)
+/// The hash of the call's `x-app-key`: UNAUTHENTICATED when missing. The key itself goes no
+/// further than this.
+pub fn app_key_hash(metadata: &MetadataMap) -> Result<String> {
+    let key = metadata
+        .get(APP_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    // Compare hashes: equal length, so the comparison time says nothing about the token.
-    if hash_key(given) == hash_key(expected) {
-        Ok(())
-    } else {
-        Err(Error::PermissionDenied(format!(
-            "CreateApp needs the admin token in {ADMIN_TOKEN_HEADER}"
-        )))
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| Error::Unauthenticated(format!("missing {APP_KEY_HEADER} metadata")))?;
+    Ok(hash_key(key))
+}
+
+/// The message of `request` once its caller passed [`check_admin`] for `rpc`.
+pub fn admitted<T>(rpc: &str, request: Request<T>, token: Option<&str>) -> Result<T> {
+    let caller = request.extensions().get::<Caller>();
+    check_admin(rpc, request.metadata(), caller, token)?;
+    Ok(request.into_inner())
+}
+
+/// Whether a call of admin RPC `rpc` may proceed. `token` is `FEEDLINE_ADMIN_TOKEN`; `caller`
+/// is what the auth layer verified (with bearer tokens on, it has already required the admin
+/// scope of these RPCs):
+/// - a configured admin token must be in `x-admin-token` (with or without bearer tokens);
+/// - without one, a verified admin bearer token suffices;
+/// - with neither configured, nobody is an admin: PERMISSION_DENIED saying how to enable it.
+pub fn check_admin(
+    rpc: &str,
+    metadata: &MetadataMap,
+    caller: Option<&Caller>,
+    token: Option<&str>,
+) -> Result<()> {
+    if let Some(expected) = token {
+        let given = metadata
+            .get(ADMIN_TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        // Compare hashes: equal length, so the comparison time says nothing about the token.
+        return if hash_key(given) == hash_key(expected) {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "{rpc} needs the admin token in {ADMIN_TOKEN_HEADER}"
+            )))
+        };
+    }
+    match caller {
+        Some(caller) if caller.authenticated && caller.admin => Ok(()),
+        Some(caller) if caller.authenticated => Err(Error::PermissionDenied(format!(
+            "{rpc} needs the admin scope"
+        ))),
+        _ => Err(Error::PermissionDenied(format!(
+            "{rpc} needs an admin credential and none is configured: set FEEDLINE_ADMIN_TOKEN \
+             (and send it in {ADMIN_TOKEN_HEADER}) or FEEDLINE_AUTH_JWKS (and send a bearer \
+             token with the admin scope)"
+        ))),
     }
 }
 
@@ -89,23 +75,70 @@ pub fn check_admin(metadata: &MetadataMap, token: Option<&str>) -> Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn keys_are_long_random_and_hashed() {
-        let (a, b) = (new_key(), new_key());
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 4 + 43);
-        assert_eq!(hash_key(&a).len(), 64);
-        assert_eq!(hash_key(&a), hash_key(&a));
-        assert_ne!(hash_key(&a), hash_key(&b));
+    fn caller(authenticated: bool, admin: bool) -> Caller {
+        Caller {
+            subject: "root".into(),
+            admin,
+            service: false,
+            authenticated,
+        }
+    }
+
+    fn denied(result: Result<()>) -> String {
+        match result {
+            Err(Error::PermissionDenied(message)) => message,
+            other => panic!("want PERMISSION_DENIED, got {other:?}"),
+        }
     }
 
     #[test]
-    fn admin_token() {
+    fn a_configured_token_must_match() {
         let mut md = MetadataMap::new();
-        assert!(check_admin(&md, None).is_ok());
-        assert!(check_admin(&md, Some("s3cret")).is_err());
+        let trusted = Caller::trusted();
+        assert!(
+            denied(check_admin(
+                "CreateApp",
+                &md,
+                Some(&trusted),
+                Some("s3cret")
+            ))
+            .contains(ADMIN_TOKEN_HEADER)
+        );
         md.insert(ADMIN_TOKEN_HEADER, "s3cret".parse().unwrap());
-        assert!(check_admin(&md, Some("s3cret")).is_ok());
-        assert!(check_admin(&md, Some("other")).is_err());
+        assert!(check_admin("CreateApp", &md, Some(&trusted), Some("s3cret")).is_ok());
+        let other = denied(check_admin("CreateApp", &md, Some(&trusted), Some("other")));
+        assert!(!other.contains("s3cret"), "{other}");
+        // Bearer tokens on: the admin scope is not enough without the configured token.
+        let admin = caller(true, true);
+        assert!(
+            check_admin(
+                "CreateApp",
+                &MetadataMap::new(),
+                Some(&admin),
+                Some("s3cret")
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn without_a_token_only_a_verified_admin_passes() {
+        let md = MetadataMap::new();
+        assert!(check_admin("RotateAppKey", &md, Some(&caller(true, true)), None).is_ok());
+        let user = denied(check_admin(
+            "RotateAppKey",
+            &md,
+            Some(&caller(true, false)),
+            None,
+        ));
+        assert!(user.contains("admin scope"), "{user}");
+        // Authentication off: every caller is trusted, and still nobody is an admin here.
+        for trusted in [Some(Caller::trusted()), None] {
+            let off = denied(check_admin("CreateApp", &md, trusted.as_ref(), None));
+            assert!(
+                off.contains("FEEDLINE_ADMIN_TOKEN") && off.contains("FEEDLINE_AUTH_JWKS"),
+                "{off}"
+            );
+        }
     }
 }

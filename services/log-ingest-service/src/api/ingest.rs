@@ -33,9 +33,15 @@ pub async fn unary(
     state: &AppState,
     request: Request<IngestRequest>,
 ) -> Result<Response<IngestResponse>, Status> {
-    let (ready, app_id) = state.authenticate(request.metadata()).await?;
+    let (ready, holder) = state.authenticate(request.metadata()).await?;
     let req = request.into_inner();
-    let outcome = submit(&ready.pipeline, app_id, req.encoded_len(), req.records).await?;
+    let outcome = submit(
+        &ready.pipeline,
+        holder.app_id,
+        req.encoded_len(),
+        req.records,
+    )
+    .await?;
     Ok(Response::new(IngestResponse {
         accepted: outcome.accepted as i32,
         duplicates: outcome.duplicates as i32,
@@ -57,12 +63,15 @@ async fn submit(
 
 /// Handles LogService.IngestStream: each request is submitted as it arrives and answered in
 /// completion order. On shutdown the stream stops reading, answers what it took, and ends.
+/// The key is checked again for each request (from the cache): once it is revoked the stream
+/// stops reading, answers what it took, and ends with UNAUTHENTICATED.
 pub async fn stream(
     state: Arc<AppState>,
     request: Request<Streaming<IngestStreamRequest>>,
 ) -> Result<Response<AnswerStream>, Status> {
-    let (ready, app_id) = state.authenticate(request.metadata()).await?;
+    let (ready, holder) = state.authenticate(request.metadata()).await?;
     let ready = ready.clone();
+    let app_id = holder.app_id;
     let mut inbound = request.into_inner();
     let (answers, rx) = mpsc::channel(MAX_IN_FLIGHT_PER_STREAM);
     let shutdown = state.shutdown.clone();
@@ -71,19 +80,32 @@ pub async fn stream(
         async move {
             let mut pending = FuturesUnordered::new();
             let mut reading = true;
+            // Why the stream ends with an error once what it took is answered.
+            let mut refused: Option<Status> = None;
             loop {
                 let room = pending.len() < MAX_IN_FLIGHT_PER_STREAM;
                 tokio::select! {
                     message = inbound.message(), if reading && room => match message {
-                        Ok(Some(req)) => {
-                            let pipeline = ready.pipeline.clone();
-                            pending.push(async move {
-                                let encoded = req.encoded_len();
-                                let IngestStreamRequest { request_id, records } = req;
-                                let result = submit(&pipeline, app_id, encoded, records).await;
-                                stream_answer(request_id, result)
-                            });
-                        }
+                        Ok(Some(req)) => match state.recheck(&ready.store, &holder).await {
+                            Err(error @ Error::Unauthenticated(_)) => {
+                                refused = Some(error.into());
+                                reading = false;
+                            }
+                            // Ok, or the key could not be looked up (the database is down):
+                            // that batch alone is answered with the error, in-band.
+                            checked => {
+                                let pipeline = ready.pipeline.clone();
+                                pending.push(async move {
+                                    let encoded = req.encoded_len();
+                                    let IngestStreamRequest { request_id, records } = req;
+                                    let result = match checked {
+                                        Ok(()) => submit(&pipeline, app_id, encoded, records).await,
+                                        Err(error) => Err(error),
+                                    };
+                                    stream_answer(request_id, result)
+                                });
+                            }
+                        },
                         Ok(None) => reading = false,
                         Err(status) => {
                             // A broken request (bad bytes, reset): what was taken is still
@@ -100,6 +122,9 @@ pub async fn stream(
                     () = shutdown.cancelled(), if reading => reading = false,
                 }
                 if !reading && pending.is_empty() {
+                    if let Some(status) = refused.take() {
+                        let _ = answers.send(Err(status)).await;
+                    }
                     break;
                 }
             }

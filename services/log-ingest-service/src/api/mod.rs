@@ -4,6 +4,7 @@
 mod apps;
 pub mod auth;
 mod ingest;
+mod keys;
 mod query;
 mod state;
 mod status;
@@ -13,11 +14,12 @@ use std::sync::Arc;
 use feedline_proto::logs::v1::log_service_server::LogService;
 use feedline_proto::logs::v1::{
     CreateAppRequest, CreateAppResponse, IngestRequest, IngestResponse, IngestStreamRequest,
-    QueryLogsRequest, QueryLogsResponse,
+    ListAppKeysRequest, ListAppKeysResponse, QueryLogsRequest, QueryLogsResponse,
+    RevokeAppKeyRequest, RevokeAppKeyResponse, RotateAppKeyRequest, RotateAppKeyResponse,
 };
 use tonic::{Request, Response, Status, Streaming};
 
-pub use state::{AppState, Ready};
+pub use state::{AppState, KeyHolder, Ready};
 
 /// The LogService implementation.
 #[derive(Clone, Debug)]
@@ -39,6 +41,27 @@ impl LogService for LogApi {
         request: Request<CreateAppRequest>,
     ) -> Result<Response<CreateAppResponse>, Status> {
         apps::create_app(&self.state, request).await
+    }
+
+    async fn rotate_app_key(
+        &self,
+        request: Request<RotateAppKeyRequest>,
+    ) -> Result<Response<RotateAppKeyResponse>, Status> {
+        keys::rotate(&self.state, request).await
+    }
+
+    async fn revoke_app_key(
+        &self,
+        request: Request<RevokeAppKeyRequest>,
+    ) -> Result<Response<RevokeAppKeyResponse>, Status> {
+        keys::revoke(&self.state, request).await
+    }
+
+    async fn list_app_keys(
+        &self,
+        request: Request<ListAppKeysRequest>,
+    ) -> Result<Response<ListAppKeysResponse>, Status> {
+        keys::list(&self.state, request).await
     }
 
     async fn ingest(

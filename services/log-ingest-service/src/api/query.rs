@@ -17,7 +17,8 @@ pub async fn query_logs(
     state: &AppState,
     request: Request<QueryLogsRequest>,
 ) -> Result<Response<QueryLogsResponse>, Status> {
-    let (ready, app_id) = state.authenticate(request.metadata()).await?;
+    let (ready, holder) = state.authenticate(request.metadata()).await?;
+    let app_id = holder.app_id;
     let req = request.into_inner();
     let query = validate::query(&req).map_err(Error::InvalidArgument)?;
     // The token is bound to the app and the filters: a page of another query is refused.
@@ -57,7 +58,8 @@ fn to_message(stored: StoredRecord) -> StoredLogRecord {
     }
 }
 
-fn nanos_to_timestamp(nanos: i64) -> Timestamp {
+/// Unix nanoseconds as a protobuf timestamp.
+pub(super) fn nanos_to_timestamp(nanos: i64) -> Timestamp {
     Timestamp {
         seconds: nanos.div_euclid(1_000_000_000),
         nanos: nanos.rem_euclid(1_000_000_000) as i32,

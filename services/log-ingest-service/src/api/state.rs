@@ -2,12 +2,14 @@
 //! admin token and the shutdown token that ends open streams.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use feedline_service_kit::CancellationToken;
 use feedline_service_kit::ids::IdGenerator;
 use tonic::metadata::MetadataMap;
 
-use super::auth::KeyCache;
+use super::auth::app_key_hash;
+use crate::apps::KeyCache;
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use crate::store::Store;
@@ -21,15 +23,24 @@ pub struct Ready {
     pub pipeline: Pipeline,
 }
 
+/// The app a call's key authenticates, and the key's hash (never the key).
+#[derive(Clone, Debug)]
+pub struct KeyHolder {
+    /// The app.
+    pub app_id: i64,
+    /// SHA-256 of the key, to check it again later.
+    pub key_hash: String,
+}
+
 /// Shared by every handler.
 #[derive(Debug)]
 pub struct AppState {
     ready: OnceLock<Ready>,
-    /// Known app keys.
+    /// What each app key was recently found to be.
     pub keys: KeyCache,
-    /// CreateApp's token, if one is configured.
+    /// The admin RPCs' token, if one is configured.
     pub admin_token: Option<String>,
-    /// Ids of new apps.
+    /// Ids of new apps and keys.
     pub ids: IdGenerator,
     /// Cancelled on SIGTERM: open IngestStreams stop reading, answer what they took, and end.
     pub shutdown: CancellationToken,
@@ -37,14 +48,16 @@ pub struct AppState {
 
 impl AppState {
     /// State without a database yet: calls answer UNAVAILABLE until [`AppState::set_ready`].
+    /// `key_ttl`: how long what is known of an app key is trusted before it is looked up again.
     pub fn new(
         admin_token: Option<String>,
         node_id: u16,
+        key_ttl: Duration,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         Arc::new(Self {
             ready: OnceLock::new(),
-            keys: KeyCache::default(),
+            keys: KeyCache::new(key_ttl),
             admin_token,
             ids: IdGenerator::new(node_id),
             shutdown,
@@ -56,12 +69,25 @@ impl AppState {
         let _ = self.ready.set(ready);
     }
 
-    /// The database and pipeline and the app of the call's `x-app-key`: UNAVAILABLE while
-    /// still connecting, UNAUTHENTICATED for a missing or unknown key.
-    pub async fn authenticate(&self, metadata: &MetadataMap) -> Result<(&Ready, i64)> {
+    /// The database and pipeline and the key of the call's `x-app-key`: UNAVAILABLE while
+    /// still connecting, UNAUTHENTICATED for a missing, unknown or revoked key.
+    pub async fn authenticate(&self, metadata: &MetadataMap) -> Result<(&Ready, KeyHolder)> {
         let ready = self.ready()?;
-        let app_id = self.keys.authenticate(metadata, &ready.store).await?;
-        Ok((ready, app_id))
+        let key_hash = app_key_hash(metadata)?;
+        let app_id = self.app_of(&ready.store, &key_hash).await?;
+        Ok((ready, KeyHolder { app_id, key_hash }))
+    }
+
+    /// Checks `holder`'s key again (a long IngestStream, per batch): from the cache, so it
+    /// costs a lookup only once per TTL; UNAUTHENTICATED once the key is revoked.
+    pub async fn recheck(&self, store: &Store, holder: &KeyHolder) -> Result<()> {
+        self.app_of(store, &holder.key_hash).await.map(drop)
+    }
+
+    async fn app_of(&self, store: &Store, key_hash: &str) -> Result<i64> {
+        self.keys
+            .app_of(key_hash, || store.key_by_hash(key_hash))
+            .await
     }
 
     /// The database and pipeline, or UNAVAILABLE while still connecting.

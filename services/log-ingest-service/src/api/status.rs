@@ -19,6 +19,7 @@ impl From<Error> for Status {
             Error::InvalidArgument(violations) => invalid_argument(&violations),
             Error::Unauthenticated(message) => Status::unauthenticated(message),
             Error::PermissionDenied(message) => Status::permission_denied(message),
+            Error::NotFound(message) => Status::not_found(message),
             Error::AlreadyExists(message) => Status::already_exists(message),
             Error::QueueFull { retry_after } => with_retry_after(
                 Code::ResourceExhausted,

@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_apps;
 mod m20261122_000002_create_log_records;
+mod m20261207_000003_create_app_keys;
 
 /// Applies log-ingest-service's migrations in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_apps::Migration),
             Box::new(m20261122_000002_create_log_records::Migration),
+            Box::new(m20261207_000003_create_app_keys::Migration),
         ]
     }
 

@@ -1,11 +1,12 @@
-//! Apps and their keys: created by CreateApp (or `cargo xtask logs-app`), looked up on every
-//! ingest call by the SHA-256 of the key.
+//! Apps: created by CreateApp (or `cargo xtask logs-app`) together with their first key, and
+//! found by id or name for the key RPCs.
 
-use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query, SimpleExpr};
+use sea_orm::{ConnectionTrait, TransactionTrait as _};
 
 use super::Store;
 use super::db_error::is_unique_violation;
+use super::keys::{KeyRow, insert_key};
 use crate::error::{Error, Result};
 
 /// A registered app.
@@ -19,40 +20,62 @@ pub struct App {
     pub create_unix_nano: i64,
 }
 
+/// An app as a request names it: by id or by its unique name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppRef {
+    /// By `app_id`.
+    Id(i64),
+    /// By `name`.
+    Name(String),
+}
+
 impl Store {
-    /// Stores a new app with the hash of its key; ALREADY_EXISTS when the name is taken.
-    pub async fn create_app(&self, app: &App, key_hash: &str) -> Result<()> {
+    /// Stores a new app and its first key, in one transaction; ALREADY_EXISTS when the name
+    /// is taken.
+    pub async fn create_app(&self, app: &App, key: &KeyRow) -> Result<()> {
         let insert = Query::insert()
             .into_table(Alias::new("apps"))
-            .columns(["id", "name", "key_hash", "create_unix_nano"].map(Alias::new))
+            .columns(["id", "name", "create_unix_nano"].map(Alias::new))
             .values_panic([
                 app.id.into(),
                 app.name.clone().into(),
-                key_hash.into(),
                 app.create_unix_nano.into(),
             ])
             .to_owned();
-        match self.db.execute(&insert).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(Error::AlreadyExists(format!(
-                "an app named {:?} exists already",
-                app.name
-            ))),
-            Err(e) => Err(e.into()),
+        let txn = self.db.begin().await?;
+        match txn.execute(&insert).await {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::AlreadyExists(format!(
+                    "an app named {:?} exists already",
+                    app.name
+                )));
+            }
+            Err(e) => return Err(e.into()),
         }
+        insert_key(&txn, key).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
-    /// The id of the app whose key hashes to `key_hash`, if any.
-    pub async fn app_by_key_hash(&self, key_hash: &str) -> Result<Option<i64>> {
+    /// The app `app` names, if it exists.
+    pub async fn find_app(&self, app: &AppRef) -> Result<Option<App>> {
+        let matches: SimpleExpr = match app {
+            AppRef::Id(id) => Expr::col(Alias::new("id")).eq(*id),
+            AppRef::Name(name) => Expr::col(Alias::new("name")).eq(name.as_str()),
+        };
         let select = Query::select()
-            .column(Alias::new("id"))
+            .columns(["id", "name", "create_unix_nano"].map(Alias::new))
             .from(Alias::new("apps"))
-            .and_where(Expr::col(Alias::new("key_hash")).eq(key_hash))
+            .and_where(matches)
             .to_owned();
-        let row = self.db.query_one(&select).await?;
-        Ok(match row {
-            Some(row) => Some(row.try_get_by_index::<i64>(0)?),
-            None => None,
-        })
+        let Some(row) = self.db.query_one(&select).await? else {
+            return Ok(None);
+        };
+        Ok(Some(App {
+            id: row.try_get_by_index(0)?,
+            name: row.try_get_by_index(1)?,
+            create_unix_nano: row.try_get_by_index(2)?,
+        }))
     }
 }

@@ -4,6 +4,7 @@
 mod apps;
 mod copy;
 mod db_error;
+mod keys;
 mod query;
 mod write;
 
@@ -16,7 +17,8 @@ use sea_orm_migration::MigratorTrait as _;
 use crate::error::Result;
 use crate::migration::Migrator;
 
-pub use apps::App;
+pub use apps::{App, AppRef};
+pub use keys::{AppKey, KeyRow};
 pub use query::RecordPage;
 
 /// The pool and the backend-specific statements.

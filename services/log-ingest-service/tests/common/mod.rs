@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use feedline_proto::logs::v1::log_service_client::LogServiceClient;
-use feedline_proto::logs::v1::{CreateAppRequest, LogRecord, Severity};
+use feedline_proto::logs::v1::{
+    CreateAppRequest, ListAppKeysRequest, LogRecord, RevokeAppKeyRequest, RotateAppKeyRequest,
+    Severity,
+};
 use feedline_service_kit::{CancellationToken, Env};
 use feedline_test_harness::{Backend, TestDatabase, ephemeral_listener, wait_for_serving};
 use log_ingest_service::pipeline::FaultPlan;
@@ -27,11 +30,13 @@ pub struct TestServer {
     /// Direct access to the service's database, to assert on what it wrote.
     pub db: DatabaseConnection,
     pub backend: Backend,
-    shutdown: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
+    service: RunningService,
     /// Dropped last: the database goes away after the server that uses it.
     database: TestDatabase,
 }
+
+/// The admin token every test service is started with (`extra` may unset it with "").
+pub const ADMIN_TOKEN: &str = "test-admin-token";
 
 /// The environment of a service on `database_url` listening on `addr`.
 pub fn service_env(database_url: &str, addr: SocketAddr, extra: &[(&str, &str)]) -> Env {
@@ -39,6 +44,7 @@ pub fn service_env(database_url: &str, addr: SocketAddr, extra: &[(&str, &str)])
         ("FEEDLINE_DATABASE_URL", database_url.to_owned()),
         ("FEEDLINE_LISTEN_ADDR", addr.to_string()),
         ("FEEDLINE_SHUTDOWN_GRACE_MS", "10000".to_owned()),
+        ("FEEDLINE_ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -62,24 +68,14 @@ impl TestServer {
         let database = TestDatabase::create(backend)
             .await
             .expect("test database")?;
-        let listener = ephemeral_listener().await.expect("listener");
-        let addr = listener.local_addr().expect("local addr");
-        let env = service_env(database.url(), addr, extra);
-        let mut config = log_ingest_service::Config::from_env(&env).expect("config");
-        config.pipeline.faults = faults;
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(log_ingest_service::run(config, listener, shutdown.clone()));
-        wait_for_serving(addr, "", Duration::from_secs(60))
-            .await
-            .expect("log-ingest-service became healthy");
+        let service = RunningService::start_with(database.url(), extra, faults).await;
         let db = Database::connect(database.url()).await.expect("db connect");
         Some(Self {
-            addr,
-            client: client(addr).await,
+            addr: service.addr,
+            client: service.client.clone(),
             db,
             backend,
-            shutdown,
-            task,
+            service,
             database,
         })
     }
@@ -89,12 +85,60 @@ impl TestServer {
         create_app(&self.client, name).await
     }
 
+    /// Another log-ingest-service on this server's database (a second replica), with `extra`
+    /// environment.
+    pub async fn replica(&self, extra: &[(&str, &str)]) -> RunningService {
+        RunningService::start(self.database.url(), extra).await
+    }
+
     /// Cancels the server (as SIGTERM does) without waiting.
     pub fn begin_shutdown(&self) {
-        self.shutdown.cancel();
+        self.service.shutdown.cancel();
     }
 
     /// Stops the server and waits for its orderly shutdown.
+    pub async fn stop(self) {
+        self.service.stop().await;
+        let _ = self.db.close().await;
+    }
+}
+
+/// A log-ingest-service served in this process, on a database someone else owns.
+pub struct RunningService {
+    pub addr: SocketAddr,
+    pub client: LogServiceClient<Channel>,
+    /// Cancelled to stop it, as SIGTERM does.
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningService {
+    /// Starts a service on `database_url` (migrating it) with `extra` environment.
+    pub async fn start(database_url: &str, extra: &[(&str, &str)]) -> Self {
+        Self::start_with(database_url, extra, FaultPlan::default()).await
+    }
+
+    /// Same, with injected write failures.
+    async fn start_with(database_url: &str, extra: &[(&str, &str)], faults: FaultPlan) -> Self {
+        let listener = ephemeral_listener().await.expect("listener");
+        let addr = listener.local_addr().expect("local addr");
+        let env = service_env(database_url, addr, extra);
+        let mut config = log_ingest_service::Config::from_env(&env).expect("config");
+        config.pipeline.faults = faults;
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(log_ingest_service::run(config, listener, shutdown.clone()));
+        wait_for_serving(addr, "", Duration::from_secs(60))
+            .await
+            .expect("log-ingest-service became healthy");
+        Self {
+            addr,
+            client: client(addr).await,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Stops it and waits for its orderly shutdown.
     pub async fn stop(self) {
         self.shutdown.cancel();
         let result = tokio::time::timeout(Duration::from_secs(20), self.task)
@@ -102,7 +146,6 @@ impl TestServer {
             .expect("log-ingest-service stopped within its grace period")
             .expect("log-ingest-service task did not panic");
         result.expect("log-ingest-service run returned Ok");
-        let _ = self.db.close().await;
     }
 }
 
@@ -115,15 +158,89 @@ pub async fn client(addr: SocketAddr) -> LogServiceClient<Channel> {
     LogServiceClient::new(channel)
 }
 
-/// Registers `name` through CreateApp and returns its key.
+/// Registers `name` through CreateApp (as the admin) and returns its key.
 pub async fn create_app(client: &LogServiceClient<Channel>, name: &str) -> String {
     client
         .clone()
-        .create_app(CreateAppRequest { name: name.into() })
+        .create_app(as_admin(CreateAppRequest { name: name.into() }))
         .await
         .expect("CreateApp")
         .into_inner()
         .app_key
+}
+
+/// Calls each admin RPC of `client` with `token` in `x-admin-token` (none: no token), naming
+/// app `app_id` and key `key_id`; each must be refused: the refusals, by RPC.
+pub async fn admin_calls(
+    client: &LogServiceClient<Channel>,
+    token: Option<&str>,
+    app_id: i64,
+    key_id: i64,
+) -> Vec<(&'static str, tonic::Status)> {
+    fn with<T>(token: Option<&str>, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Some(token) = token {
+            let token = token.parse().expect("ascii token");
+            request.metadata_mut().insert("x-admin-token", token);
+        }
+        request
+    }
+    let mut c = client.clone();
+    let name = format!("made-{app_id}-{key_id}");
+    let results = [
+        (
+            "CreateApp",
+            c.create_app(with(token, CreateAppRequest { name }))
+                .await
+                .map(drop),
+        ),
+        (
+            "RotateAppKey",
+            c.rotate_app_key(with(
+                token,
+                RotateAppKeyRequest {
+                    app_id,
+                    app_name: String::new(),
+                },
+            ))
+            .await
+            .map(drop),
+        ),
+        (
+            "RevokeAppKey",
+            c.revoke_app_key(with(token, RevokeAppKeyRequest { key_id }))
+                .await
+                .map(drop),
+        ),
+        (
+            "ListAppKeys",
+            c.list_app_keys(with(
+                token,
+                ListAppKeysRequest {
+                    app_id,
+                    app_name: String::new(),
+                },
+            ))
+            .await
+            .map(drop),
+        ),
+    ];
+    results
+        .into_iter()
+        .map(|(rpc, result)| match result {
+            Ok(()) => panic!("{rpc} with {token:?} was let through"),
+            Err(status) => (rpc, status),
+        })
+        .collect()
+}
+
+/// `message` as a request carrying [`ADMIN_TOKEN`] in `x-admin-token`.
+pub fn as_admin<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("x-admin-token", ADMIN_TOKEN.parse().expect("ascii token"));
+    request
 }
 
 /// `message` as a request carrying `key` in `x-app-key`.

@@ -12,6 +12,7 @@ use crate::acting;
 use crate::convert::user_to_proto;
 use crate::error::Error;
 use crate::page_token::{self, List};
+use crate::rate_limit::Quota;
 use crate::store::{FollowChange, NewUser, Page};
 use crate::validate;
 
@@ -125,7 +126,12 @@ impl GraphService for GraphApi {
         let req = request.into_inner();
         let change = follow_change(req.follower_id, req.followee_id)?;
         self.state.acting_as(&caller, change.follower_id).await?;
-        let created = self.state.admit()?.follow(change).await?;
+        let created = self
+            .state
+            .admit_within(Quota::Follows, &caller, change.follower_id)
+            .await?
+            .follow(change)
+            .await?;
         Ok(Response::new(FollowResponse { created }))
     }
 

@@ -11,6 +11,7 @@ use super::{AppState, caller};
 use crate::convert::post_to_proto;
 use crate::error::Error;
 use crate::page_token::{self, List};
+use crate::rate_limit::Quota;
 use crate::store::{NewPost, Page};
 use crate::validate;
 
@@ -50,7 +51,8 @@ impl PostService for PostApi {
         self.state.acting_as(&caller, author_id).await?;
         let write = self
             .state
-            .admit()?
+            .admit_within(Quota::Posts, &caller, author_id)
+            .await?
             .create_post(NewPost {
                 author_id,
                 body,

@@ -7,6 +7,7 @@ use feedline_service_kit::auth::Caller;
 use crate::acting::Subjects;
 use crate::admission::Admission;
 use crate::error::{Error, Result};
+use crate::rate_limit::{Quota, RateLimiter};
 use crate::store::Store;
 
 /// Shared by every handler. The store is set once the database is reachable and migrated;
@@ -16,15 +17,18 @@ use crate::store::Store;
 pub struct AppState {
     store: OnceCell<Store>,
     admission: Admission,
+    limiter: RateLimiter,
     subjects: Subjects,
 }
 
 impl AppState {
-    /// No store yet; writes that enqueue fan-out pass `admission`.
-    pub fn new(admission: Admission) -> Self {
+    /// No store yet; writes that enqueue fan-out pass `admission`, posts and follows also
+    /// `limiter`.
+    pub fn new(admission: Admission, limiter: RateLimiter) -> Self {
         Self {
             store: OnceCell::new(),
             admission,
+            limiter,
             subjects: Subjects::default(),
         }
     }
@@ -34,6 +38,20 @@ impl AppState {
     pub fn admit(&self) -> Result<&Store> {
         let store = self.store()?;
         self.admission.check()?;
+        Ok(store)
+    }
+
+    /// The store for a write of `quota` that `caller` makes as `user_id` (whom it was found to
+    /// act as): as [`Self::admit`], then RESOURCE_EXHAUSTED while that user is past its rate
+    /// limit. A write admission refuses is not counted against the user.
+    pub async fn admit_within(
+        &self,
+        quota: Quota,
+        caller: &Caller,
+        user_id: i64,
+    ) -> Result<&Store> {
+        let store = self.admit()?;
+        self.limiter.check(caller, user_id, quota).await?;
         Ok(store)
     }
 
@@ -59,6 +77,11 @@ impl AppState {
     /// Admission control, whose watcher runs beside the relay.
     pub fn admission(&self) -> &Admission {
         &self.admission
+    }
+
+    /// The per-user rate limits, whose connection `run` opens and closes.
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
     }
 
     /// The store, or UNAVAILABLE while the database has not been reached yet.

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use feedline_service_kit::status::{invalid_argument, with_retry_after};
 use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
 
 use crate::error::Error;
 
@@ -36,6 +37,26 @@ impl From<Error> for Status {
                 format!("{reason}; nothing was written, retry later"),
                 retry_after,
             ),
+            Error::RateLimited {
+                quota,
+                user,
+                limit,
+                window,
+                retry_after,
+            } => {
+                let quota = quota.name();
+                let per = format!("{limit} {quota} per {} s", window.as_secs());
+                let mut details = ErrorDetails::with_retry_info(Some(retry_after));
+                details.add_quota_failure_violation(format!("user:{user}"), per.clone());
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    format!(
+                        "rate limit: at most {per} per user; nothing was written, retry after \
+                         the RetryInfo delay"
+                    ),
+                    details,
+                )
+            }
             Error::Internal(cause) => {
                 // The cause stays in our logs; the caller gets a short, stable message.
                 tracing::error!(error = %cause, "internal error");

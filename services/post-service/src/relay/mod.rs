@@ -34,6 +34,8 @@ pub struct RelayConfig {
     /// What the Fanout stream presents: fanout-service takes events only from a service
     /// (`FEEDLINE_SERVICE_TOKEN`).
     pub credential: feedline_service_kit::auth::Credential,
+    /// How an `https://` endpoint is dialled (`FEEDLINE_TLS_CA`).
+    pub tls: feedline_service_kit::TlsConfig,
 }
 
 /// Runs the relay until `shutdown`: one session at a time, reconnecting with capped backoff

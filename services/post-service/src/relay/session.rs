@@ -61,11 +61,15 @@ async fn drive(
     inflight: &mut BTreeSet<i64>,
     made_progress: &mut bool,
 ) -> Result<(), String> {
-    let channel = Endpoint::from_shared(endpoint.to_owned())
+    let dial = Endpoint::from_shared(endpoint.to_owned())
         .map_err(|e| format!("bad fanout endpoint: {e}"))?
         .connect_timeout(std::time::Duration::from_secs(3))
         .tcp_nodelay(true)
-        .http2_keep_alive_interval(std::time::Duration::from_secs(20))
+        .http2_keep_alive_interval(std::time::Duration::from_secs(20));
+    let channel = config
+        .tls
+        .apply(dial)
+        .map_err(|e| format!("fanout endpoint TLS: {e}"))?
         .connect()
         .await
         .map_err(|e| format!("connect: {e}"))?;

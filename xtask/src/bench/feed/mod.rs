@@ -116,7 +116,7 @@ async fn measure_and_report(options: FeedBench) -> Result<ExitCode> {
 async fn measure(options: &FeedBench, log: &Path) -> Result<Report> {
     let duration = Duration::from_secs(options.duration);
     let cluster = RedisCluster::start(3, 0).await?;
-    let redis = feedline_redis::connect(&cluster.url())
+    let redis = feedline_redis::connect(&cluster.url(), &Default::default())
         .await
         .context("connecting to the benchmark's cluster")?;
 
