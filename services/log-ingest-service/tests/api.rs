@@ -366,7 +366,10 @@ mod cases {
             3,
             "one answer per request, then the stream ends"
         );
-        assert_eq!((by_id[&7].code, by_id[&7].accepted), (0, 2));
+        // Requests 7 and 9 both carry s1 and may be written by two writers at once: either may
+        // store it, and the other counts it as a duplicate.
+        assert_eq!(by_id[&7].code, 0);
+        assert!((1..=2).contains(&by_id[&7].accepted), "{:?}", by_id[&7]);
         assert_eq!(
             by_id[&8].code,
             Code::InvalidArgument as i32,

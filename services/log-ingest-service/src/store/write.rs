@@ -143,8 +143,9 @@ impl Store {
 
     /// MySQL has no INSERT ... RETURNING: the batch's client ids already stored are read first
     /// (inside the transaction), the rest inserted with conflicts ignored. Two batches racing
-    /// on one client id still store it once (the unique key); only the count may then call the
-    /// loser `accepted`.
+    /// on one client id store it once (the unique key makes the loser wait for the winner's
+    /// commit, then skip its row); which rows with a client id this transaction really stored is
+    /// read back by their ids, so the loser counts its row as a duplicate, not as accepted.
     async fn insert_mysql(&self, records: &[&NewRecord], received: i64) -> Result<HashSet<i64>> {
         let txn = self.db.begin().await?;
         let with_ids: Vec<&NewRecord> = records
@@ -190,8 +191,30 @@ impl Store {
                 Statement::from_sql_and_values(DbBackend::MySql, sql, values(chunk, received));
             txn.execute_raw(stmt).await?;
         }
+        // Rows without a client id cannot conflict; the others are ours only if their id is.
+        let mut inserted: HashSet<i64> = HashSet::with_capacity(fresh.len());
+        let mut contested = Vec::new();
+        for r in &fresh {
+            match r.client_record_id {
+                Some(_) => contested.push(r.id),
+                None => {
+                    inserted.insert(r.id);
+                }
+            }
+        }
+        for chunk in contested.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT id FROM log_records WHERE id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let params = chunk.iter().map(|id| Value::BigInt(Some(*id)));
+            let stmt = Statement::from_sql_and_values(DbBackend::MySql, sql, params);
+            for row in txn.query_all_raw(stmt).await? {
+                inserted.insert(row.try_get_by_index::<i64>(0)?);
+            }
+        }
         txn.commit().await?;
-        Ok(fresh.iter().map(|r| r.id).collect())
+        Ok(inserted)
     }
 
     /// Which of `ids` are stored already (a retry after an unknown outcome, or the rows a
