@@ -14,8 +14,12 @@ What it checks (deploy/README.md says the same, and what it cannot check):
 - .dockerignore: target/, .feedline/ and .git stay out of the build context;
 - deploy/cloudformation/feedline.yaml with cfn-lint (errors and warnings);
 - deploy/ecs/*.json against botocore's input shape of ECS RegisterTaskDefinition, plus the
-  contract (secrets only as ARNs, the same variables as compose, Cloud Map URLs);
-- that the CloudFormation task definitions mirror deploy/ecs/*.json.
+  contract (secrets only as ARNs, the same variables as compose but for FEEDLINE_TLS_*, Cloud
+  Map URLs, TLS required: the PEM settings from secrets, the health check's server name, https
+  to every service that serves TLS);
+- that the CloudFormation task definitions mirror deploy/ecs/*.json, that the Redis URLs match
+  the cluster's in-transit encryption, that the execution role may read every secret the task
+  definitions name, and that the database URLs verify RDS against a CA file the image has.
 
 The checks themselves are in deploy/checks/, one module per kind of material.
 The first run creates target/deploy-venv and installs deploy/requirements.txt (pinned) into it;

@@ -8,11 +8,17 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .common import CLOUD_MAP_DOMAIN, SECRET_VARS, SERVICES, load_yaml, one_line, rel
+from .docker import dockerfile_instructions
+
 # Variables compose sets as a file holding the value, and ECS as the value itself.
 FILE_VARIANTS = {"FEEDLINE_SERVICE_TOKEN_FILE": "FEEDLINE_SERVICE_TOKEN"}
+# TLS is required on ECS and off in compose (plaintext on one machine's private network, no CA
+# to make): these are the variables ECS sets and compose does not. The PEM ones are secrets.
+TLS_SECRETS = ("FEEDLINE_TLS_CERT", "FEEDLINE_TLS_KEY", "FEEDLINE_TLS_CA")
+ECS_ONLY = {*TLS_SECRETS, "FEEDLINE_TLS_SERVER_NAME"}
 
 # Fargate's CPU units -> allowed memory (MiB).
 FARGATE_SIZES = {
@@ -102,10 +108,10 @@ def check_ecs(root: Path, problems: list[str]) -> int:
         if logs.get("logDriver") != "awslogs" or not {"awslogs-group", "awslogs-region"} <= set(logs.get("options", {})):
             problems.append(f"{where}: logConfiguration must be awslogs with a group and a region")
 
-        env = {e["name"]: e["value"] for e in container.get("environment", [])}
-        secrets = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
+        env, secrets = container_variables(container)
         if len(env) != len(container.get("environment", [])) or len(secrets) != len(container.get("secrets", [])):
             problems.append(f"{where}: a variable is set twice")
+        check_ecs_tls(where, name, env, secrets, problems)
         for variable in SECRET_VARS & set(env):
             problems.append(f"{where}: {variable} is a credential: it belongs in secrets, not environment")
         for variable, arn in secrets.items():
@@ -118,13 +124,20 @@ def check_ecs(root: Path, problems: list[str]) -> int:
         for variable, value in env.items():
             for url in filter(None, (u.strip() for u in value.split(","))) if variable.endswith(("_URL", "_ENDPOINT")) else []:
                 parts = urlsplit(url)
-                if parts.scheme != "http" or variable == "FEEDLINE_REDIS_URL":
+                if parts.scheme not in ("http", "https") or variable == "FEEDLINE_REDIS_URL":
                     continue
                 target = (parts.hostname or "").removesuffix(f".{CLOUD_MAP_DOMAIN}")
                 if not (parts.hostname or "").endswith(f".{CLOUD_MAP_DOMAIN}"):
                     problems.append(f"{where}: {variable} must name a host in {CLOUD_MAP_DOMAIN}")
-                elif target in SERVICES and url != f"http://{target}.{CLOUD_MAP_DOMAIN}:{SERVICES[target]}":
-                    problems.append(f"{where}: {variable} must be http://{target}.{CLOUD_MAP_DOMAIN}:{SERVICES[target]}")
+                elif target in SERVICES:
+                    # A service that serves TLS accepts nothing else: its callers must say https.
+                    target_env, target_secrets = container_variables(
+                        ((documents.get(target) or {}).get("containerDefinitions") or [{}])[0])
+                    scheme = "https" if "FEEDLINE_TLS_CERT" in target_secrets | target_env.keys() else "http"
+                    expected = f"{scheme}://{target}.{CLOUD_MAP_DOMAIN}:{SERVICES[target]}"
+                    if url != expected:
+                        why = " (it serves TLS)" if scheme == "https" else ""
+                        problems.append(f"{where}: {variable} must be {expected}{why}")
         if "FEEDLINE_REDIS_URL" in env and not env["FEEDLINE_REDIS_URL"].startswith(("redis-cluster://", "rediss-cluster://")):
             problems.append(f"{where}: FEEDLINE_REDIS_URL must be a redis-cluster:// URL")
         # The same variables as compose, whose list the Rust contract test checks against the code.
@@ -132,11 +145,33 @@ def check_ecs(root: Path, problems: list[str]) -> int:
         # Compose mounts the service token as a file (FEEDLINE_SERVICE_TOKEN_FILE); ECS injects
         # the secret's value (FEEDLINE_SERVICE_TOKEN). The same setting either way.
         compose_names = {FILE_VARIANTS.get(v, v) for v in compose_env} if isinstance(compose_env, dict) else set()
-        if isinstance(compose_env, dict) and set(env) | set(secrets) != compose_names:
-            missing = sorted(compose_names - set(env) - set(secrets))
-            extra = sorted(set(env) | set(secrets) - compose_names)
+        ecs_names = (set(env) | set(secrets)) - ECS_ONLY
+        if isinstance(compose_env, dict) and ecs_names != compose_names:
+            missing = sorted(compose_names - ecs_names)
+            extra = sorted(ecs_names - compose_names)
             problems.append(f"{where}: variables differ from docker-compose.yml (missing {missing}, extra {extra})")
     return len(documents)
+
+
+def container_variables(container: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """A container definition's environment and secrets, each as {name: value or valueFrom}."""
+    env = {e.get("name"): e.get("value") for e in container.get("environment", [])}
+    secrets = {s.get("name"): s.get("valueFrom") for s in container.get("secrets", [])}
+    return env, secrets
+
+
+def check_ecs_tls(where: str, name: str, env: dict, secrets: dict, problems: list[str]) -> None:
+    """TLS is required on ECS. The PEM material comes from secrets, and the health check, which
+    dials 127.0.0.1, must expect the name the other services dial: the certificate is issued
+    for <service>.feedline.local, not for the default `localhost`, and no public CA issues one
+    for feedline.local, so the private CA is needed to verify it."""
+    for variable in TLS_SECRETS:
+        if variable not in secrets:
+            problems.append(f"{where}: TLS is required on ECS: {variable} must come from secrets")
+    server_name = f"{name}.{CLOUD_MAP_DOMAIN}"
+    if env.get("FEEDLINE_TLS_SERVER_NAME") != server_name:
+        problems.append(f"{where}: FEEDLINE_TLS_SERVER_NAME must be {server_name}, the name its callers "
+                        f"dial and its certificate names (the health check verifies it)")
 
 
 def check_cfn_mirrors_ecs(root: Path, problems: list[str]) -> None:
@@ -199,3 +234,86 @@ def check_cfn_mirrors_ecs(root: Path, problems: list[str]) -> None:
             if any(scheme not in url for url in urls):
                 problems.append(f"{where}: FEEDLINE_REDIS_URL must use {scheme} with TransitEncryptionEnabled "
                                 f"{props.get('TransitEncryptionEnabled')}")
+            outputs = [f"{key} {json.dumps(o.get('Value'))}" for key, o in (template.get("Outputs") or {}).items()
+                       if "redis-cluster://" in json.dumps(o.get("Value")) or "rediss-cluster://" in json.dumps(o.get("Value"))]
+            for output in outputs:
+                if scheme not in output:
+                    problems.append(f"{where}: output {output.split()[0]} must use {scheme} with TransitEncryptionEnabled "
+                                    f"{props.get('TransitEncryptionEnabled')}")
+    check_cfn_secret_access(where, resources, problems)
+    check_cfn_database_tls(root, where, resources, problems)
+
+
+def secret_references(value) -> set[str]:
+    """The parameters and resources a ValueFrom or a policy Resource names: `!Ref X`, or
+    `!Sub ${X}:key::` (a JSON key of secret X)."""
+    if isinstance(value, dict) and "Ref" in value:
+        return {value["Ref"]}
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        return set(re.findall(r"\$\{([\w:]+)\}", text)) - {"AWS::Region", "AWS::AccountId", "AWS::Partition"}
+    return set()
+
+
+def check_cfn_secret_access(where: str, resources: dict, problems: list[str]) -> None:
+    """ECS reads a task's secrets with the execution role before the container starts: a
+    secret the role may not read stops every task of that service at launch."""
+    # execution role -> secret -> the task definitions and variables that need it
+    used: dict[str, dict[str, set[str]]] = {}
+    for logical, resource in resources.items():
+        if resource.get("Type") != "AWS::ECS::TaskDefinition":
+            continue
+        props = resource.get("Properties") or {}
+        role = props.get("ExecutionRoleArn")
+        if not (isinstance(role, dict) and "Fn::GetAtt" in role):
+            problems.append(f"{where}: {logical}: ExecutionRoleArn must be !GetAtt <a role of this stack>.Arn")
+            continue
+        needs = used.setdefault(role["Fn::GetAtt"][0], {})
+        for container in props.get("ContainerDefinitions") or []:
+            for secret in container.get("Secrets") or []:
+                for name in secret_references(secret.get("ValueFrom")):
+                    needs.setdefault(name, set()).add(f"{logical} {secret.get('Name')}")
+    for role, needs in sorted(used.items()):
+        granted: set[str] = set()
+        for policy in (resources.get(role, {}).get("Properties") or {}).get("Policies") or []:
+            for statement in (policy.get("PolicyDocument") or {}).get("Statement") or []:
+                actions = statement.get("Action")
+                actions = actions if isinstance(actions, list) else [actions]
+                if statement.get("Effect") == "Allow" and "secretsmanager:GetSecretValue" in actions:
+                    resource_list = statement.get("Resource")
+                    for item in resource_list if isinstance(resource_list, list) else [resource_list]:
+                        granted |= secret_references(item)
+        for name, users in sorted(needs.items()):
+            if name not in granted:
+                problems.append(f"{where}: {role} may not read secret {name} (secretsmanager:GetSecretValue), "
+                                f"which {sorted(users)[0]} needs")
+
+
+def check_cfn_database_tls(root: Path, where: str, resources: dict, problems: list[str]) -> None:
+    """The database URLs the stack writes must verify RDS (sslmode=verify-full) against a CA
+    file the image has: the runtime stage of deploy/Dockerfile must put it at that path."""
+    try:
+        instructions = dockerfile_instructions((root / "deploy" / "Dockerfile").read_text())
+    except OSError:
+        instructions = []
+    runtime = []
+    for keyword, args in instructions:
+        runtime = [] if keyword == "FROM" else runtime + [(keyword, args)]
+    image_files = {args.split()[-1] for keyword, args in runtime if keyword in ("COPY", "ADD")}
+    for logical, resource in resources.items():
+        if resource.get("Type") != "AWS::SecretsManager::Secret":
+            continue
+        value = (resource.get("Properties") or {}).get("SecretString")
+        text = value.get("Fn::Sub") if isinstance(value, dict) else value
+        if not isinstance(text, str) or not text.startswith(("postgres://", "postgresql://")):
+            continue
+        query = parse_qs(urlsplit(text.replace("${", "").replace("}", "")).query)
+        if query.get("sslmode") != ["verify-full"]:
+            problems.append(f"{where}: {logical}: the database URL needs sslmode=verify-full (the server's certificate "
+                            f"and host name verified), not {query.get('sslmode')}")
+        rootcert = (query.get("sslrootcert") or [""])[0]
+        if not rootcert:
+            problems.append(f"{where}: {logical}: the database URL needs sslrootcert=<the RDS CA bundle in the image>")
+        elif rootcert not in image_files:
+            problems.append(f"{where}: {logical}: sslrootcert={rootcert} is not a file the runtime stage of "
+                            f"deploy/Dockerfile copies in")

@@ -12,7 +12,7 @@ SERVICES = {
     "log-ingest-service": 50054,
 }
 # Variables that hold credentials: ECS must inject them from Secrets Manager / SSM.
-SECRET_VARS = {"FEEDLINE_DATABASE_URL", "FEEDLINE_ADMIN_TOKEN"}
+SECRET_VARS = {"FEEDLINE_DATABASE_URL", "FEEDLINE_ADMIN_TOKEN", "FEEDLINE_SERVICE_TOKEN", "FEEDLINE_TLS_KEY"}
 CLOUD_MAP_DOMAIN = "feedline.local"
 
 

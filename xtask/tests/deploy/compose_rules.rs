@@ -31,11 +31,15 @@ services:
     ports: [{target: 50052, published: 50052}]
     healthcheck: {test: ["CMD", "/usr/local/bin/fanout-service", "healthcheck"]}
   feed-read-service:
-    environment: {FEEDLINE_POST_SERVICE_URL: "http://post-service:50051"}
+    environment:
+      FEEDLINE_POST_SERVICE_URL: "http://post-service:50051"
+      FEEDLINE_REDIS_URL: redis-cluster://redis:7000
     ports: ["127.0.0.1:50053:50053/tcp"]
     healthcheck: {test: ["CMD", "/usr/local/bin/feed-read-service", "healthcheck"]}
   log-ingest-service:
-    environment: [FEEDLINE_ADMIN_TOKEN=t0ken]
+    environment:
+      - FEEDLINE_ADMIN_TOKEN=t0ken
+      - FEEDLINE_DATABASE_URL=postgres://feedline:feedline@postgres:5432/feedline_logs
     ports: [50054]
     healthcheck: {test: ["CMD", "/usr/local/bin/log-ingest-service", "healthcheck"]}
 "#,
@@ -95,11 +99,10 @@ fn an_unknown_or_unread_variable_fires() {
     // Read by post-service, but not by fanout-service.
     fires(
         compose(|d| {
-            set(
-                d,
-                "/services/fanout-service/environment/0",
-                "FEEDLINE_RELAY_BATCH=5".into(),
-            )
+            d["services"]["fanout-service"]["environment"]
+                .as_array_mut()
+                .unwrap()
+                .push("FEEDLINE_RELAY_BATCH=5".into());
         }),
         &["fanout-service", "FEEDLINE_RELAY_BATCH", "never reads it"],
     );
@@ -112,6 +115,19 @@ fn an_unknown_or_unread_variable_fires() {
             )
         }),
         &["post-service", "RUST_BACKTRACE", "neither"],
+    );
+}
+
+#[test]
+fn an_address_the_config_reads_but_is_not_given_fires() {
+    fires(
+        compose(|d| {
+            d["services"]["feed-read-service"]["environment"]
+                .as_object_mut()
+                .unwrap()
+                .remove("FEEDLINE_REDIS_URL");
+        }),
+        &["feed-read-service", "reads FEEDLINE_REDIS_URL", "not set"],
     );
 }
 

@@ -85,7 +85,8 @@ fn run_time_file(variable: &str, value: &str) -> String {
 
 /// Checks the environment a platform gives `service`: its config accepts it and listens on the
 /// service's port; every `FEEDLINE_*` name is one the config reads and every other one is a
-/// telemetry variable; every `http(s)://host:port` names the right service and port.
+/// telemetry variable; every `FEEDLINE_*_URL` the config reads is set; every
+/// `http(s)://host:port` names the right service and port.
 pub fn check_env(service: &Service, vars: &[(String, String)], platform: &Platform) -> Vec<String> {
     let name = service.name;
     let mut problems = Vec::new();
@@ -108,6 +109,17 @@ pub fn check_env(service: &Service, vars: &[(String, String)], platform: &Platfo
         Ok(_) => {}
     }
     let read = env.read_names();
+    // An address left unset falls back to its local-development default (127.0.0.1, a SQLite
+    // file), which in a container reaches nothing or the wrong store. The config reads some
+    // only under other settings (post-service reads FEEDLINE_REDIS_URL when authentication
+    // and a rate limit are on), so `read` says which this environment needs.
+    for variable in read.iter().filter(|v| is_address(v)) {
+        if !vars.iter().any(|(name, _)| name == variable) {
+            problems.push(format!(
+                "{name}: reads {variable}, which is not set (its default is a local address)"
+            ));
+        }
+    }
     for (variable, value) in vars {
         if variable.starts_with("FEEDLINE_") {
             if !read.contains(variable) {
@@ -132,6 +144,12 @@ pub fn check_env(service: &Service, vars: &[(String, String)], platform: &Platfo
         }
     }
     problems
+}
+
+/// Whether `variable` is where a service finds another part of the system (a service, Redis,
+/// a database).
+fn is_address(variable: &str) -> bool {
+    variable.starts_with("FEEDLINE_") && variable.ends_with("_URL")
 }
 
 /// A problem with `url` (the value of `variable`) if it is an `http(s)://` URL that does not

@@ -1,6 +1,9 @@
 //! deploy/ecs/<service>.json (RegisterTaskDefinition input): environment plus secrets, port
 //! mapping and health check.
 
+use std::sync::LazyLock;
+
+use feedline_test_harness::TestCa;
 use serde_json::Value;
 
 use crate::Service;
@@ -53,10 +56,16 @@ pub fn check_ecs(service: &Service, doc: &Value) -> Vec<String> {
     problems
 }
 
+/// A throwaway CA: the PEM the TLS secrets hold (ECS injects the text itself, not a path).
+static TLS_PEM: LazyLock<TestCa> = LazyLock::new(|| TestCa::new().expect("a throwaway CA"));
+
 /// A value the config accepts for a variable ECS takes from a secret (its real value is in
 /// Secrets Manager or SSM, not in the file).
 fn secret_placeholder(variable: &str) -> String {
     match variable {
+        "FEEDLINE_TLS_CERT" => TLS_PEM.cert_pem().to_owned(),
+        "FEEDLINE_TLS_KEY" => TLS_PEM.key_pem().to_owned(),
+        "FEEDLINE_TLS_CA" => TLS_PEM.ca_pem().to_owned(),
         "FEEDLINE_DATABASE_URL" => "postgres://u:p@db:5432/feedline".to_owned(),
         "FEEDLINE_ADMIN_TOKEN" => "q3Vx9LmT2cRk7WpZ4nHy8JbE6sFd1GaU".to_owned(),
         "FEEDLINE_REDIS_URL" => format!("rediss-cluster://u:p@redis{ECS_DOMAIN}:6379"),
@@ -71,7 +80,7 @@ fn secret_placeholder(variable: &str) -> String {
 
 /// Whether a variable's value is a credential, which must come from `secrets`.
 fn secret_looking(variable: &str) -> bool {
-    ["DATABASE_URL", "TOKEN", "PASSWORD", "SECRET"]
+    ["DATABASE_URL", "TOKEN", "PASSWORD", "SECRET", "TLS_KEY"]
         .iter()
         .any(|word| variable.contains(word))
 }

@@ -1,5 +1,6 @@
 //! Each ECS task-definition rule fires on a small file that breaks it.
 
+use feedline_test_harness::TestCa;
 use serde_json::{Value, json};
 
 use crate::contract::healthcheck_command;
@@ -34,6 +35,7 @@ fn problems(service: &Service, edit: impl FnOnce(&mut Value)) -> Vec<String> {
             json!([
                 {"name": "FEEDLINE_POST_SERVICE_URL", "value": "http://post-service.feedline.local:50051"},
                 {"name": "FEEDLINE_TIMELINE_CAP", "value": "800"},
+                {"name": "FEEDLINE_REDIS_URL", "value": "rediss-cluster://redis.example:6379"},
             ]),
             json!([]),
         ),
@@ -123,6 +125,50 @@ fn bad_url_host_fires() {
 }
 
 #[test]
+fn an_address_the_config_reads_but_is_not_given_fires() {
+    fires(
+        problems(FEED_READ, |c| {
+            drop_var(c, "environment", "FEEDLINE_REDIS_URL")
+        }),
+        &["feed-read-service", "reads FEEDLINE_REDIS_URL", "not set"],
+    );
+    // post-service counts its rate limits in Redis only with authentication on: without it
+    // the URL is not read, so not needed; with it, it is.
+    let with_auth = |c: &mut Value| {
+        c["secrets"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "FEEDLINE_AUTH_JWKS", "valueFrom": "arn:aws:secretsmanager:j"}));
+    };
+    fires(
+        problems(POST, with_auth),
+        &["post-service", "reads FEEDLINE_REDIS_URL", "not set"],
+    );
+    let redis = "rediss-cluster://redis.example:6379";
+    assert_eq!(
+        problems(POST, |c| {
+            with_auth(c);
+            push_env(c, "FEEDLINE_REDIS_URL", redis);
+        }),
+        Vec::<String>::new()
+    );
+    // Both limits off: the limiter is off, and FEEDLINE_REDIS_URL would be set for nothing.
+    fires(
+        problems(POST, |c| {
+            with_auth(c);
+            push_env(c, "FEEDLINE_RATE_LIMIT_POSTS", "0");
+            push_env(c, "FEEDLINE_RATE_LIMIT_FOLLOWS", "0");
+            push_env(c, "FEEDLINE_REDIS_URL", redis);
+        }),
+        &[
+            "post-service",
+            "FEEDLINE_REDIS_URL is set but",
+            "never reads it",
+        ],
+    );
+}
+
+#[test]
 fn missing_healthcheck_fires() {
     fires(
         problems(POST, |c| {
@@ -152,5 +198,61 @@ fn secret_placeholders_satisfy_the_config() {
             set(c, "/secrets/0/name", "FEEDLINE_NODE_ID".into())
         }),
         &["rejects", "FEEDLINE_NODE_ID"],
+    );
+}
+
+/// Adds what ECS gives a service that serves TLS: the three PEM secrets and the health check's
+/// name.
+fn with_tls(container: &mut Value, service: &Service) {
+    for name in ["FEEDLINE_TLS_CERT", "FEEDLINE_TLS_KEY", "FEEDLINE_TLS_CA"] {
+        container["secrets"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": name, "valueFrom": "arn:aws:secretsmanager:tls"}));
+    }
+    let server_name = format!("{}.feedline.local", service.name);
+    push_env(container, "FEEDLINE_TLS_SERVER_NAME", &server_name);
+}
+
+/// Removes the variable `name` from `list` (`environment` or `secrets`).
+fn drop_var(container: &mut Value, list: &str, name: &str) {
+    container[list]
+        .as_array_mut()
+        .unwrap()
+        .retain(|v| v["name"] != name);
+}
+
+#[test]
+fn tls_from_secrets_satisfies_the_config() {
+    // The secrets' placeholders are real PEM: the config reads the certificate, key and CA.
+    for service in &SERVICES {
+        assert_eq!(
+            problems(service, |c| with_tls(c, service)),
+            Vec::<String>::new()
+        );
+    }
+    // A certificate without its key: the config refuses to start.
+    fires(
+        problems(POST, |c| {
+            with_tls(c, POST);
+            drop_var(c, "secrets", "FEEDLINE_TLS_KEY");
+        }),
+        &["post-service", "rejects", "FEEDLINE_TLS_KEY"],
+    );
+}
+
+#[test]
+fn a_private_key_in_plain_environment_fires() {
+    let key = TestCa::new().unwrap().key_pem().to_owned();
+    fires(
+        problems(FEED_READ, |c| {
+            with_tls(c, FEED_READ);
+            drop_var(c, "secrets", "FEEDLINE_TLS_KEY");
+            push_env(c, "FEEDLINE_TLS_KEY", &key);
+        }),
+        &[
+            "feed-read-service",
+            "FEEDLINE_TLS_KEY is in plain environment",
+        ],
     );
 }
