@@ -21,9 +21,11 @@ commands:
                    print a bearer token for SUBJECT (valid a day) signed by that dev key;
                    --admin may act for any user, --service calls the internal RPCs
   lint             cargo fmt --check, cargo clippy -D warnings, buf lint
-  bench fanout [--followers N] [--clients N] [--duration SECONDS]
+  bench fanout [--followers N] [--clients N] [--duration SECONDS] [--replicas N]
+               [--wait-replicas N] [--wait-timeout-ms MS]
                    timeline writes/s of the fan-out next to raw pipelined ZADD into the same
-                   cluster, in one run (defaults: 500 followers, 64 clients, 20 s)
+                   cluster, in one run (defaults: 500 followers, 64 clients, 20 s, 3 masters
+                   without replicas, no WAIT; --wait-replicas sets FEEDLINE_FANOUT_WAIT_REPLICAS)
   bench logs [--senders N] [--records N] [--duration SECONDS] [--stream-clients N]
              [--database-url URL]
                    log records/s of log-ingest-service (unary, streaming, and latency at a fixed
@@ -47,6 +49,10 @@ commands:
   logs-app create NAME [--addr URL] [--admin-token TOKEN]
                    register an app with log-ingest-service and print its key (defaults:
                    http://127.0.0.1:50054, the token from $FEEDLINE_ADMIN_TOKEN)
+  replay [--since-minutes N] [--addr URL]
+                   ask fanout-service (default http://127.0.0.1:50052) to have a relay replay
+                   the outbox events applied in the last N minutes (default 0: the whole
+                   retained window), with the admin token of `up`
   help             this text";
 
 /// What the command line asked for.
@@ -87,6 +93,8 @@ pub enum Command {
         /// `--admin-token`; None falls back to `$FEEDLINE_ADMIN_TOKEN` when run.
         admin_token: Option<String>,
     },
+    /// `replay [--since-minutes N] [--addr URL]`.
+    Replay { addr: String, since_minutes: u32 },
     /// `help`, `-h` or `--help`.
     Help,
 }
@@ -114,6 +122,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         "bench" => parse_bench(rest),
         "load" => parse_load(rest),
         "logs-app" => parse_logs_app(rest),
+        "replay" => parse_replay(rest),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
     }
@@ -179,17 +188,16 @@ fn parse_bench(rest: &[String]) -> Result<Command, String> {
 }
 
 fn parse_bench_fanout(flags: &[String]) -> Result<Command, String> {
-    let mut bench = crate::bench::FanoutBench {
-        followers: 500,
-        clients: 64,
-        duration: 20,
-    };
+    let mut bench = crate::bench::FanoutBench::default();
     for (flag, value) in flag_pairs(flags)? {
         let number = count(flag, value)?;
         match flag {
             "--followers" => bench.followers = number as usize,
             "--clients" => bench.clients = number as usize,
             "--duration" => bench.duration = number,
+            "--replicas" => bench.replicas = number as usize,
+            "--wait-replicas" => bench.wait_replicas = number as usize,
+            "--wait-timeout-ms" => bench.wait_timeout_ms = number,
             other => return Err(format!("unknown option `{other}` for `bench fanout`")),
         }
     }
@@ -275,6 +283,28 @@ fn parse_logs_app(rest: &[String]) -> Result<Command, String> {
         name: name.clone(),
         addr,
         admin_token,
+    })
+}
+
+fn parse_replay(rest: &[String]) -> Result<Command, String> {
+    let mut addr = crate::replay::DEFAULT_ADDR.to_owned();
+    let mut since_minutes = 0;
+    if !rest.is_empty() {
+        for (flag, value) in flag_pairs(rest)? {
+            match flag {
+                "--addr" => addr = value.to_owned(),
+                "--since-minutes" => {
+                    since_minutes = value
+                        .parse()
+                        .map_err(|_| format!("`{flag} {value}`: not a whole number"))?;
+                }
+                other => return Err(format!("unknown option `{other}` for `replay`")),
+            }
+        }
+    }
+    Ok(Command::Replay {
+        addr,
+        since_minutes,
     })
 }
 
@@ -405,10 +435,15 @@ mod tests {
             parse(&args("bench fanout --followers 10 --duration 3")),
             Ok(Command::BenchFanout(crate::bench::FanoutBench {
                 followers: 10,
-                clients: 64,
                 duration: 3,
+                ..Default::default()
             }))
         );
+        let replicated = parse(&args("bench fanout --replicas 1 --wait-replicas 1"));
+        let Ok(Command::BenchFanout(replicated)) = replicated else {
+            panic!("{replicated:?}");
+        };
+        assert_eq!((replicated.replicas, replicated.wait_replicas), (1, 1));
         assert!(parse(&args("bench fanout --clients 0")).is_err());
         assert!(parse(&args("bench fanout --clients")).is_err());
         assert!(parse(&args("bench")).is_err());

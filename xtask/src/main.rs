@@ -1,5 +1,5 @@
 //! `cargo xtask`: the developer commands of the feedline workspace (`test`, `up`, `lint`, `bench`,
-//! `load`, `logs-app`).
+//! `load`, `logs-app`, `replay`).
 
 mod auth;
 mod banner;
@@ -10,6 +10,7 @@ mod lint;
 mod load;
 mod logs_app;
 mod redis;
+mod replay;
 mod services;
 mod test;
 mod up;
@@ -43,6 +44,10 @@ async fn main() -> ExitCode {
             addr,
             admin_token,
         }) => logs_app::run_create(&name, &addr, admin_token).await,
+        Ok(cli::Command::Replay {
+            addr,
+            since_minutes,
+        }) => replay::run(&addr, since_minutes).await,
         Ok(cli::Command::Help) => {
             println!("{}", cli::USAGE);
             return ExitCode::SUCCESS;

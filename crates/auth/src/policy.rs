@@ -27,6 +27,7 @@ pub fn access(path: &str) -> Access {
         "/feedline.fanout.v1.FanoutService/Fanout"
         | "/feedline.post.v1.PostService/ListFolloweePosts" => Access::Service,
         "/feedline.logs.v1.LogService/CreateApp"
+        | "/feedline.fanout.v1.FanoutService/ReplayOutbox"
         | "/feedline.logs.v1.LogService/RotateAppKey"
         | "/feedline.logs.v1.LogService/RevokeAppKey"
         | "/feedline.logs.v1.LogService/ListAppKeys" => Access::Admin,
@@ -83,6 +84,10 @@ mod tests {
                 Access::Admin
             );
         }
+        assert_eq!(
+            access("/feedline.fanout.v1.FanoutService/ReplayOutbox"),
+            Access::Admin
+        );
         assert_eq!(access("/feedline.logs.v1.LogService/Ingest"), Access::Open);
         assert_eq!(access("/unknown.Service/Method"), Access::Token);
     }

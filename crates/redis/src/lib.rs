@@ -10,5 +10,7 @@ mod maintain;
 pub use config::{
     DEFAULT_POST_CACHE_TTL, DEFAULT_TIMELINE_CAP, DEFAULT_URL, TimelineEnv, URL_SCHEMES, redis_url,
 };
-pub use connect::{connect, ping_masters};
-pub use maintain::maintain;
+pub use connect::{
+    DEFAULT_COMMAND_TIMEOUT, Reach, connect, connect_with, ping_masters, probe_masters,
+};
+pub use maintain::{Cluster, maintain};

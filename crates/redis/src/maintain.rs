@@ -13,13 +13,25 @@ use fred::prelude::Client;
 /// How often the cluster is probed for the health status.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Connects to the cluster at `redis_url` (retrying with backoff until it works or `shutdown`)
-/// and makes a lazy channel to `post_service_url` (both with `tls` for `rediss`/`https` URLs) (post-service may start after us); `install`
-/// builds the service's domain on both and publishes it; then `health` follows the domain's
-/// `ping` every second until `shutdown`. Returns early, health still NOT_SERVING, on shutdown
-/// or a bad post-service URL.
+/// The cluster a service reaches, and how long one of its commands may take.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    /// `FEEDLINE_REDIS_URL`.
+    pub url: String,
+    /// See [`crate::connect_with`].
+    pub command_timeout: Duration,
+}
+
+/// Connects to `cluster` (retrying with backoff until it works or `shutdown`) and makes a lazy
+/// channel to `post_service_url` (both with `tls` for `rediss`/`https` URLs; post-service may
+/// start after us); `install` builds the service's domain on both and publishes it; then
+/// `health` follows the domain's `ping` every second until `shutdown`. Returns early, health
+/// still NOT_SERVING, on shutdown or a bad post-service URL.
+///
+/// `ping` is expected to be [`crate::ping_masters`]: health says NOT_SERVING only while the
+/// cluster as a whole is unreachable, not while one master is down or failing over.
 pub async fn maintain<D, E: Display>(
-    redis_url: String,
+    cluster: Cluster,
     post_service_url: String,
     tls: TlsConfig,
     health: Health,
@@ -27,7 +39,7 @@ pub async fn maintain<D, E: Display>(
     install: impl FnOnce(Client, Channel) -> D,
     ping: impl AsyncFn(&D) -> Result<(), E>,
 ) {
-    let connect = || crate::connect(&redis_url, &tls);
+    let connect = || crate::connect_with(&cluster.url, &tls, cluster.command_timeout);
     let Some(client) = connect_with_backoff("redis cluster", &shutdown, connect).await else {
         return;
     };

@@ -46,6 +46,8 @@ pub struct StackBuilder {
     /// Every server, every call between services and the cluster on TLS, with a CA of the
     /// stack's own.
     tls: bool,
+    /// Replicas per master of the cluster (0: 3 masters alone).
+    redis_replicas: usize,
 }
 
 /// `iss` and `aud` of the tokens of a stack with [`StackBuilder::auth`].
@@ -88,6 +90,13 @@ impl StackBuilder {
         self
     }
 
+    /// Gives each of the cluster's 3 masters `replicas` replicas (none by default), so a test
+    /// can fail a master over (`stack.cluster.kill_master(..)`).
+    pub fn redis_replicas(mut self, replicas: usize) -> Self {
+        self.redis_replicas = replicas;
+        self
+    }
+
     /// Adds or overrides variables of `service` (ignored for a service that does not run).
     pub fn env(mut self, service: Service, pairs: &[(&str, &str)]) -> Self {
         let pairs = pairs
@@ -111,8 +120,8 @@ impl StackBuilder {
             None
         };
         let cluster = match &ca {
-            Some(ca) => RedisCluster::start_tls(3, 0, ca).await,
-            None => RedisCluster::start(3, 0).await,
+            Some(ca) => RedisCluster::start_tls(3, self.redis_replicas, ca).await,
+            None => RedisCluster::start(3, self.redis_replicas).await,
         };
         let cluster = cluster.context("redis cluster")?;
         let scheme = if ca.is_some() { "https" } else { "http" };

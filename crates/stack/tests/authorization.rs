@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use feedline_proto::fanout::v1::FanoutRequest;
 use feedline_proto::fanout::v1::fanout_service_client::FanoutServiceClient;
+use feedline_proto::fanout::v1::{FanoutRequest, ReplayOutboxRequest};
 use feedline_proto::feed::v1::GetFeedRequest;
 use feedline_proto::feed::v1::feed_service_client::FeedServiceClient;
 use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
@@ -350,6 +350,15 @@ impl Fixture {
                 let events = futures::stream::empty::<FanoutRequest>();
                 code(self.fanout.clone().fanout(request(k, cred, events)).await)
             }
+            "ReplayOutbox" => {
+                let message = ReplayOutboxRequest { since_minutes: 1 };
+                code(
+                    self.fanout
+                        .clone()
+                        .replay_outbox(request(k, cred, message))
+                        .await,
+                )
+            }
             "CreateApp" => code(
                 self.logs
                     .clone()
@@ -427,7 +436,7 @@ fn expected(rpc: &str, cred: Cred) -> Code {
         "GetUser" | "ListFollowers" | "ListFollowing" | "GetPost" | "BatchGetPosts"
         | "ListAuthorPosts" => public(cred),
         "ListFolloweePosts" | "Fanout" => internal(cred),
-        "CreateApp" | "RotateAppKey" | "RevokeAppKey" | "ListAppKeys" => {
+        "CreateApp" | "RotateAppKey" | "RevokeAppKey" | "ListAppKeys" | "ReplayOutbox" => {
             unauthenticated_unless_valid(
                 cred,
                 if cred == Cred::Admin {
@@ -441,7 +450,7 @@ fn expected(rpc: &str, cred: Cred) -> Code {
     }
 }
 
-const RPCS: [&str; 19] = [
+const RPCS: [&str; 20] = [
     "CreateUser",
     "GetMe",
     "GetUser",
@@ -457,6 +466,7 @@ const RPCS: [&str; 19] = [
     "ListFolloweePosts",
     "GetFeed",
     "Fanout",
+    "ReplayOutbox",
     "CreateApp",
     "RotateAppKey",
     "RevokeAppKey",

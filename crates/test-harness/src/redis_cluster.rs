@@ -4,7 +4,7 @@ use std::ffi::OsStr;
 use std::fmt::Debug;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
@@ -25,6 +25,12 @@ const BUS_OFFSET: u16 = 10_000;
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often `start` picks a new port when a node dies at startup (another process won the port).
 const SPAWN_ATTEMPTS: usize = 5;
+/// `cluster-node-timeout` of every node: how long a master may be unreachable before the others
+/// mark it failed and its replica takes over. Redis's default is 15 s; 2 s makes a failover in a
+/// test take about 3 s while a node stalled for a second (a busy CI machine) is still not failed.
+pub(crate) const NODE_TIMEOUT: Duration = Duration::from_millis(2_000);
+
+mod failover;
 
 /// Next port offset to probe; starts at a random point so parallel test binaries rarely collide.
 static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
@@ -33,8 +39,11 @@ static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
 pub struct RedisCluster {
     addrs: Vec<SocketAddr>,
     masters: Vec<SocketAddr>,
-    /// One per node, in `addrs` order; `stop` (and so Drop) kills and reaps them all.
-    children: Vec<Child>,
+    /// One per node, in `addrs` order (None while a node is killed); `stop` (and so Drop)
+    /// kills and reaps them all.
+    children: Vec<Option<Child>>,
+    /// Where the node directories are (`node-<port>`): a restarted node finds its nodes.conf.
+    dir: PathBuf,
     /// The node directories of `start`, deleted on drop once the nodes are dead (fields drop
     /// after `Drop::drop`). None for `start_in`: that directory is the caller's and keeps the logs.
     _temp: Option<TempDir>,
@@ -90,7 +99,7 @@ impl RedisCluster {
             .prefix("feedline-redis-")
             .tempdir()?;
         let dir = temp.path().to_owned();
-        let mut cluster = RedisCluster::empty(Some(temp), None);
+        let mut cluster = RedisCluster::empty(&dir, Some(temp), None);
         let next = |_| next_free_port();
         cluster
             .launch(&dir, masters, replicas, next, SPAWN_ATTEMPTS)
@@ -105,7 +114,7 @@ impl RedisCluster {
             .prefix("feedline-redis-tls-")
             .tempdir()?;
         let dir = temp.path().to_owned();
-        let mut cluster = RedisCluster::empty(Some(temp), Some(TlsFlags::new(ca)));
+        let mut cluster = RedisCluster::empty(&dir, Some(temp), Some(TlsFlags::new(ca)));
         let next = |_| next_free_port();
         cluster
             .launch(&dir, masters, replicas, next, SPAWN_ATTEMPTS)
@@ -139,12 +148,14 @@ impl RedisCluster {
                     .with_context(|| format!("wiping {}", node_dir.display()))?;
             }
         }
-        let mut cluster = RedisCluster::empty(None, None);
+        let mut cluster = RedisCluster::empty(dir, None, None);
         cluster.launch(dir, masters, replicas, port, 1).await?;
         Ok(cluster)
     }
 
-    /// The nodes that own slots, sorted by port.
+    /// The nodes that own slots, sorted by port (after a failover, once
+    /// [`RedisCluster::wait_for_failover`] has seen it, the promoted replica instead of the killed
+    /// master).
     pub fn master_addrs(&self) -> Vec<SocketAddr> {
         self.masters.clone()
     }
@@ -178,14 +189,15 @@ impl RedisCluster {
 
     /// SIGKILLs every node and waits for it to exit, so its ports are closed on return.
     pub fn stop(&mut self) {
-        self.children.drain(..).for_each(kill);
+        self.children.drain(..).flatten().for_each(kill);
     }
 
-    fn empty(temp: Option<TempDir>, tls: Option<TlsFlags>) -> RedisCluster {
+    fn empty(dir: &Path, temp: Option<TempDir>, tls: Option<TlsFlags>) -> RedisCluster {
         RedisCluster {
             addrs: Vec::new(),
             masters: Vec::new(),
             children: Vec::new(),
+            dir: dir.to_owned(),
             _temp: temp,
             tls,
         }
@@ -221,7 +233,7 @@ impl RedisCluster {
                 let (mut child, addr) = spawn_node(dir, port(i)?, self.tls.as_ref())?;
                 match self.wait_for_ping(&mut child, addr, dir, deadline).await {
                     Ok(()) => {
-                        self.children.push(child);
+                        self.children.push(Some(child));
                         self.addrs.push(addr);
                         break;
                     }
@@ -262,7 +274,8 @@ impl RedisCluster {
     }
 
     /// Ok with the master addresses once every node agrees the cluster is whole: state ok, all
-    /// slots assigned, every node known and `masters` of them owning slots.
+    /// slots assigned, every node known, `masters` of them owning slots, and every replica's
+    /// replication link up.
     async fn check_ready(&self, masters: usize) -> Result<Vec<SocketAddr>> {
         let n = self.addrs.len();
         let want = format!(
@@ -290,6 +303,14 @@ impl RedisCluster {
             .collect();
         found.sort();
         ensure!(found.len() == masters, "{first} sees masters {found:?}");
+        // A replica counts once it has its master's data: a WAIT right away finds it.
+        for addr in self.addrs.iter().filter(|a| !found.contains(a)) {
+            let info = self
+                .cli(&["-p", &addr.port().to_string(), "INFO", "replication"])
+                .await?;
+            let up = info.lines().any(|l| l.trim() == "master_link_status:up");
+            ensure!(up, "{addr}: replication link not up");
+        }
         Ok(found)
     }
 }
@@ -340,6 +361,15 @@ fn spawn_node(dir: &Path, port: u16, tls: Option<&TlsFlags>) -> Result<(Child, S
             "nodes.conf",
         ])
         .args(["--save", "", "--appendonly", "no", "--logfile", "redis.log"])
+        .args([
+            "--cluster-node-timeout",
+            &NODE_TIMEOUT.as_millis().to_string(),
+        ])
+        // A replica fails over however long it was cut off from its master: in a test, the
+        // newest data it has is the data there is.
+        .args(["--cluster-replica-validity-factor", "0"])
+        // A replica's first sync starts at once, not after Redis's 5 s wait for more replicas.
+        .args(["--repl-diskless-sync-delay", "0"])
         // Relative paths (nodes.conf, redis.log, the default `dir ./`) resolve against this.
         .current_dir(&node_dir)
         // Its own process group: a Ctrl-C at a terminal (cargo xtask up) must reach only our

@@ -5,7 +5,7 @@ use feedline_service_kit::config::{check_range, parse_or};
 use feedline_service_kit::{ConfigError, Env, ServerConfig};
 
 use crate::DEFAULT_PORT;
-use crate::timelines::TimelineConfig;
+use crate::timelines::{ReplicationWait, TimelineConfig};
 
 /// Everything fanout-service reads from its environment.
 #[derive(Clone, Debug)]
@@ -21,6 +21,11 @@ pub struct Config {
     /// Timeline shape: `FEEDLINE_TIMELINE_CAP` (800), `FEEDLINE_CELEBRITY_THRESHOLD` (10000),
     /// `FEEDLINE_BACKFILL_POSTS` (200), `FEEDLINE_POST_CACHE_TTL_SECS` (604800).
     pub timelines: TimelineConfig,
+    /// (In `timelines.replication`) `FEEDLINE_FANOUT_WAIT_REPLICAS`: replicas each master must
+    /// acknowledge an event's writes to (`WAIT`) before it counts as applied, at most those
+    /// connected (default 0: off); `FEEDLINE_FANOUT_WAIT_TIMEOUT_MS`: the `WAIT` timeout, after
+    /// which the event is answered RETRY (default 100).
+    ///
     /// `FEEDLINE_FANOUT_LANES`: events of one author are applied in order on one lane; lanes
     /// run concurrently (default 64).
     pub lanes: usize,
@@ -47,6 +52,7 @@ impl Config {
         )?;
         let backfill_posts = parse_or(env, "FEEDLINE_BACKFILL_POSTS", defaults.backfill_posts)?;
         check_range("FEEDLINE_BACKFILL_POSTS", backfill_posts, 0..=timeline_cap)?;
+        let replication = replication_from_env(env, defaults.replication)?;
         let lanes = parse_or(env, "FEEDLINE_FANOUT_LANES", 64usize)?;
         check_range("FEEDLINE_FANOUT_LANES", lanes, 1..=4096)?;
         let max_unacked = parse_or(env, "FEEDLINE_FANOUT_MAX_UNACKED", 10_000usize)?;
@@ -60,12 +66,29 @@ impl Config {
                 celebrity_threshold,
                 backfill_posts,
                 post_cache_ttl: shared.post_cache_ttl,
+                replication,
                 ..defaults
             },
             lanes,
             max_unacked,
         })
     }
+}
+
+/// The durability step's two settings.
+fn replication_from_env(
+    env: &Env,
+    defaults: ReplicationWait,
+) -> Result<ReplicationWait, ConfigError> {
+    let replicas = parse_or(env, "FEEDLINE_FANOUT_WAIT_REPLICAS", defaults.replicas)?;
+    check_range("FEEDLINE_FANOUT_WAIT_REPLICAS", replicas, 0..=16)?;
+    let default_ms = u64::try_from(defaults.timeout.as_millis()).unwrap_or(u64::MAX);
+    let timeout_ms = parse_or(env, "FEEDLINE_FANOUT_WAIT_TIMEOUT_MS", default_ms)?;
+    check_range("FEEDLINE_FANOUT_WAIT_TIMEOUT_MS", timeout_ms, 1..=60_000)?;
+    Ok(ReplicationWait {
+        replicas,
+        timeout: std::time::Duration::from_millis(timeout_ms),
+    })
 }
 
 #[cfg(test)]
@@ -78,6 +101,13 @@ mod tests {
         assert_eq!(c.server.listen_addr.port(), 50052);
         assert_eq!(c.timelines.timeline_cap, 800);
         assert_eq!(c.timelines.celebrity_threshold, 10_000);
+        assert_eq!(c.timelines.replication.replicas, 0);
+        assert_eq!(c.timelines.replication.timeout.as_millis(), 100);
+        let env: Env = [("FEEDLINE_FANOUT_WAIT_TIMEOUT_MS".to_owned(), "0".to_owned())].into();
+        assert_eq!(
+            Config::from_env(&env).unwrap_err().variable,
+            "FEEDLINE_FANOUT_WAIT_TIMEOUT_MS"
+        );
         let env: Env = [("FEEDLINE_REDIS_URL".to_owned(), "redis://x:1".to_owned())].into();
         assert_eq!(
             Config::from_env(&env).unwrap_err().variable,

@@ -3,12 +3,14 @@
 //! post-service's outbox relay streams committed events over `feedline.fanout.v1.FanoutService`;
 //! `api/` receives them and applies each author's events in order through `timelines/` (the
 //! domain: pipelined, idempotent writes grouped per cluster node), acknowledging an event only
-//! once every write for it is confirmed.
+//! once every write for it is confirmed. `topology` watches the cluster's slot owners and asks
+//! a relay to replay its retained outbox window when they change.
 
 pub mod api;
 pub mod config;
 pub mod lag;
 pub mod timelines;
+pub mod topology;
 
 use feedline_service_kit::auth::Credential;
 use std::sync::Arc;
@@ -47,7 +49,10 @@ pub async fn run(
     ));
     // Lazy: post-service may start after us; it is only needed to rebuild missing indexes.
     let redis = tokio::spawn(feedline_redis::maintain(
-        config.redis_url.clone(),
+        feedline_redis::Cluster {
+            url: config.redis_url.clone(),
+            command_timeout: feedline_redis::DEFAULT_COMMAND_TIMEOUT,
+        },
         config.post_service_url.clone(),
         config.server.tls.clone(),
         health.clone(),
@@ -80,6 +85,7 @@ fn install_timelines(
     credential: Credential,
 ) -> impl FnOnce(fred::prelude::Client, Channel) -> Timelines {
     move |client, channel| {
+        tokio::spawn(topology::watch(client.clone(), state.clone()));
         let source = Arc::new(PostServiceSource::new(channel, &credential));
         let timelines = Timelines::new(client, source, config);
         state.set_timelines(timelines.clone());

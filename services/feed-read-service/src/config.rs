@@ -9,6 +9,10 @@ use feedline_service_kit::{ConfigError, Env, ServerConfig};
 use crate::DEFAULT_PORT;
 use crate::feed::{DEFAULT_CELEBRITIES_REFRESH, FeedConfig};
 
+/// How long a Redis command of a read may take by default: reads are single round trips of a
+/// few entries, so a second is an outage, not a slow answer.
+pub const DEFAULT_REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Everything feed-read-service reads from its environment.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -20,6 +24,11 @@ pub struct Config {
     /// `FEEDLINE_POST_SERVICE_URL`: where cache misses and missing timelines are fetched
     /// from (default `http://127.0.0.1:50051`).
     pub post_service_url: String,
+    /// `FEEDLINE_REDIS_COMMAND_TIMEOUT_MS` (100 to 10,000; default 1,000): how long one Redis
+    /// command may take, waiting included, before the read answers UNAVAILABLE. While a
+    /// master is dead and not yet replaced, the client holds every command; this bounds how
+    /// long a read waits for that.
+    pub redis_command_timeout: Duration,
     /// `FEEDLINE_TIMELINE_CAP` (800) and `FEEDLINE_POST_CACHE_TTL_SECS` (604800): the same
     /// variables, with the same values, as fanout-service's; and
     /// `FEEDLINE_CELEBRITIES_REFRESH_MS` (0 to 60,000; default 1,000): how long one read of the
@@ -37,10 +46,21 @@ impl Config {
             DEFAULT_CELEBRITIES_REFRESH.as_millis() as u64,
         )?;
         check_range("FEEDLINE_CELEBRITIES_REFRESH_MS", refresh_ms, 0..=60_000)?;
+        let timeout_ms = parse_or(
+            env,
+            "FEEDLINE_REDIS_COMMAND_TIMEOUT_MS",
+            DEFAULT_REDIS_COMMAND_TIMEOUT.as_millis() as u64,
+        )?;
+        check_range(
+            "FEEDLINE_REDIS_COMMAND_TIMEOUT_MS",
+            timeout_ms,
+            100..=10_000,
+        )?;
         Ok(Self {
             server: ServerConfig::from_env(env, DEFAULT_PORT)?,
             redis_url: shared.redis_url,
             post_service_url: shared.post_service_url,
+            redis_command_timeout: Duration::from_millis(timeout_ms),
             feed: FeedConfig {
                 timeline_cap: shared.timeline_cap,
                 post_cache_ttl: shared.post_cache_ttl,
@@ -61,10 +81,13 @@ mod tests {
         assert_eq!(c.feed, FeedConfig::default());
         assert_eq!(c.feed.timeline_cap, 800);
         assert_eq!(c.feed.celebrities_refresh, Duration::from_secs(1));
+        assert_eq!(c.redis_command_timeout, Duration::from_secs(1));
         for (variable, value) in [
             ("FEEDLINE_TIMELINE_CAP", "5"),
             ("FEEDLINE_CELEBRITIES_REFRESH_MS", "60001"),
             ("FEEDLINE_CELEBRITIES_REFRESH_MS", "soon"),
+            ("FEEDLINE_REDIS_COMMAND_TIMEOUT_MS", "50"),
+            ("FEEDLINE_REDIS_COMMAND_TIMEOUT_MS", "10001"),
         ] {
             let env: Env = [(variable.to_owned(), value.to_owned())].into();
             assert_eq!(Config::from_env(&env).unwrap_err().variable, variable);

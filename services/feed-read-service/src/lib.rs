@@ -38,7 +38,10 @@ pub async fn run(
     let state = Arc::new(AppState::default());
     // Lazy: post-service may start after us; it is needed only for misses and rebuilds.
     let redis = tokio::spawn(feedline_redis::maintain(
-        config.redis_url.clone(),
+        feedline_redis::Cluster {
+            url: config.redis_url.clone(),
+            command_timeout: config.redis_command_timeout,
+        },
         config.post_service_url.clone(),
         config.server.tls.clone(),
         health.clone(),

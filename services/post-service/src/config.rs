@@ -63,6 +63,8 @@ impl Config {
         check_range("FEEDLINE_RELAY_BATCH", batch, 1..=1000)?;
         let window = parse_or(env, "FEEDLINE_RELAY_WINDOW", 2000usize)?;
         check_range("FEEDLINE_RELAY_WINDOW", window, 1..=10_000)?;
+        let retention_min = parse_or(env, "FEEDLINE_OUTBOX_RETENTION_MIN", 10u64)?;
+        check_range("FEEDLINE_OUTBOX_RETENTION_MIN", retention_min, 0..=10_080)?;
         let defaults = AdmissionConfig::default();
         let max_backlog = parse_or(env, "FEEDLINE_ADMISSION_MAX_BACKLOG", defaults.max_backlog)?;
         check_range(
@@ -111,6 +113,7 @@ impl Config {
                 )?,
                 credential: server.credential.clone(),
                 tls: server.tls.clone(),
+                retention: Duration::from_secs(retention_min * 60),
             },
             server,
         })
@@ -136,6 +139,16 @@ mod tests {
         assert_eq!(
             Config::from_env(&env).unwrap_err().variable,
             "FEEDLINE_ADMISSION_MAX_LAG_MS"
+        );
+        assert_eq!(c.relay.retention, Duration::from_secs(600));
+        let env: Env = [(
+            "FEEDLINE_OUTBOX_RETENTION_MIN".to_owned(),
+            "10081".to_owned(),
+        )]
+        .into();
+        assert_eq!(
+            Config::from_env(&env).unwrap_err().variable,
+            "FEEDLINE_OUTBOX_RETENTION_MIN"
         );
         let env: Env = [("FEEDLINE_NODE_ID".to_owned(), "1024".to_owned())].into();
         assert_eq!(

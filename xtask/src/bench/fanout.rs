@@ -1,7 +1,8 @@
 //! `cargo xtask bench fanout`: timeline writes/s of our fan-out next to a raw pipelined ZADD
 //! stream into the same Redis Cluster, in one run, on timelines filled to the cap first.
 //!
-//! Everything runs on this machine: a 3-master cluster, post-service (SQLite, the embedded
+//! Everything runs on this machine: a 3-master cluster (`--replicas N`: with N replicas each;
+//! `--wait-replicas N`: fanout-service waits for N of them per event, `WAIT`), post-service (SQLite, the embedded
 //! default) and fanout-service built with the `perf` profile, and the load from this process.
 //! Filling, trimming and the raw baseline are loadgen's (`feedline_loadgen::timelines::raw`),
 //! shared with `loadgen fanout --random-followers`.
@@ -32,6 +33,25 @@ pub struct FanoutBench {
     pub clients: usize,
     /// Seconds of load.
     pub duration: u64,
+    /// Replicas per master of the cluster (0: 3 masters alone).
+    pub replicas: usize,
+    /// fanout-service's `FEEDLINE_FANOUT_WAIT_REPLICAS` (0: off).
+    pub wait_replicas: usize,
+    /// fanout-service's `FEEDLINE_FANOUT_WAIT_TIMEOUT_MS`.
+    pub wait_timeout_ms: u64,
+}
+
+impl Default for FanoutBench {
+    fn default() -> Self {
+        Self {
+            followers: 500,
+            clients: 64,
+            duration: 20,
+            replicas: 0,
+            wait_replicas: 0,
+            wait_timeout_ms: 100,
+        }
+    }
 }
 
 /// Timeline size before the runs, as in production (Twitter's 800).
@@ -43,7 +63,10 @@ const RAW_PER_KEY: usize = 200;
 pub async fn run(options: FanoutBench) -> Result<std::process::ExitCode> {
     build_perf(&["post-service", "fanout-service"])?;
     let tmp = tempfile::tempdir()?;
-    let cluster = RedisCluster::start(3, 0).await?;
+    if options.wait_replicas > options.replicas {
+        bail!("--wait-replicas above --replicas: fanout-service would wait for those it has");
+    }
+    let cluster = RedisCluster::start(3, options.replicas).await?;
     let (post_port, fanout_port) = (free_port()?, free_port()?);
     let post_addr = format!("127.0.0.1:{post_port}");
     let fanout_addr = format!("127.0.0.1:{fanout_port}");
@@ -53,6 +76,14 @@ pub async fn run(options: FanoutBench) -> Result<std::process::ExitCode> {
             ("FEEDLINE_LISTEN_ADDR", fanout_addr.clone()),
             ("FEEDLINE_REDIS_URL", cluster.url()),
             ("FEEDLINE_POST_SERVICE_URL", format!("http://{post_addr}")),
+            (
+                "FEEDLINE_FANOUT_WAIT_REPLICAS",
+                options.wait_replicas.to_string(),
+            ),
+            (
+                "FEEDLINE_FANOUT_WAIT_TIMEOUT_MS",
+                options.wait_timeout_ms.to_string(),
+            ),
         ],
         &tmp.path().join("fanout.log"),
     )?;
@@ -108,6 +139,17 @@ pub async fn run(options: FanoutBench) -> Result<std::process::ExitCode> {
     println!(
         "fan-out benchmark: author with {} followers, {} clients, {} s, timelines at {CAP}",
         options.followers, options.clients, options.duration
+    );
+    println!(
+        "  cluster: 3 masters + {} replicas each; WAIT {} replicas ({} ms) per event{}",
+        options.replicas,
+        options.wait_replicas,
+        options.wait_timeout_ms,
+        if options.wait_replicas == 0 {
+            " (off)"
+        } else {
+            ""
+        }
     );
     println!(
         "  raw pipelined ZADD (redis-cli --pipe per node)  before {raw_before:>9.0}/s   after {raw_after:>9.0}/s"

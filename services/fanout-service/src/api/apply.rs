@@ -70,6 +70,10 @@ fn record(
     span.record("pipelines", applied.pipelines);
     span.record("batched_events", batched);
     span.record("attempts", attempts);
+    // A replayed event was counted when first applied; its age now says nothing of the lag.
+    if event.replay {
+        return;
+    }
     if let Some(lag) = event.commit_time.as_ref().and_then(lag::since) {
         span.record("lag_ms", lag.as_millis() as u64);
         lag::record(lag);

@@ -1,18 +1,27 @@
-//! `feedline.fanout.v1.FanoutService`: opens a session per stream.
+//! `feedline.fanout.v1.FanoutService`: opens a session per stream; posts replay requests.
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use feedline_proto::fanout::v1::fanout_service_server::FanoutService;
-use feedline_proto::fanout::v1::{FanoutRequest, FanoutResponse};
+use feedline_proto::fanout::v1::{
+    FanoutRequest, FanoutResponse, ReplayOutboxRequest, ReplayOutboxResponse, ReplayRequest,
+};
 use feedline_service_kit::CancellationToken;
+use feedline_service_kit::validation::FieldViolation;
 use futures::Stream;
 use tokio::sync::{OnceCell, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::replay::ReplayBroker;
 use super::session;
 use crate::timelines::Timelines;
+
+/// The longest replay an operator may ask for, in minutes (a week, the longest retention).
+const MAX_REPLAY_MINUTES: u32 = 10_080;
 
 /// Shared by every stream: the timelines once Redis is reachable, and the limits.
 pub struct AppState {
@@ -23,6 +32,10 @@ pub struct AppState {
     pub max_unacked: usize,
     /// Cancelled at shutdown: sessions stop reading, finish what they hold, and end the stream.
     pub shutdown: CancellationToken,
+    /// Replay requests waiting for a stream (from the topology watcher and `ReplayOutbox`).
+    pub replays: ReplayBroker,
+    /// Streams open now.
+    pub(super) streams: AtomicUsize,
 }
 
 impl AppState {
@@ -33,6 +46,8 @@ impl AppState {
             lanes,
             max_unacked,
             shutdown,
+            replays: ReplayBroker::default(),
+            streams: AtomicUsize::new(0),
         }
     }
 
@@ -79,5 +94,34 @@ impl FanoutService for FanoutApi {
         let (acks, rx) = mpsc::channel(64);
         tokio::spawn(session::run(inbound, timelines, acks, self.state.clone()));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn replay_outbox(
+        &self,
+        request: Request<ReplayOutboxRequest>,
+    ) -> Result<Response<ReplayOutboxResponse>, Status> {
+        let minutes = request.into_inner().since_minutes;
+        if minutes > MAX_REPLAY_MINUTES {
+            return Err(feedline_service_kit::status::invalid_argument(&[
+                FieldViolation::new(
+                    "since_minutes",
+                    format!("at most {MAX_REPLAY_MINUTES} (0 replays the whole retained window)"),
+                ),
+            ]));
+        }
+        let since = (minutes > 0).then(|| {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            feedline_proto::millis_to_timestamp(now - i64::from(minutes) * 60_000)
+        });
+        self.state.replays.post(ReplayRequest {
+            since,
+            reason: "admin".into(),
+        });
+        tracing::info!(since_minutes = minutes, "outbox replay requested");
+        Ok(Response::new(ReplayOutboxResponse {
+            sent: self.state.streams.load(Ordering::Relaxed) > 0,
+        }))
     }
 }

@@ -5,10 +5,12 @@
 //! - `order`: what may run now (per-key order, grouping); no I/O.
 //! - `scheduler`: runs the units `order` allows as tasks.
 //! - `apply`: one unit against the timelines, with spans, retries and acks.
+//! - `replay`: replay requests waiting for a stream to carry them to a relay.
 
 mod apply;
 mod handler;
 mod order;
+pub mod replay;
 mod scheduler;
 mod session;
 

@@ -1,6 +1,7 @@
 //! One `Fanout` stream: reads batches, hands events to the scheduler, forwards acks in batches.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use feedline_proto::fanout::v1::{FanoutAck, FanoutRequest, FanoutResponse};
 use tokio::sync::{Semaphore, mpsc};
@@ -40,11 +41,21 @@ pub(super) async fn run(
         group_events: GROUP_EVENTS,
     };
     let scheduler = Scheduler::start(limits, timelines, ack_tx);
+    state.streams.fetch_add(1, Ordering::Relaxed);
 
     'stream: loop {
         let message = tokio::select! {
             _ = state.shutdown.cancelled() => break,
             message = inbound.message() => message,
+            request = state.replays.take() => {
+                tracing::info!(reason = %request.reason, "asking the relay to replay its outbox window");
+                let ask = FanoutResponse { acks: Vec::new(), replay: Some(request.clone()) };
+                if out.send(Ok(ask)).await.is_err() {
+                    state.replays.post(request); // for the next stream
+                    break;
+                }
+                continue;
+            }
         };
         let request = match message {
             Ok(Some(request)) => request,
@@ -73,6 +84,7 @@ pub(super) async fn run(
             scheduler.dispatch(event, permit).await;
         }
     }
+    state.streams.fetch_sub(1, Ordering::Relaxed);
     // Closing the scheduler lets it finish what it holds; the last ack sender goes with it,
     // which ends `forward_acks`, which drops `out` and so ends the response stream.
     drop(scheduler);
@@ -92,7 +104,11 @@ async fn forward_acks(
                 Err(_) => break,
             }
         }
-        if out.send(Ok(FanoutResponse { acks: batch })).await.is_err() {
+        let response = FanoutResponse {
+            acks: batch,
+            replay: None,
+        };
+        if out.send(Ok(response)).await.is_err() {
             // The relay is gone; keep draining so the scheduler can finish (their work is idempotent
             // and the relay will resend whatever it did not see answered).
             while acks.recv().await.is_some() {}

@@ -1,6 +1,9 @@
-//! Tunables of the timeline writes: caps, the celebrity threshold, backfill and batching sizes.
+//! Tunables of the timeline writes: caps, the celebrity threshold, backfill and batching sizes,
+//! the optional wait for replicas.
 
 use std::time::Duration;
+
+use super::ReplicationWait;
 
 /// How timelines are shaped and written. The defaults are the production values.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,6 +20,8 @@ pub struct TimelineConfig {
     pub trim_every: u64,
     /// Commands per pipeline at most; a node with more gets several pipelines.
     pub max_pipeline: usize,
+    /// The durability step: `WAIT` for replicas before an event counts as applied (off: 0).
+    pub replication: ReplicationWait,
 }
 
 impl Default for TimelineConfig {
@@ -28,6 +33,10 @@ impl Default for TimelineConfig {
             post_cache_ttl: feedline_redis::DEFAULT_POST_CACHE_TTL,
             trim_every: 16,
             max_pipeline: 1000,
+            replication: ReplicationWait {
+                replicas: 0,
+                timeout: Duration::from_millis(100),
+            },
         }
     }
 }

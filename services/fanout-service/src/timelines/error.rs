@@ -9,6 +9,9 @@ pub enum TimelineError {
     /// The source of follower lists and posts (post-service) failed: transient.
     #[error("source: {0}")]
     Source(String),
+    /// Fewer replicas acknowledged the writes than asked for (`WAIT`), in time: transient.
+    #[error("replication: {0}")]
+    Replication(String),
     /// The event can never apply (no kind, no post, bad ids or timestamp): permanent.
     #[error("malformed event: {0}")]
     Malformed(String),
@@ -29,6 +32,7 @@ mod tests {
     fn only_malformed_is_permanent() {
         assert!(TimelineError::Malformed("no kind".into()).is_permanent());
         assert!(!TimelineError::Source("down".into()).is_permanent());
+        assert!(!TimelineError::Replication("0 of 1".into()).is_permanent());
         let redis = fred::error::Error::new(fred::error::ErrorKind::IO, "reset");
         assert!(!TimelineError::from(redis).is_permanent());
     }

@@ -8,6 +8,7 @@
 //! - `deliver`, `retract`, `follow`: one event kind each.
 //! - `index`: the per-author lists (`ap:`, `fl:`) and their rebuild.
 //! - `pipeline`: grouping writes per cluster node.
+//! - `replication`: the optional `WAIT` for replicas before an event counts as applied.
 //! - `source`: [`GraphSource`] and its post-service implementation.
 
 mod config;
@@ -16,6 +17,7 @@ mod error;
 mod follow;
 mod index;
 mod pipeline;
+mod replication;
 mod retract;
 mod source;
 mod store;
@@ -23,5 +25,6 @@ mod store;
 pub use config::TimelineConfig;
 pub use deliver::GroupApplied;
 pub use error::TimelineError;
+pub use replication::ReplicationWait;
 pub use source::{GraphSource, PostServiceSource};
 pub use store::{Applied, Timelines};

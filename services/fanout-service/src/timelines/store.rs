@@ -1,6 +1,7 @@
 //! `Timelines`: the handle that applies fan-out events to the Redis Cluster and reads back.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use feedline_proto::fanout::v1::FanoutEvent;
 use feedline_proto::fanout::v1::fanout_event::Kind;
@@ -8,6 +9,7 @@ use feedline_redis::keys;
 use fred::clients::Client;
 use fred::interfaces::SortedSetsInterface as _;
 
+use super::replication::{ReplicaCounts, count_reconnections};
 use super::{GraphSource, GroupApplied, TimelineConfig, TimelineError};
 
 /// What applying one event did.
@@ -33,25 +35,46 @@ pub(super) struct Inner {
     pub(super) redis: Client,
     pub(super) source: Arc<dyn GraphSource>,
     pub(super) config: TimelineConfig,
+    /// Connected replicas per master, for the durability step.
+    pub(super) replicas: ReplicaCounts,
+    /// The client's reconnections so far (counted only with the durability step on).
+    pub(super) reconnects: Arc<AtomicU64>,
 }
 
 impl Timelines {
     /// Wraps an already connected (clustered) client; `source` rebuilds what Redis lacks.
+    /// Call it inside a Tokio runtime: with the durability step on, it spawns the task that
+    /// counts reconnections.
     pub fn new(redis: Client, source: Arc<dyn GraphSource>, config: TimelineConfig) -> Self {
+        let reconnects = Arc::new(AtomicU64::new(0));
+        if config.replication.replicas > 0 {
+            count_reconnections(&redis, reconnects.clone());
+        }
         Self {
             inner: Arc::new(Inner {
                 redis,
                 source,
                 config,
+                replicas: ReplicaCounts::default(),
+                reconnects,
             }),
         }
     }
 
-    /// Applies one event; Ok only when every Redis write for it is confirmed. Idempotent:
+    /// Applies one event; Ok only when every Redis write for it is confirmed (and, with the
+    /// durability step on, acknowledged by the replicas asked for). Idempotent:
     /// applying it again leaves the same state, so a retry after a partial failure converges.
     /// No retry happens here: the caller decides with [`TimelineError::is_permanent`].
     #[tracing::instrument(skip_all, fields(event_id = event.event_id))]
     pub async fn apply(&self, event: &FanoutEvent) -> Result<Applied, TimelineError> {
+        let mark = self.replication_mark();
+        let applied = self.apply_unreplicated(event).await?;
+        self.await_replication(mark).await?;
+        Ok(applied)
+    }
+
+    /// [`Timelines::apply`] without the durability step.
+    async fn apply_unreplicated(&self, event: &FanoutEvent) -> Result<Applied, TimelineError> {
         match &event.kind {
             None => Err(TimelineError::Malformed("event has no kind".into())),
             Some(Kind::DeliverPost(deliver)) => self.deliver(deliver).await,
@@ -79,7 +102,10 @@ impl Timelines {
                 )),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.deliver_many(&deliveries).await
+        let mark = self.replication_mark();
+        let group = self.deliver_many(&deliveries).await?;
+        self.await_replication(mark).await?;
+        Ok(group)
     }
 
     /// Applies AddFollow events of any followees as one group: one pipeline indexes every edge
@@ -100,7 +126,10 @@ impl Timelines {
                 )),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.add_follows(&follows).await
+        let mark = self.replication_mark();
+        let group = self.add_follows(&follows).await?;
+        self.await_replication(mark).await?;
+        Ok(group)
     }
 
     /// Newest-first post ids of `user_id`'s home timeline, at most `limit`.

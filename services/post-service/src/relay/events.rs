@@ -8,16 +8,14 @@ use feedline_telemetry::{W3cContext, context_from_w3c, current_trace_context};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::entity::outbox;
+use crate::store::AppliedEvent;
 
 /// Builds the event for `row`, or `None` when its payload does not decode (a row this version
 /// cannot read; it is parked rather than retried forever).
 pub(super) fn event_from_row(row: outbox::Model, now_ms: i64) -> Option<FanoutEvent> {
-    let mut event = match FanoutEvent::decode(row.payload.as_slice()) {
-        Ok(event) => event,
-        Err(error) => {
-            tracing::error!(event_id = row.id, %error, "outbox payload does not decode; parking it");
-            return None;
-        }
+    let Some(mut event) = decode(row.id, &row.payload) else {
+        tracing::error!(event_id = row.id, "parking the outbox row");
+        return None;
     };
     let span = tracing::info_span!(
         "outbox.relay.send",
@@ -38,4 +36,23 @@ pub(super) fn event_from_row(row: outbox::Model, now_ms: i64) -> Option<FanoutEv
     event.traceparent = context.traceparent;
     event.tracestate = context.tracestate;
     Some(event)
+}
+
+/// Builds the re-sent event for a retained `row`, marked as a replay (it is not counted as lag
+/// again, and it starts no trace of its own: the original request's trace ended long ago).
+/// `None` when its payload does not decode; a replay skips it.
+pub(super) fn replay_from_row(row: AppliedEvent) -> Option<FanoutEvent> {
+    let mut event = decode(row.id, &row.payload)?;
+    event.event_id = row.id;
+    event.commit_time = Some(millis_to_timestamp(row.created_at_ms));
+    event.replay = true;
+    Some(event)
+}
+
+fn decode(id: i64, payload: &[u8]) -> Option<FanoutEvent> {
+    FanoutEvent::decode(payload)
+        .inspect_err(
+            |error| tracing::error!(event_id = id, %error, "outbox payload does not decode"),
+        )
+        .ok()
 }

@@ -1,19 +1,28 @@
 //! The outbox relay: streams committed outbox rows to fanout-service over one long-lived
-//! bidirectional `Fanout` stream and deletes each row only once it is acknowledged as applied.
+//! bidirectional `Fanout` stream and retires each row only once it is acknowledged as applied:
+//! it is deleted, or kept in `outbox_applied` for the retention window.
 //!
 //! Delivery is at-least-once and ordered: rows go out in id order; a RETRY answer stops the
 //! relay from advancing, and once everything in flight is answered it starts again from the
 //! oldest unacknowledged row (after that row's backoff). fanout-service applies events of one
 //! author in order, so an unfollow is never overtaken by an older post of the same author.
+//!
+//! Replay: when fanout-service asks on the stream (its Redis Cluster changed topology, or an
+//! operator called `ReplayOutbox`), the relay stops claiming new rows, waits until everything in
+//! flight is answered, re-sends the retained events in id order (marked `replay`), then goes
+//! on with new rows. Re-applying a suffix of the history in order leaves every key as its last
+//! event left it, so the timelines converge; new events never overtake replayed ones.
 
 mod events;
+pub mod prune;
+mod replay;
 mod session;
 
 use std::time::Duration;
 
 use feedline_service_kit::CancellationToken;
 
-pub use session::run_session;
+use session::run_session;
 
 use crate::store::Store;
 
@@ -36,15 +45,25 @@ pub struct RelayConfig {
     pub credential: feedline_service_kit::auth::Credential,
     /// How an `https://` endpoint is dialled (`FEEDLINE_TLS_CA`).
     pub tls: feedline_service_kit::TlsConfig,
+    /// `FEEDLINE_OUTBOX_RETENTION_MIN`: how long applied events are kept for a replay; zero
+    /// deletes them on their ack.
+    pub retention: Duration,
 }
 
 /// Runs the relay until `shutdown`: one session at a time, reconnecting with capped backoff
-/// (through the next endpoint) when a session fails. Never drops an event: a row is deleted only
-/// after fanout-service acknowledged it.
+/// (through the next endpoint) when a session fails, and prunes the retained window. Never
+/// drops an event: a row is retired only after fanout-service acknowledged it.
 pub async fn run(store: &Store, config: RelayConfig, shutdown: CancellationToken) {
     if config.endpoints.is_empty() {
         return;
     }
+    tokio::join!(
+        sessions(store, &config, &shutdown),
+        prune::run(store, config.retention, &shutdown)
+    );
+}
+
+async fn sessions(store: &Store, config: &RelayConfig, shutdown: &CancellationToken) {
     if store.is_sqlite() {
         // The only relay of this database: claims left by a crash can be taken back at once.
         if let Err(error) = store.release_all_claims().await {
@@ -53,11 +72,13 @@ pub async fn run(store: &Store, config: RelayConfig, shutdown: CancellationToken
     }
     let mut backoff = Duration::from_millis(100);
     let mut failures = 0u64;
+    // A replay asked for and not finished: it survives a broken stream.
+    let mut replay = None;
     for endpoint in config.endpoints.iter().cycle() {
         if shutdown.is_cancelled() {
             return;
         }
-        match run_session(store, &config, endpoint, &shutdown).await {
+        match run_session(store, config, endpoint, shutdown, &mut replay).await {
             Ok(()) => return,
             Err(session) => {
                 // Log the first failure of a streak and then every 50th: a fanout-service that is

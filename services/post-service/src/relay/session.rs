@@ -1,4 +1,5 @@
-//! One relay session: a connection, a `Fanout` stream, claims sent in order, acks applied.
+//! One relay session: a connection, a `Fanout` stream, claims sent in order, acks applied, and
+//! replays sent when fanout-service asks.
 
 use std::collections::BTreeSet;
 
@@ -11,7 +12,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Endpoint;
 
 use super::RelayConfig;
-use super::events::event_from_row;
+use super::events::{event_from_row, replay_from_row};
+use super::replay::{Replay, earliest};
 use crate::ids::now_ms;
 use crate::store::Store;
 
@@ -24,15 +26,26 @@ pub struct SessionEnd {
     pub made_progress: bool,
 }
 
+/// What a session has sent and not yet seen answered.
+#[derive(Default)]
+struct InFlight {
+    /// New rows (claimed from `outbox`).
+    live: BTreeSet<i64>,
+    /// Replayed events (from `outbox_applied`): never the same ids as `live`.
+    replayed: BTreeSet<i64>,
+}
+
 /// Runs one session against `endpoint` until shutdown (`Ok`) or a failure (`Err`). Rows still
-/// in flight when it ends are released so the next session sends them first.
-pub async fn run_session(
+/// in flight when it ends are released so the next session sends them first; a replay in
+/// progress resumes in the next session from its first unanswered event.
+pub(super) async fn run_session(
     store: &Store,
     config: &RelayConfig,
     endpoint: &str,
     shutdown: &CancellationToken,
+    replay: &mut Option<Replay>,
 ) -> Result<(), SessionEnd> {
-    let mut inflight = BTreeSet::new();
+    let mut inflight = InFlight::default();
     let mut made_progress = false;
     let result = drive(
         store,
@@ -40,12 +53,16 @@ pub async fn run_session(
         endpoint,
         shutdown,
         &mut inflight,
+        replay,
         &mut made_progress,
     )
     .await;
-    let ids: Vec<i64> = inflight.into_iter().collect();
+    let ids: Vec<i64> = inflight.live.into_iter().collect();
     if let Err(error) = store.release_outbox(&ids, false).await {
         tracing::warn!(%error, "releasing in-flight outbox rows");
+    }
+    if let (Some(replay), Some(first)) = (replay.as_mut(), inflight.replayed.first()) {
+        replay.rewind(first - 1);
     }
     result.map_err(|error| SessionEnd {
         error,
@@ -58,7 +75,8 @@ async fn drive(
     config: &RelayConfig,
     endpoint: &str,
     shutdown: &CancellationToken,
-    inflight: &mut BTreeSet<i64>,
+    inflight: &mut InFlight,
+    replay: &mut Option<Replay>,
     made_progress: &mut bool,
 ) -> Result<(), String> {
     let dial = Endpoint::from_shared(endpoint.to_owned())
@@ -94,12 +112,19 @@ async fn drive(
     let mut draining = false;
 
     loop {
-        if draining && inflight.is_empty() {
+        if draining && inflight.live.is_empty() {
             draining = false;
             after = None;
         }
-        if !draining && inflight.len() < config.window {
-            let room = (config.window - inflight.len()).min(config.batch) as u64;
+        if replay.is_some() {
+            // New rows wait until the replay is done: none may overtake an older event of its
+            // author. The replay itself starts once every new row sent is answered.
+            if inflight.live.is_empty() && send_replay(store, config, &tx, inflight, replay).await?
+            {
+                continue;
+            }
+        } else if !draining && inflight.live.len() < config.window {
+            let room = (config.window - inflight.live.len()).min(config.batch) as u64;
             let rows = store
                 .claim_outbox(after, room, lease_ms)
                 .await
@@ -113,7 +138,7 @@ async fn drive(
                     let id = row.id;
                     match event_from_row(row, now) {
                         Some(event) => {
-                            inflight.insert(id);
+                            inflight.live.insert(id);
                             events.push(event);
                         }
                         None => unreadable.push(id),
@@ -143,8 +168,12 @@ async fn drive(
             _ = shutdown.cancelled() => return Ok(()),
             message = acks.message() => {
                 let (response, ended) = gather(message, &mut acks);
-                if let Some(response) = response {
-                    if apply_acks(store, response, inflight).await? {
+                if let Some(mut response) = response {
+                    if let Some(request) = response.replay.take() {
+                        tracing::info!(reason = %request.reason, "fanout-service asked for a replay of the retained outbox window");
+                        *replay = Some(Replay::new(&request));
+                    }
+                    if apply_acks(store, config, response, inflight, replay).await? {
                         draining = true;
                     }
                     *made_progress = true;
@@ -157,6 +186,45 @@ async fn drive(
             _ = tokio::time::sleep(config.poll) => {}
         }
     }
+}
+
+/// Sends the replay's next page if it may go now; returns whether it sent anything. Ends the
+/// replay once everything is sent and answered.
+async fn send_replay(
+    store: &Store,
+    config: &RelayConfig,
+    tx: &mpsc::Sender<FanoutRequest>,
+    inflight: &mut InFlight,
+    slot: &mut Option<Replay>,
+) -> Result<bool, String> {
+    let Some(replay) = slot.as_mut() else {
+        return Ok(false);
+    };
+    if !replay.ready(&inflight.replayed) || inflight.replayed.len() >= config.window {
+        return Ok(false);
+    }
+    let room = (config.window - inflight.replayed.len()).min(config.batch) as u64;
+    let rows = store
+        .applied_page(replay.after, replay.since_ms, room)
+        .await
+        .map_err(|e| format!("replay read: {e}"))?;
+    let Some(last) = rows.last().map(|r| r.id) else {
+        if inflight.replayed.is_empty() {
+            tracing::info!(events = replay.applied, "outbox replay finished");
+            *slot = None;
+        }
+        return Ok(false);
+    };
+    replay.after = last;
+    let events: Vec<_> = rows.into_iter().filter_map(replay_from_row).collect();
+    inflight.replayed.extend(events.iter().map(|e| e.event_id));
+    if events.is_empty() {
+        return Ok(true);
+    }
+    tx.send(FanoutRequest { events })
+        .await
+        .map_err(|_| "stream closed while sending".to_owned())?;
+    Ok(true)
 }
 
 /// Most acks recorded in one bookkeeping round.
@@ -184,25 +252,35 @@ fn gather(
             break;
         };
         match ended(message) {
-            Ok(more) => response.acks.extend(more.acks),
+            Ok(more) => {
+                response.acks.extend(more.acks);
+                response.replay = earliest(response.replay, more.replay);
+            }
             Err(why) => return (Some(response), Some(why)),
         }
     }
     (Some(response), None)
 }
 
-/// Records one batch of acks; returns whether any asked for a retry.
+/// Records one batch of acks; returns whether a new row asked for a retry.
 async fn apply_acks(
     store: &Store,
+    config: &RelayConfig,
     response: FanoutResponse,
-    inflight: &mut BTreeSet<i64>,
+    inflight: &mut InFlight,
+    replay: &mut Option<Replay>,
 ) -> Result<bool, String> {
     let (mut applied, mut retry, mut rejected) = (Vec::new(), Vec::new(), Vec::new());
     for ack in response.acks {
-        if !inflight.remove(&ack.event_id) {
+        let outcome = FanoutOutcome::try_from(ack.outcome);
+        if inflight.replayed.remove(&ack.event_id) {
+            replay_answered(replay, ack.event_id, outcome, &ack.message);
+            continue;
+        }
+        if !inflight.live.remove(&ack.event_id) {
             continue; // not ours (a stale answer from before a reconnect): nothing to do
         }
-        match FanoutOutcome::try_from(ack.outcome) {
+        match outcome {
             Ok(FanoutOutcome::Applied) => applied.push(ack.event_id),
             Ok(FanoutOutcome::Rejected) => {
                 tracing::error!(event_id = ack.event_id, reason = %ack.message, "fanout rejected an event; parking it");
@@ -215,7 +293,7 @@ async fn apply_acks(
         }
     }
     store
-        .complete_outbox(&applied)
+        .complete_outbox(&applied, !config.retention.is_zero())
         .await
         .map_err(|e| format!("complete: {e}"))?;
     store
@@ -227,4 +305,29 @@ async fn apply_acks(
         .await
         .map_err(|e| format!("release: {e}"))?;
     Ok(!retry.is_empty())
+}
+
+/// Records the answer to a replayed event: it stays retained whatever the outcome (it was
+/// applied once already); a RETRY makes the replay resume from it.
+fn replay_answered(
+    slot: &mut Option<Replay>,
+    event_id: i64,
+    outcome: Result<FanoutOutcome, prost::UnknownEnumValue>,
+    message: &str,
+) {
+    let Some(replay) = slot.as_mut() else {
+        return;
+    };
+    match outcome {
+        Ok(FanoutOutcome::Applied) => replay.applied(),
+        Ok(FanoutOutcome::Rejected) => {
+            tracing::error!(event_id, reason = %message, "fanout rejected a replayed event; skipping it");
+        }
+        _ => {
+            if !replay.retry(event_id) {
+                tracing::error!(event_id, reason = %message, "outbox replay keeps failing; abandoning it");
+                *slot = None;
+            }
+        }
+    }
 }

@@ -25,7 +25,7 @@ use crate::migration::Migrator;
 use group::{BoxFuture, GroupCommit, MAX_QUEUED};
 
 pub use follows::FollowChange;
-pub use outbox::OutboxFront;
+pub use outbox::{AppliedEvent, OutboxFront};
 pub use posts::{NewPost, PostWrite};
 pub use users::NewUser;
 

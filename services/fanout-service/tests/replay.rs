@@ -1,0 +1,206 @@
+//! Repair by replay: timelines damaged behind fanout-service's back (entries deleted from
+//! Redis, an unfollow's and a retract's writes undone, as a failover to a lagging replica
+//! would) are repaired by replaying post-service's retained outbox window, asked for with
+//! `ReplayOutbox`; every acknowledged post ends up in every follower's timeline exactly once
+//! and nothing unfollowed or deleted is served.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a failed test
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Stack;
+use feedline_proto::fanout::v1::ReplayOutboxRequest;
+use feedline_proto::fanout::v1::fanout_service_client::FanoutServiceClient;
+use fred::prelude::SortedSetsInterface as _;
+use tonic::Code;
+
+/// Fan-out is asynchronous: every assertion polls with this deadline.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_repairs_lost_writes_and_keeps_unfollows_and_deletes() {
+    let stack = Stack::start(&[]).await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let carol = stack.user("carol").await;
+    let (fans, posts) = fans_and_posts(&stack, alice, 8, 6).await;
+    // [deliver, retract]: a post that must stay out.
+    let gone = stack.post(alice, "deleted").await;
+    stack.delete(&gone).await;
+    // [follow, deliver, unfollow]: carol must end with none of bob's posts.
+    stack.follow(carol, bob).await;
+    let bobs = stack.post(bob, "by bob").await.post_id;
+    stack.wait_for_timeline(carol, &[bobs], DEADLINE).await;
+    stack.unfollow(carol, bob).await;
+    stack.wait_for_timeline(carol, &[], DEADLINE).await;
+    let expected: Vec<i64> = posts.iter().rev().copied().collect();
+    for fan in &fans {
+        stack.wait_for_timeline(*fan, &expected, DEADLINE).await;
+    }
+
+    // The damage: entries lost from half the timelines, and the unfollow's and the retract's
+    // removals undone, as if the writes had never reached a replica that was then promoted.
+    let mut missing = 0;
+    for (i, fan) in fans.iter().enumerate().take(4) {
+        let lost: Vec<String> = posts[i..i + 3]
+            .iter()
+            .map(|p| feedline_redis::keys::member(*p))
+            .collect();
+        let removed: i64 = stack
+            .redis
+            .zrem(feedline_redis::keys::timeline(*fan), lost)
+            .await
+            .unwrap();
+        missing += removed;
+    }
+    let _: i64 = stack
+        .redis
+        .zadd(
+            feedline_redis::keys::timeline(carol),
+            None,
+            None,
+            false,
+            false,
+            (1.0, feedline_redis::keys::member(bobs).as_str()),
+        )
+        .await
+        .unwrap();
+    let _: i64 = stack
+        .redis
+        .zadd(
+            feedline_redis::keys::timeline(fans[7]),
+            None,
+            None,
+            false,
+            false,
+            (2.0, feedline_redis::keys::member(gone.post_id).as_str()),
+        )
+        .await
+        .unwrap();
+    let wrong = damage(&stack, &fans, &expected, carol).await;
+    eprintln!("before the repair: {missing} entries missing, {wrong} timelines wrong");
+    assert_eq!(missing, 12, "the damage is there to repair");
+
+    let mut client = FanoutServiceClient::new(stack.fanout.channel().await.unwrap());
+    let too_long = client
+        .replay_outbox(ReplayOutboxRequest {
+            since_minutes: 10_081,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(too_long.code(), Code::InvalidArgument);
+    let answer = client
+        .replay_outbox(ReplayOutboxRequest { since_minutes: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(answer.sent, "the relay is connected");
+
+    let start = Instant::now();
+    feedline_test_harness::eventually("the replay repairs every timeline", DEADLINE, || async {
+        match damage(&stack, &fans, &expected, carol).await {
+            0 => Ok(()),
+            wrong => Err(anyhow::anyhow!("{wrong} timelines still wrong")),
+        }
+    })
+    .await
+    .unwrap();
+    eprintln!("repaired in {:?}", start.elapsed());
+    // Exactly once, and still so once the replay is over (nothing re-adds a removed entry late).
+    for fan in &fans {
+        assert_eq!(stack.timeline(*fan).await, expected);
+    }
+    assert!(stack.timeline(carol).await.is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_makes_fanout_replay_the_window_on_its_own() {
+    let mut stack = Stack::start_with(|b| b.redis_replicas(1)).await;
+    let alice = stack.user("alice").await;
+    let (fans, posts) = fans_and_posts(&stack, alice, 12, 4).await;
+    let expected: Vec<i64> = posts.iter().rev().copied().collect();
+    for fan in &fans {
+        stack.wait_for_timeline(*fan, &expected, DEADLINE).await;
+    }
+    // Writes the replica never got: removed on the masters (replicated, so the promoted
+    // replica lacks them too), as an acknowledged write lost with a master would be.
+    let mut missing = 0;
+    for fan in &fans {
+        let lost = feedline_redis::keys::member(posts[1]);
+        let removed: i64 = stack
+            .redis
+            .zrem(feedline_redis::keys::timeline(*fan), lost)
+            .await
+            .unwrap();
+        missing += removed;
+    }
+    assert_eq!(missing, 12, "the damage is there to repair");
+
+    let killed = stack.cluster.kill_master(0).unwrap();
+    let promoted = stack
+        .cluster
+        .wait_for_failover(killed, DEADLINE)
+        .await
+        .unwrap();
+    eprintln!("killed {killed}, {promoted} promoted; {missing} entries missing");
+    // No ReplayOutbox: fanout-service sees the new primary and asks for the replay itself.
+    let start = Instant::now();
+    feedline_test_harness::eventually(
+        "the failover's replay repairs every timeline",
+        DEADLINE,
+        || async {
+            let mut wrong = 0;
+            for fan in &fans {
+                match stack.timelines.timeline(*fan, 10_000).await {
+                    Ok(timeline) if timeline == expected => {}
+                    _ => wrong += 1,
+                }
+            }
+            match wrong {
+                0 => Ok(()),
+                wrong => Err(anyhow::anyhow!("{wrong} timelines still wrong")),
+            }
+        },
+    )
+    .await
+    .unwrap();
+    eprintln!("repaired {:?} after the promotion", start.elapsed());
+    stack.stop().await;
+}
+
+/// `fans` users following `author`, then `posts` posts of the author's, oldest first.
+async fn fans_and_posts(
+    stack: &Stack,
+    author: i64,
+    fans: usize,
+    posts: usize,
+) -> (Vec<i64>, Vec<i64>) {
+    let mut followers = Vec::new();
+    for i in 0..fans {
+        let fan = stack.user(&format!("fan_{i}")).await;
+        stack.follow(fan, author).await;
+        followers.push(fan);
+    }
+    let mut ids = Vec::new();
+    for i in 0..posts {
+        ids.push(stack.post(author, &format!("post {i}")).await.post_id);
+    }
+    (followers, ids)
+}
+
+/// How many timelines differ from what they should hold: every fan exactly `expected` (newest
+/// first, each once), carol nothing.
+async fn damage(stack: &Stack, fans: &[i64], expected: &[i64], carol: i64) -> usize {
+    let mut wrong = 0;
+    for fan in fans {
+        if stack.timeline(*fan).await != expected {
+            wrong += 1;
+        }
+    }
+    if !stack.timeline(carol).await.is_empty() {
+        wrong += 1;
+    }
+    wrong
+}
