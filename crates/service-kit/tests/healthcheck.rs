@@ -10,6 +10,26 @@ use feedline_service_kit::{CancellationToken, Env, Health, ServerConfig, serve};
 use feedline_test_harness::ephemeral_listener;
 use tonic::service::RoutesBuilder;
 
+/// Serves health (and nothing else) with `config` on `listener` until `shutdown`.
+fn spawn_server(
+    config: ServerConfig,
+    listener: tokio::net::TcpListener,
+    health: &Health,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), feedline_service_kit::ServeError>> {
+    let (health, shutdown) = (health.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        serve(
+            &config,
+            listener,
+            RoutesBuilder::default(),
+            health,
+            shutdown,
+        )
+        .await
+    })
+}
+
 #[tokio::test]
 async fn serving_only_when_the_server_says_so() {
     let listener = ephemeral_listener().await.unwrap();
@@ -17,19 +37,7 @@ async fn serving_only_when_the_server_says_so() {
     let config = ServerConfig::from_env(&Env::new(), addr.port()).unwrap();
     let health = Health::new(&[]).await;
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn({
-        let (health, shutdown) = (health.clone(), shutdown.clone());
-        async move {
-            serve(
-                &config,
-                listener,
-                RoutesBuilder::default(),
-                health,
-                shutdown,
-            )
-            .await
-        }
-    });
+    let server = spawn_server(config, listener, &health, &shutdown);
 
     let error = check(addr, &TlsConfig::default(), Duration::from_secs(3))
         .await
@@ -113,19 +121,7 @@ async fn a_tls_server_is_checked_over_tls_for_its_name() {
     let health = Health::new(&[]).await;
     health.set_serving(true).await;
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn({
-        let (health, shutdown, config) = (health.clone(), shutdown.clone(), config.clone());
-        async move {
-            serve(
-                &config,
-                listener,
-                RoutesBuilder::default(),
-                health,
-                shutdown,
-            )
-            .await
-        }
-    });
+    let server = spawn_server(config.clone(), listener, &health, &shutdown);
 
     check(addr, &config.tls, Duration::from_secs(3))
         .await
