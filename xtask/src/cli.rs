@@ -8,9 +8,11 @@ commands:
   test [-- ARGS]   ensure redis-server, detect PostgreSQL and MariaDB on 127.0.0.1, run
                    `cargo test --workspace --all-targets ARGS`, then, if it passed,
                    `python3 deploy/check.py` (compose schema, cfn-lint, ECS task shapes)
-  up [--no-build] [--perf] [--database URL] [--no-auth]
+  up [--no-build] [--perf] [--database URL] [--no-auth] [--redis-replicas N]
                    build the services, start a local Redis Cluster and the services
-                   (state in .feedline/), wait for Ctrl-C, then stop everything; --perf
+                   (state in .feedline/), wait for Ctrl-C, then stop everything;
+                   --redis-replicas N (0, 1 or 2; default 0) gives each of the 3 masters N
+                   replicas (2 s node timeout), for `load fanout --kill-master-after`; --perf
                    builds and runs them with the optimised `perf` profile (for `load`);
                    --database postgres://... or mysql://... runs post-service on the database
                    the URL names (`feedline` if none) and log-ingest-service on `<name>_logs`,
@@ -68,6 +70,8 @@ pub enum Command {
         database: Option<String>,
         /// False with `--no-auth`.
         auth: bool,
+        /// `--redis-replicas N`: replicas per master of the local cluster (0 to 2).
+        redis_replicas: usize,
     },
     /// `token SUBJECT [--admin] [--service]`.
     Token {
@@ -130,6 +134,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
 
 fn parse_up(rest: &[String]) -> Result<Command, String> {
     let (mut build, mut perf, mut database, mut auth) = (true, false, None, true);
+    let mut redis_replicas = None;
     let mut args = rest.iter();
     while let Some(flag) = args.next() {
         match flag.as_str() {
@@ -144,6 +149,19 @@ fn parse_up(rest: &[String]) -> Result<Command, String> {
                     .map_err(|error| format!("`--database`: {error}"))?;
                 database = Some(url.clone());
             }
+            "--redis-replicas" if redis_replicas.is_none() => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| "`--redis-replicas` needs a number (0, 1 or 2)".to_owned())?;
+                match value.parse::<usize>() {
+                    Ok(n) if n <= MAX_REDIS_REPLICAS => redis_replicas = Some(n),
+                    _ => {
+                        return Err(format!(
+                            "`--redis-replicas {value}`: 0, 1 or 2 replicas per master"
+                        ));
+                    }
+                }
+            }
             _ => return Err(format!("unexpected argument to `up`: {flag}")),
         }
     }
@@ -152,8 +170,12 @@ fn parse_up(rest: &[String]) -> Result<Command, String> {
         perf,
         database,
         auth,
+        redis_replicas: redis_replicas.unwrap_or(0),
     })
 }
+
+/// `up --redis-replicas` at most: 3 masters x 3 nodes already take 9 ports and their memory.
+const MAX_REDIS_REPLICAS: usize = 2;
 
 fn parse_token(rest: &[String]) -> Result<Command, String> {
     let (mut subject, mut admin, mut service) = (None, false, false);
@@ -359,6 +381,7 @@ mod tests {
                 perf: false,
                 database: None,
                 auth: true,
+                redis_replicas: 0,
             })
         );
         assert_eq!(
@@ -368,6 +391,7 @@ mod tests {
                 perf: false,
                 database: None,
                 auth: true,
+                redis_replicas: 0,
             })
         );
         assert_eq!(
@@ -377,6 +401,7 @@ mod tests {
                 perf: true,
                 database: None,
                 auth: true,
+                redis_replicas: 0,
             })
         );
         assert_eq!(
@@ -388,6 +413,7 @@ mod tests {
                 perf: true,
                 database: Some("postgres://postgres@127.0.0.1:5432".to_owned()),
                 auth: true,
+                redis_replicas: 0,
             })
         );
         assert_eq!(
@@ -397,6 +423,7 @@ mod tests {
                 perf: false,
                 database: None,
                 auth: false,
+                redis_replicas: 0,
             })
         );
         assert_eq!(
@@ -407,6 +434,20 @@ mod tests {
                 service: false,
             })
         );
+        assert_eq!(
+            parse(&args("up --perf --no-build --redis-replicas 1")),
+            Ok(Command::Up {
+                build: false,
+                perf: true,
+                database: None,
+                auth: true,
+                redis_replicas: 1,
+            })
+        );
+        assert!(parse(&args("up --redis-replicas 3")).is_err());
+        assert!(parse(&args("up --redis-replicas one")).is_err());
+        assert!(parse(&args("up --redis-replicas")).is_err());
+        assert!(parse(&args("up --redis-replicas 1 --redis-replicas 2")).is_err());
         assert!(parse(&args("token")).is_err());
         assert!(parse(&args("token a b")).is_err());
         assert!(parse(&args("up --fast")).is_err());

@@ -28,7 +28,8 @@ async fn main() -> ExitCode {
             perf,
             database,
             auth,
-        }) => up::run(build, perf, database.as_deref(), auth).await,
+            redis_replicas,
+        }) => up::run(build, perf, database.as_deref(), auth, redis_replicas).await,
         Ok(cli::Command::Token {
             subject,
             admin,

@@ -30,13 +30,14 @@ const LOG_SERVICE: &str = "log-ingest-service";
 const DEMO_APP_DEADLINE: Duration = Duration::from_secs(15);
 
 /// Builds (unless `build` is false; with the `perf` profile if `perf`, else debug), starts
-/// everything (the database services on `database`'s server, else on SQLite files), waits
-/// for a signal, stops everything.
+/// everything (the database services on `database`'s server, else on SQLite files; the
+/// cluster with `redis_replicas` replicas per master), waits for a signal, stops everything.
 pub async fn run(
     build: bool,
     perf: bool,
     database: Option<&str>,
     auth: bool,
+    redis_replicas: usize,
 ) -> anyhow::Result<ExitCode> {
     let profile = if perf { "perf" } else { "debug" };
     let databases = database.map(ServerDatabases::for_url).transpose()?;
@@ -44,7 +45,7 @@ pub async fn run(
     let mut signals = Signals::install()?;
     redis::ensure_redis_server()?;
     let started: Vec<&'static Service> = SERVICES.iter().filter(|s| s.started).collect();
-    if let Some(busy) = busy_port(&started) {
+    if let Some(busy) = busy_port(&started, REDIS_MASTERS * (1 + redis_replicas)) {
         eprintln!("{busy}");
         return Ok(ExitCode::FAILURE);
     }
@@ -77,9 +78,21 @@ pub async fn run(
         .with_context(|| format!("cannot create {}", logs_dir.display()))?;
     // start_in wipes node folders of an earlier run itself, so the cluster is always fresh.
     let redis_dir = state_dir.join("redis");
-    println!("starting a {REDIS_MASTERS}-master Redis Cluster on ports {REDIS_FIRST_PORT}..");
+    let replicas = match redis_replicas {
+        0 => String::new(),
+        1 => " with a replica each".to_owned(),
+        n => format!(" with {n} replicas each"),
+    };
+    println!(
+        "starting a {REDIS_MASTERS}-master Redis Cluster{replicas} on ports {REDIS_FIRST_PORT}.."
+    );
     let cluster = tokio::select! {
-        cluster = RedisCluster::start_in(&redis_dir, REDIS_FIRST_PORT, REDIS_MASTERS, 0) => {
+        cluster = RedisCluster::start_in(
+            &redis_dir,
+            REDIS_FIRST_PORT,
+            REDIS_MASTERS,
+            redis_replicas,
+        ) => {
             cluster.context("cannot start the Redis Cluster")?
         }
         name = signals.recv() => {
@@ -365,13 +378,14 @@ fn describe(status: ExitStatus) -> String {
     }
 }
 
-/// One line naming the first port `up` needs that something else holds.
-fn busy_port(services: &[&Service]) -> Option<String> {
+/// One line naming the first port `up` needs (the services', and those of `redis_nodes`
+/// cluster nodes) that something else holds.
+fn busy_port(services: &[&Service], redis_nodes: usize) -> Option<String> {
     let mut wanted: Vec<(u16, String)> = services
         .iter()
         .map(|s| (s.port, s.name.to_owned()))
         .collect();
-    for port in (REDIS_FIRST_PORT..).take(REDIS_MASTERS) {
+    for port in (REDIS_FIRST_PORT..).take(redis_nodes) {
         wanted.push((port, "a Redis Cluster node".to_owned()));
         wanted.push((port + REDIS_BUS_OFFSET, "a Redis Cluster bus".to_owned()));
     }

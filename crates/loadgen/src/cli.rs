@@ -24,6 +24,13 @@ scenarios:
            (--seed) among U (--users 20000); the follows are applied before the load, every
            timeline is filled to the cap, posts come from random authors; after the load, the
            same timeline writes as raw pipelined ZADDs per master, and the ratio
+           --kill-master-after S: S seconds into the load, crash the Redis master holding the
+           most follower timelines (SHUTDOWN NOW NOSAVE FORCE on a direct connection; refused
+           unless every master has a replica: `cargo xtask up --redis-replicas 1`; managed
+           services such as ElastiCache refuse SHUTDOWN: use their failover test API). Reports
+           the recovery: with t the acknowledgement of the first sampled post from which on
+           every sampled post reached all its timelines within 1 s, recovery = t - kill (none
+           if the run ends first); and lag p99 and max of the posts acknowledged in [kill, t]
   follow-storm
            --follows N follows of A authors by users drawn at random among U, sent by --clients
            callers as fast as post-service takes them; counts the follows fan-out applies (in
@@ -108,6 +115,7 @@ fn scenario_flags(kind: ScenarioKind) -> &'static [&'static [&'static str]] {
                 "--random-followers",
                 "--users",
                 "--seed",
+                "--kill-master-after",
             ],
             LOAD,
             TIMELINES,
@@ -157,6 +165,16 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
             apply_timelines(&mut fanout.timelines, &flags)?;
             fanout.sample_every = number_or(&flags, "--sample-every", fanout.sample_every, 1..)?;
             fanout.shape = fanout_shape(&flags)?;
+            if let Some(text) = value(&flags, "--kill-master-after") {
+                let seconds: u64 = number("--kill-master-after", text, 1..=86_400)?;
+                if seconds >= fanout.load.duration.as_secs() {
+                    return Err(usage(format!(
+                        "`--kill-master-after {seconds}` must be less than --duration ({})",
+                        fanout.load.duration.as_secs()
+                    )));
+                }
+                fanout.kill_master_after = Some(Duration::from_secs(seconds));
+            }
         }
         Scenario::Read(feed) | Scenario::Mixed(feed) => {
             apply_load(&mut feed.load, &flags)?;
@@ -617,6 +635,22 @@ mod tests {
         assert!(error("fanout --post-addr http://h:1/x").contains("not an address"));
         assert!(error("fanout --redis-url redis://h:1").contains("redis-cluster://"));
         assert!(error("fanout --connections 0").contains("out of range"));
+        assert!(error("fanout --duration 30 --kill-master-after 30").contains("less than"));
+        assert!(error("fanout --kill-master-after 0").contains("out of range"));
+        assert!(error("read --kill-master-after 5").contains("unknown option"));
+    }
+
+    #[test]
+    fn kill_master_after_is_a_point_of_the_load() {
+        let o = options("fanout --rate 200 --duration 30 --kill-master-after 10");
+        let Scenario::Fanout(f) = o.scenario else {
+            panic!()
+        };
+        assert_eq!(f.kill_master_after, Some(Duration::from_secs(10)));
+        let Scenario::Fanout(f) = options("fanout").scenario else {
+            panic!()
+        };
+        assert_eq!(f.kill_master_after, None);
     }
 
     #[test]

@@ -207,6 +207,9 @@ pub struct FanoutOptions {
     pub timelines: TimelineSettings,
     /// One acknowledged post in this many has its fan-out lag measured.
     pub sample_every: u64,
+    /// `--kill-master-after S`: this far into the load, crash the Redis master that holds
+    /// the most follower timelines (`SHUTDOWN NOW NOSAVE FORCE`), and measure the recovery.
+    pub kill_master_after: Option<Duration>,
 }
 
 impl Default for FanoutOptions {
@@ -223,6 +226,7 @@ impl Default for FanoutOptions {
             },
             timelines: TimelineSettings::default(),
             sample_every: 50,
+            kill_master_after: None,
         }
     }
 }

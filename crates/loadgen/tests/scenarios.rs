@@ -136,6 +136,7 @@ async fn every_scenario_runs_against_the_whole_stack() {
             ..TimelineSettings::default()
         },
         sample_every: 5,
+        kill_master_after: None,
     });
     let report = feedline_loadgen::run(options(&target, graph, dir, "graph"))
         .await
@@ -259,6 +260,7 @@ async fn random_followers_and_a_follow_storm_run_against_the_whole_stack() {
         },
         timelines: timelines(),
         sample_every: 4,
+        kill_master_after: None,
     });
     let report = feedline_loadgen::run(options(&target, random, dir, "random"))
         .await

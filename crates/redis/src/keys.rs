@@ -2,7 +2,7 @@
 //! the trim rule. fanout-service writes it; feed-read-service reads it (and rebuilds `tl:`).
 //! post-service keeps its per-user rate-limit counters here too (`rl:`).
 //!
-//! `{..}` is a cluster hash tag: a user's `tl:`, `ap:` and `fl:` keys share one slot, so the
+//! `{..}` is a cluster hash tag: a user's `tl:`, `ap:`, `ar:` and `fl:` keys share one slot, so the
 //! reads and writes an event makes for one author go to one node in one pipeline.
 
 use feedline_proto::post::v1::Post;
@@ -27,6 +27,16 @@ pub fn author_posts(author: i64) -> String {
 /// Set of `author`'s follower ids (decimal), plus [`SENTINEL`].
 pub fn followers(author: i64) -> String {
     format!("fl:{{{author}}}")
+}
+
+/// `author`'s recently deleted posts: sorted set of [`member`]s, all scored 0, so rank order is
+/// id order (oldest first) and a trim to the newest `cap` keeps the deletions most likely still
+/// in some timeline. A RetractPost adds to it; a RemoveFollow removes these members from the
+/// follower's timeline as well as those of [`author_posts`]: a post deleted after an unfollow
+/// whose writes were lost (a Redis failover) is no longer in `ap:`, and the replayed unfollow
+/// must still take it out of the former follower's timeline.
+pub fn author_retracted(author: i64) -> String {
+    format!("ar:{{{author}}}")
 }
 
 /// Cached protobuf `Post`; the empty string is a deleted post's tombstone.

@@ -32,6 +32,11 @@ pub struct Config {
     /// `FEEDLINE_FANOUT_MAX_UNACKED`: events read from a stream and not yet answered, at most;
     /// beyond it the stream is not read (flow control pushes back on the relay) (default 10000).
     pub max_unacked: usize,
+    /// `FEEDLINE_FANOUT_REPLAY_ON_TOPOLOGY_CHANGE` (`true` or `false`, default true): whether a
+    /// settled change of the cluster's slot owners (a failover) asks a relay to replay the
+    /// retained outbox window. With false the change is only logged and the repair waits for
+    /// `ReplayOutbox`: for an operator whose window is too large to replay unasked.
+    pub replay_on_topology_change: bool,
 }
 
 impl Config {
@@ -57,6 +62,8 @@ impl Config {
         check_range("FEEDLINE_FANOUT_LANES", lanes, 1..=4096)?;
         let max_unacked = parse_or(env, "FEEDLINE_FANOUT_MAX_UNACKED", 10_000usize)?;
         check_range("FEEDLINE_FANOUT_MAX_UNACKED", max_unacked, 1..=1_000_000)?;
+        let replay_on_topology_change =
+            parse_or(env, "FEEDLINE_FANOUT_REPLAY_ON_TOPOLOGY_CHANGE", true)?;
         Ok(Self {
             server: ServerConfig::from_env(env, DEFAULT_PORT)?,
             redis_url: shared.redis_url,
@@ -71,6 +78,7 @@ impl Config {
             },
             lanes,
             max_unacked,
+            replay_on_topology_change,
         })
     }
 }
@@ -118,5 +126,27 @@ mod tests {
             Config::from_env(&env).unwrap_err().variable,
             "FEEDLINE_BACKFILL_POSTS"
         );
+    }
+
+    #[test]
+    fn replay_on_topology_change_is_a_bool() {
+        let read = |value: &str| {
+            let env: Env = [(
+                "FEEDLINE_FANOUT_REPLAY_ON_TOPOLOGY_CHANGE".to_owned(),
+                value.to_owned(),
+            )]
+            .into();
+            Config::from_env(&env)
+        };
+        assert!(
+            Config::from_env(&Env::new())
+                .unwrap()
+                .replay_on_topology_change
+        );
+        assert!(!read("false").unwrap().replay_on_topology_change);
+        assert!(read("true").unwrap().replay_on_topology_change);
+        let error = read("no").unwrap_err();
+        assert_eq!(error.variable, "FEEDLINE_FANOUT_REPLAY_ON_TOPOLOGY_CHANGE");
+        assert_eq!(error.value, "no");
     }
 }

@@ -61,6 +61,7 @@ pub async fn run(
             state.clone(),
             config.timelines.clone(),
             config.server.credential.clone(),
+            config.replay_on_topology_change,
         ),
         Timelines::ping,
     ));
@@ -78,14 +79,20 @@ pub async fn run(
 }
 
 /// What [`feedline_redis::maintain`] does once the cluster is connected: builds the timelines
-/// on it and on post-service, and hands them to the API.
+/// on it and on post-service, hands them to the API, and starts the topology watcher (which
+/// asks for replays when `replay_on_topology_change`).
 fn install_timelines(
     state: Arc<AppState>,
     config: TimelineConfig,
     credential: Credential,
+    replay_on_topology_change: bool,
 ) -> impl FnOnce(fred::prelude::Client, Channel) -> Timelines {
     move |client, channel| {
-        tokio::spawn(topology::watch(client.clone(), state.clone()));
+        tokio::spawn(topology::watch(
+            client.clone(),
+            state.clone(),
+            replay_on_topology_change,
+        ));
         let source = Arc::new(PostServiceSource::new(channel, &credential));
         let timelines = Timelines::new(client, source, config);
         state.set_timelines(timelines.clone());

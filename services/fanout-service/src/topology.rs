@@ -15,6 +15,7 @@ use fred::prelude::{ClusterInterface as _, EventInterface as _};
 use fred::types::cluster::ClusterRouting;
 
 use crate::api::AppState;
+use crate::api::replay::ReplayBroker;
 
 /// How often the routing table is read.
 const EVERY: Duration = Duration::from_millis(500);
@@ -78,22 +79,16 @@ impl Detector {
 }
 
 /// Watches `client`'s view of the cluster until `shutdown`, posting a replay request on each
-/// settled change.
-pub async fn watch(client: fred::prelude::Client, state: Arc<AppState>) {
+/// settled change when `replay` (`FEEDLINE_FANOUT_REPLAY_ON_TOPOLOGY_CHANGE`) is on, and only
+/// warning of it when off.
+pub async fn watch(client: fred::prelude::Client, state: Arc<AppState>, replay: bool) {
     let mut changes = client.cluster_change_rx();
     let mut detector = Detector::default();
     loop {
         if let Some(routing) = client.cached_cluster_state()
             && detector.observe(layout(&routing))
         {
-            tracing::warn!(
-                primaries = routing.unique_primary_nodes().len(),
-                "redis cluster topology changed; asking for a replay of the outbox window"
-            );
-            state.replays.post(ReplayRequest {
-                since: None,
-                reason: "topology change".into(),
-            });
+            settled_change(&state.replays, replay, routing.unique_primary_nodes().len());
         }
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
@@ -101,6 +96,27 @@ pub async fn watch(client: fred::prelude::Client, state: Arc<AppState>) {
             _ = changes.recv() => {}
         }
     }
+}
+
+/// What a settled change does: a replay request for the next relay, or with `replay` off only
+/// a warning, so that the operator knows a repair is theirs to ask for.
+fn settled_change(replays: &ReplayBroker, replay: bool, primaries: usize) {
+    if !replay {
+        tracing::warn!(
+            primaries,
+            "redis cluster topology changed; not replaying: \
+             FEEDLINE_FANOUT_REPLAY_ON_TOPOLOGY_CHANGE=false; call ReplayOutbox"
+        );
+        return;
+    }
+    tracing::warn!(
+        primaries,
+        "redis cluster topology changed; asking for a replay of the outbox window"
+    );
+    replays.post(ReplayRequest {
+        since: None,
+        reason: "topology change".into(),
+    });
 }
 
 #[cfg(test)]
@@ -146,5 +162,14 @@ mod tests {
         assert!(!detector.observe(shards("d:4")), "the count starts again");
         assert!(!detector.observe(shards("d:4")));
         assert!(detector.observe(shards("d:4")));
+    }
+
+    #[test]
+    fn a_change_asks_for_a_replay_only_when_replays_are_on() {
+        let replays = ReplayBroker::default();
+        settled_change(&replays, false, 3);
+        assert!(!replays.is_pending(), "off: only a warning");
+        settled_change(&replays, true, 3);
+        assert!(replays.is_pending(), "on: a request waits for a relay");
     }
 }

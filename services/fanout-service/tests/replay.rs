@@ -28,12 +28,17 @@ async fn a_replay_repairs_lost_writes_and_keeps_unfollows_and_deletes() {
     // [deliver, retract]: a post that must stay out.
     let gone = stack.post(alice, "deleted").await;
     stack.delete(&gone).await;
-    // [follow, deliver, unfollow]: carol must end with none of bob's posts.
+    // [follow, deliver, deliver, unfollow, retract]: carol must end with none of bob's posts,
+    // including the one deleted after she unfollowed (it has left bob's list by then).
     stack.follow(carol, bob).await;
     let bobs = stack.post(bob, "by bob").await.post_id;
-    stack.wait_for_timeline(carol, &[bobs], DEADLINE).await;
+    let bobs_deleted = stack.post(bob, "by bob, deleted later").await;
+    stack
+        .wait_for_timeline(carol, &[bobs_deleted.post_id, bobs], DEADLINE)
+        .await;
     stack.unfollow(carol, bob).await;
     stack.wait_for_timeline(carol, &[], DEADLINE).await;
+    stack.delete(&bobs_deleted).await;
     let expected: Vec<i64> = posts.iter().rev().copied().collect();
     for fan in &fans {
         stack.wait_for_timeline(*fan, &expected, DEADLINE).await;
@@ -62,7 +67,10 @@ async fn a_replay_repairs_lost_writes_and_keeps_unfollows_and_deletes() {
             None,
             false,
             false,
-            (1.0, feedline_redis::keys::member(bobs).as_str()),
+            vec![
+                (1.0, feedline_redis::keys::member(bobs)),
+                (2.0, feedline_redis::keys::member(bobs_deleted.post_id)),
+            ],
         )
         .await
         .unwrap();

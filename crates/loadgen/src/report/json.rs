@@ -37,6 +37,11 @@
 //! | `fanout.raw.{writes,masters,writes_per_s}` | `--random-followers`: after the load, `timeline_writes` single-member ZADDs of new members into the same timelines (filled to the cap), one `redis-cli --pipe` per master, all at once |
 //! | `fanout.raw.ratio` | `fanout.timeline_writes_per_s` / `fanout.raw.writes_per_s` |
 //! | `fanout.raw.arrival.{writes_per_s,ratio}` | the same writes again, in the order the posts were acknowledged (each post to all its followers) instead of timeline by timeline; the ratio as above |
+//! | `fanout.failover.{node,timelines,of_timelines}` | `--kill-master-after`: the master killed (`host:port`) and the run's follower timelines it held, of all |
+//! | `fanout.failover.kill_s` | seconds from the start of the load to the kill (null: the load ended first) |
+//! | `fanout.failover.recovery_s` | from the kill to t, the acknowledgement of the first sampled post from which on every sampled post reached all its timelines within 1 s (an unseen one counts as over); null: not by the end of the load |
+//! | `fanout.failover.window.{samples,unseen,p99_ms,max_ms}` | the sampled posts acknowledged in [kill, t]: how many, never seen everywhere, lag p99 and max |
+//! | `fanout.failover.over_target` | sampled posts acknowledged after the kill with a lag over 1 s (or unseen) |
 //! | `follows.{planned,accepted}` | `follow-storm` and `fanout --random-followers`: follows in the graph; Follow calls answered OK (refused ones are sent again until accepted) |
 //! | `follows.storm_ms`, `follows.accepted_per_s` | from the first Follow to the last answer; `accepted` over it |
 //! | `follows.latency_ms.{avg,p50,p95,p99,max}`, `follows.error_kinds` | the Follow calls, as `latency_ms` and `error_kinds` |
@@ -174,6 +179,23 @@ pub fn to_json(report: &Report) -> Value {
             "entries_checked": f.completeness.checked,
             "missing": f.completeness.missing,
         });
+        if let Some(failover) = &f.failover {
+            let r = &failover.recovery;
+            out["fanout"]["failover"] = json!({
+                "node": failover.node,
+                "timelines": failover.timelines,
+                "of_timelines": failover.of_timelines,
+                "kill_s": failover.kill_s,
+                "recovery_s": r.after_s,
+                "window": {
+                    "samples": r.window_samples,
+                    "unseen": r.window_unseen,
+                    "p99_ms": r.window_p99_ms,
+                    "max_ms": r.window_max_ms,
+                },
+                "over_target": r.over_target,
+            });
+        }
         if let Some(raw) = &f.raw {
             out["fanout"]["raw"] = json!({
                 "writes": raw.writes,

@@ -67,6 +67,23 @@ pub struct FanoutFigures {
     pub completeness: Completeness,
     /// `--random-followers`: the same writes as raw pipelined ZADDs, after the load.
     pub raw: Option<RawFigures>,
+    /// `--kill-master-after`: the master killed and the recovery of the lag.
+    pub failover: Option<FailoverFigures>,
+}
+
+/// A Redis master crashed in the middle of the load (`fanout --kill-master-after`), and how
+/// long fan-out lag took to be back under 1 s.
+#[derive(Clone, Debug, Default)]
+pub struct FailoverFigures {
+    /// `host:port` of the master killed.
+    pub node: String,
+    /// Follower timelines of the run on that master, of all of them.
+    pub timelines: u64,
+    pub of_timelines: u64,
+    /// Seconds from the start of the load to the kill; None: the load ended (Ctrl-C) first.
+    pub kill_s: Option<f64>,
+    /// See `timelines::recovery` for the definition.
+    pub recovery: crate::timelines::recovery::Recovery,
 }
 
 /// The raw baseline beside a fan-out run: as many single-member ZADDs into the same

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{FollowFigures, Report};
+use super::{FailoverFigures, FollowFigures, Report};
 use crate::stats::{Latency, Totals};
 
 const LABEL: usize = 26;
@@ -75,6 +75,58 @@ impl Section {
     fn detail(&mut self, label: &str, value: impl Into<String>) {
         self.row(format!("  {label}"), value);
     }
+}
+
+/// `--kill-master-after`: the master killed and the recovery of the lag.
+fn failover_section(f: &FailoverFigures) -> Section {
+    let mut s = Section::new(Some("redis failover"));
+    s.row(
+        "master killed",
+        format!(
+            "{} (holding {} of {} follower timelines)",
+            f.node,
+            count(f.timelines as f64),
+            count(f.of_timelines as f64)
+        ),
+    );
+    let Some(kill_s) = f.kill_s else {
+        s.row("killed at", "not killed: the load ended first");
+        return s;
+    };
+    s.row(
+        "killed at",
+        format!("{kill_s:.2} s into the load (SHUTDOWN NOW NOSAVE FORCE)"),
+    );
+    let r = &f.recovery;
+    s.row(
+        "recovery",
+        r.after_s.map_or_else(
+            || "lag not back under 1 s by the end of the load".to_owned(),
+            |after| {
+                format!(
+                    "{after:.2} s (from the kill to the first sampled post from which on every \
+                     one reached all its timelines within 1 s)"
+                )
+            },
+        ),
+    );
+    let unseen = if r.window_unseen > 0 {
+        format!(", {} never seen everywhere", r.window_unseen)
+    } else {
+        String::new()
+    };
+    s.row(
+        "lag in the window",
+        format!(
+            "p99={}  max={}  ({} sampled posts acknowledged in [kill, kill + recovery], {} \
+             over 1 s after the kill{unseen})",
+            opt_ms(r.window_p99_ms),
+            opt_ms(r.window_max_ms),
+            count(r.window_samples as f64),
+            count(r.over_target as f64)
+        ),
+    );
+    s
 }
 
 /// Every figure of `report`, grouped.
@@ -211,6 +263,9 @@ pub fn sections(report: &Report) -> Vec<Section> {
             s.row("fan-out / raw arrival", format!("{:.2}", raw.arrival_ratio));
         }
         sections.push(s);
+        if let Some(failover) = &fanout.failover {
+            sections.push(failover_section(failover));
+        }
     }
     if let Some(follows) = &report.follows {
         sections.push(follow_section(follows));

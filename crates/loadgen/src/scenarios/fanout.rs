@@ -2,13 +2,15 @@
 //! posts in a closed or open loop, the lag of sampled posts, the drain after the load, and
 //! every timeline checked. `--random-followers` also waits until the follows are applied
 //! and fills every timeline to the cap before the load, and runs the raw ZADD baseline of
-//! the same writes after it.
+//! the same writes after it. `--kill-master-after` crashes a Redis master mid-load and
+//! reports the recovery of the lag (`failover`).
 
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow, bail};
 use serde_json::json;
 
+use super::failover::{self, Failover, Killed};
 use super::follow_storm::FollowPhase;
 use super::load::Measured;
 use super::measure::FanoutRun;
@@ -39,6 +41,9 @@ pub async fn run(options: &FanoutOptions, ctx: &Context<'_>) -> Result<Report> {
     }
     connect::check_health(&[ctx.post(), ctx.fanout()]).await?;
     let redis = connect::redis(&ctx.target().redis_url).await?;
+    if options.kill_master_after.is_some() {
+        failover::check_replicas(&redis).await?;
+    }
     let channels = connect::channels(ctx.post(), ctx.options.connections).await?;
     let threshold = options.timelines.celebrity_threshold;
     let mut notes = Vec::new();
@@ -98,6 +103,7 @@ pub async fn run(options: &FanoutOptions, ctx: &Context<'_>) -> Result<Report> {
     let setup_posts = measured.posts.len();
 
     eprintln!("load: {shape}");
+    let kill = arm(options, measured.redis(), &social, ctx)?;
     let open_loop = options.load.rate.is_some();
     let authors = social.clone();
     let load = post_load(
@@ -113,11 +119,34 @@ pub async fn run(options: &FanoutOptions, ctx: &Context<'_>) -> Result<Report> {
         },
     )
     .await;
+    let killed = disarm(kill).await?;
 
-    let fanout = measured
+    let mut fanout = measured
         .finish(&load, setup_posts, options.timelines.cap, false)
         .await?;
+    fanout.failover = killed.map(|k| k.figures(load.started, &fanout.lag));
     Ok(report(options, ctx, load, fanout, shape, notes))
+}
+
+/// `--kill-master-after`: the kill armed at the start of the load.
+fn arm(
+    options: &FanoutOptions,
+    redis: &fred::prelude::Client,
+    social: &social::Social,
+    ctx: &Context<'_>,
+) -> Result<Option<Failover>> {
+    options
+        .kill_master_after
+        .map(|after| Failover::arm(redis, social, after, ctx.stop.clone()))
+        .transpose()
+}
+
+/// After the load: the kill, if one was armed (it is called off if it has not happened).
+async fn disarm(kill: Option<Failover>) -> Result<Option<Killed>> {
+    match kill {
+        Some(kill) => Ok(Some(kill.finish().await?)),
+        None => Ok(None),
+    }
 }
 
 /// `--random-followers`: the graph made and its follows applied, timelines full, posts by
@@ -145,6 +174,9 @@ async fn run_random(
     );
     eprintln!("setting up (run {}): {shape}", ctx.run_id);
     let world = random::setup(plan, &options.timelines, options.sample_every, ctx).await?;
+    if options.kill_master_after.is_some() {
+        failover::check_replicas(world.redis()).await?;
+    }
     let follows = FollowPhase::start(&world, plan, FOLLOW_CLIENTS, ctx)
         .await?
         .finish(world.redis(), &world.social)
@@ -168,11 +200,14 @@ async fn run_random(
     eprintln!("backfills placed in {:.1} s", took.as_secs_f64());
 
     eprintln!("load: {shape}");
+    let kill = arm(options, world.redis(), &world.social, ctx)?;
     let load = random::post_at_random(&world, &options.load, ctx, seed).await;
-    let fanout = world
+    let killed = disarm(kill).await?;
+    let mut fanout = world
         .measured
         .finish(&load, world.setup_posts, options.timelines.cap, true)
         .await?;
+    fanout.failover = killed.map(|k| k.figures(load.started, &fanout.lag));
     let mut report = report(options, ctx, load, fanout, shape, Vec::new());
     report
         .options
@@ -199,6 +234,10 @@ fn report(
         ("timeline_cap", json!(options.timelines.cap)),
         ("sample_every", json!(options.sample_every)),
         ("connections", json!(ctx.options.connections)),
+        (
+            "kill_master_after_s",
+            json!(options.kill_master_after.map(|d| d.as_secs())),
+        ),
     ]);
     match options.shape {
         Shape::Fixed { authors, followers } => {

@@ -1,7 +1,9 @@
 //! The scenarios, one file each, and what they share: posting (`posting`), the load phase
-//! (`load`), the fan-out measurements (`measure`) and the random-followers world of
-//! `fanout --random-followers` and `follow-storm` (`random`).
+//! (`load`), the fan-out measurements (`measure`), the random-followers world of
+//! `fanout --random-followers` and `follow-storm` (`random`), and the Redis master killed
+//! mid-load by `fanout --kill-master-after` (`failover`).
 
+pub mod failover;
 pub mod fanout;
 pub mod follow_storm;
 pub mod load;

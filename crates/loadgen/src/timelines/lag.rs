@@ -6,6 +6,11 @@
 //! holds `cap` newer posts (other authors' lanes ran ahead) is trimmed at once. So sampling
 //! ends when the drain is over (everything is delivered by then): what is still pending after
 //! one last round is counted as unseen, not as a lag.
+//!
+//! A round that fails (a Redis master killed on purpose, `--kill-master-after`: the client
+//! holds every command while it reconnects) is tried again; the sampler fails only when
+//! rounds keep failing for 60 s. Meanwhile nothing is seen, so the lags of that time include
+//! the watcher's own reconnect, as fan-out's own writes wait for theirs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +30,8 @@ use crate::stats::Histogram;
 
 /// A sample not everywhere after this long is given up (counted as unseen).
 const GIVE_UP: Duration = Duration::from_secs(300);
+/// How long rounds may keep failing before the sampler fails.
+const FAILING_LIMIT: Duration = Duration::from_secs(60);
 
 /// The lags measured.
 #[derive(Clone, Debug, Default)]
@@ -36,6 +43,10 @@ pub struct LagOutcome {
     pub skipped: u64,
     /// Each measured sample: when it was acknowledged, and its lag.
     pub points: Vec<(Instant, Duration)>,
+    /// When each unseen sample was acknowledged.
+    pub unseen_points: Vec<Instant>,
+    /// Rounds that failed and were tried again.
+    pub failed_rounds: u64,
 }
 
 /// Measures the samples arriving on `samples` until the channel closes and every pending
@@ -55,6 +66,7 @@ pub fn spawn(
         let mut acked: Vec<Instant> = Vec::new();
         let mut closed = false;
         let mut wait = POLL;
+        let mut failing_since: Option<Instant> = None;
         loop {
             tokio::time::sleep(wait).await;
             wait = POLL;
@@ -85,7 +97,28 @@ pub fn spawn(
                 }
                 continue;
             }
-            wait = pause(poll(&redis, &mut watches).await?);
+            match poll(&redis, &mut watches).await {
+                Ok(sent) => {
+                    wait = pause(sent);
+                    failing_since = None;
+                }
+                Err(error) => {
+                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > FAILING_LIMIT {
+                        return Err(error.context(format!(
+                            "watching the timelines failed for {} s",
+                            FAILING_LIMIT.as_secs()
+                        )));
+                    }
+                    if outcome.failed_rounds == 0 {
+                        eprintln!("lag sampler: a round failed, trying again: {error:#}");
+                    }
+                    outcome.failed_rounds += 1;
+                    if !last_round {
+                        continue;
+                    }
+                }
+            }
             let now = Instant::now();
             let mut i = 0;
             while i < watches.len() {
@@ -96,6 +129,7 @@ pub fn spawn(
                     true
                 } else if last_round || now.duration_since(acked[i]) > GIVE_UP {
                     outcome.unseen += 1;
+                    outcome.unseen_points.push(acked[i]);
                     true
                 } else {
                     false

@@ -1,5 +1,6 @@
 //! Failing a cluster over on purpose: SIGKILL a master, wait for its replica's promotion, and
-//! bring the old node back as a replica.
+//! bring the old node back as a replica; and pause a replica first, so that the failover
+//! certainly loses what the master acknowledged meanwhile.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,8 +15,11 @@ use crate::eventually;
 /// `<id> <ip:port@bus[,host]> <flags> <master> <ping> <pong> <epoch> <link> [slots..]`.
 #[derive(Debug)]
 struct NodeLine {
+    id: String,
     addr: SocketAddr,
     flags: Vec<String>,
+    /// The id of the master this node replicates; None for a master (`-`).
+    master: Option<String>,
     owns_slots: bool,
 }
 
@@ -38,12 +42,37 @@ fn parse_nodes(reply: &str) -> Vec<NodeLine> {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let addr = fields.get(1)?.split('@').next()?.parse().ok()?;
             Some(NodeLine {
+                id: (*fields.first()?).to_owned(),
                 addr,
                 flags: fields.get(2)?.split(',').map(str::to_owned).collect(),
+                master: fields
+                    .get(3)
+                    .filter(|m| **m != "-")
+                    .map(|m| (*m).to_owned()),
                 owns_slots: fields.len() > 8,
             })
         })
         .collect()
+}
+
+/// The first replica of `master` in a `CLUSTER NODES` reply, not failing.
+fn replica_in(table: &[NodeLine], master: SocketAddr) -> Option<SocketAddr> {
+    let id = &table.iter().find(|n| n.addr == master)?.id;
+    table
+        .iter()
+        .find(|n| n.has("slave") && n.master.as_ref() == Some(id) && !n.failing())
+        .map(|n| n.addr)
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to `pid` by shelling out to `kill` (libc is not a
+/// dependency).
+fn signal(pid: u32, signal: &str) -> Result<()> {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .context("running kill")?;
+    ensure!(status.success(), "kill -{signal} {pid}: {status}");
+    Ok(())
 }
 
 impl RedisCluster {
@@ -133,6 +162,54 @@ impl RedisCluster {
             || self.rejoined(addr, &others),
         )
         .await
+    }
+
+    /// The replica of `master` (the first one, if it has several), as `master` lists it in
+    /// `CLUSTER NODES`.
+    pub async fn replica_of(&self, master: SocketAddr) -> Result<SocketAddr> {
+        let port = master.port().to_string();
+        let table = parse_nodes(&self.cli(&["-p", &port, "CLUSTER", "NODES"]).await?);
+        replica_in(&table, master).with_context(|| format!("{master} has no healthy replica"))
+    }
+
+    /// SIGSTOPs the node at `addr`: it answers nothing, reads nothing, until
+    /// [`RedisCluster::resume_node`]. Paused for less than `cluster-node-timeout` (2 s), no
+    /// other node marks it failing. Pausing a replica alone loses nothing: what its master
+    /// writes meanwhile waits in the loopback socket's buffers (megabytes) and is read on
+    /// resume, even if the master died in between; [`RedisCluster::cut_replicas`] makes the
+    /// loss certain. A node still paused when the cluster stops is killed all the same.
+    pub fn pause_node(&self, addr: SocketAddr) -> Result<()> {
+        signal(self.pid(addr)?, "STOP")
+    }
+
+    /// SIGCONTs a node paused by [`RedisCluster::pause_node`].
+    pub fn resume_node(&self, addr: SocketAddr) -> Result<()> {
+        signal(self.pid(addr)?, "CONT")
+    }
+
+    /// Closes `master`'s connections to its replicas (`CLIENT KILL TYPE replica`), dropping
+    /// what it has not sent them. A running replica reconnects within a second and catches up
+    /// from the backlog; a paused one cannot, so everything `master` acknowledges until the
+    /// replica resumes exists on `master` alone, and a SIGKILL of `master` before then loses
+    /// it for certain. Returns how many connections were closed.
+    pub async fn cut_replicas(&self, master: SocketAddr) -> Result<usize> {
+        let port = master.port().to_string();
+        let closed = self
+            .cli(&["-p", &port, "CLIENT", "KILL", "TYPE", "replica"])
+            .await?;
+        closed
+            .trim()
+            .parse()
+            .with_context(|| format!("CLIENT KILL answered {closed:?}"))
+    }
+
+    /// The pid of the running node at `addr`.
+    fn pid(&self, addr: SocketAddr) -> Result<u32> {
+        let index = self
+            .node_index(addr)?
+            .with_context(|| format!("{addr} is not running"))?;
+        let child = self.children[index].as_ref();
+        child.map(std::process::Child::id).context("no child")
     }
 
     /// Some(index in `addrs`) for a running node, None for a killed one; Err if unknown.
@@ -230,5 +307,22 @@ mod tests {
         assert!(nodes[1].failing() && !nodes[1].owns_slots);
         assert!(nodes[2].has("master") && nodes[2].owns_slots && !nodes[2].failing());
         assert_eq!(nodes[2].addr.port(), 30003);
+        assert_eq!(nodes[0].master.as_deref(), Some("e7d1"));
+        assert_eq!(nodes[2].master, None);
+    }
+
+    #[test]
+    fn finds_a_masters_healthy_replica() {
+        let reply = "\
+e7d1 127.0.0.1:30001@40001 master - 0 1426238317239 1 connected 0-5460
+07c3 127.0.0.1:30004@40004 slave,fail e7d1 0 1426238317239 4 connected
+08c3 127.0.0.1:30005@40005 slave e7d1 0 1426238317239 4 connected
+292f 127.0.0.1:30003@40003 myself,master - 0 1426238318243 3 connected 5461-16383
+";
+        let table = parse_nodes(reply);
+        let port = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        assert_eq!(replica_in(&table, port(30001)), Some(port(30005)));
+        assert_eq!(replica_in(&table, port(30003)), None);
+        assert_eq!(replica_in(&table, port(30009)), None);
     }
 }

@@ -161,8 +161,8 @@ impl Timelines {
         ))
     }
 
-    /// Applies a RemoveFollow: unindex the edge, remove every post of the followee's list from
-    /// the follower's timeline.
+    /// Applies a RemoveFollow: unindex the edge, remove every post of the followee's list, and
+    /// of the followee's recent deletions (`ar:`), from the follower's timeline.
     #[tracing::instrument(skip_all, fields(follower = event.follower_id, followee = event.followee_id))]
     pub(super) async fn remove_follow(
         &self,
@@ -191,13 +191,28 @@ impl Timelines {
                 false,
             )
             .await?;
+        let () = pipeline
+            .zrange(
+                keys::author_retracted(followee),
+                0,
+                -1,
+                None,
+                false,
+                None,
+                false,
+            )
+            .await?;
         let replies: Vec<Value> = pipeline.all().await?;
-        applied.commands += 4;
+        applied.commands += 5;
         let mut replies = replies.into_iter();
         let _removed = replies.next();
         let followers_built = replies.next().is_some_and(|r| sentinel_present(&r));
         let posts_built = replies.next().is_some_and(|r| sentinel_present(&r));
         let all_posts = replies.next().unwrap_or(Value::Null);
+        let deleted: Vec<String> = match replies.next() {
+            None | Some(Value::Null) => Vec::new(),
+            Some(value) => value.convert()?,
+        };
 
         if !followers_built {
             // The edge is already gone at the source, so the rebuilt index leaves it out.
@@ -210,6 +225,9 @@ impl Timelines {
             entries.into_iter().map(|(_, member)| member).collect()
         };
         members.retain(|member| member != keys::SENTINEL);
+        // Deleted posts too: one deleted after this unfollow's writes were lost (a failover)
+        // left `ap:` before this replayed unfollow could list it.
+        members.extend(deleted);
         if members.is_empty() {
             return Ok(applied);
         }

@@ -1,5 +1,5 @@
-//! RetractPost: tombstone the cached post, then take it out of the author's list and out of
-//! every follower's timeline.
+//! RetractPost: tombstone the cached post, then move it from the author's list to the author's
+//! recent deletions and take it out of every follower's timeline.
 
 use feedline_proto::fanout::v1::RetractPost;
 use fred::interfaces::{KeysInterface as _, SetsInterface as _, SortedSetsInterface as _};
@@ -30,12 +30,20 @@ impl Timelines {
 
         let pipeline = self.inner.redis.pipeline();
         let () = pipeline.zrem(keys::author_posts(author), &member).await?;
+        // Remembered for a later (or replayed) unfollow: see `keys::author_retracted`.
+        let retracted = keys::author_retracted(author);
+        let () = pipeline
+            .zadd(&retracted, None, None, false, false, (0.0, member.as_str()))
+            .await?;
+        let () = pipeline
+            .zremrangebyrank(&retracted, 0, -(self.retracted_cap() + 1))
+            .await?;
         let () = pipeline
             .sismember(keys::followers(author), keys::SENTINEL)
             .await?;
         let () = pipeline.smembers(keys::followers(author)).await?;
         let mut replies: Vec<Value> = pipeline.all().await?;
-        applied.commands += 3;
+        applied.commands += 5;
         let members: Vec<String> = replies.pop().unwrap_or(Value::Null).convert()?;
         let built = replies.pop().is_some_and(|reply| sentinel_present(&reply));
         let followers = if built {
@@ -53,6 +61,11 @@ impl Timelines {
             .collect();
         self.write_timelines(writes, &mut applied).await?;
         Ok(applied)
+    }
+
+    /// How many deletions `ar:{A}` keeps: as many as a timeline holds entries.
+    pub(super) fn retracted_cap(&self) -> i64 {
+        i64::try_from(self.inner.config.timeline_cap).unwrap_or(i64::MAX)
     }
 
     /// `SET pc:{P} "" EX ttl`, overwriting the cached post: the empty string means deleted.
