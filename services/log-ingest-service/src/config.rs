@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use feedline_service_kit::config::{check_range, millis_or, parse_or};
 use feedline_service_kit::database::database_url;
-use feedline_service_kit::ids::MAX_NODE_ID;
+use feedline_service_kit::ids::LeaseSettings;
 use feedline_service_kit::{ConfigError, Env, ServerConfig};
 
 use crate::pipeline::{FaultPlan, PipelineConfig};
@@ -23,8 +23,10 @@ pub struct Config {
     /// `FEEDLINE_DB_MAX_CONNECTIONS`: pool size (default 10, the seed's pool). The writer pool
     /// leaves one connection for queries and key lookups.
     pub db_max_connections: u32,
-    /// `FEEDLINE_NODE_ID`: 0 to 1023, distinct per replica; part of every record id (default 0).
-    pub node_id: u16,
+    /// The node-id lease of the id generator: `FEEDLINE_NODE_ID` (a pinned id, still leased;
+    /// unset leases the lowest free one), `FEEDLINE_NODE_LEASE_TTL_SECS`,
+    /// `FEEDLINE_NODE_CLOCK_WAIT_MS`.
+    pub node_lease: LeaseSettings,
     /// `FEEDLINE_ADMIN_TOKEN`: when set, the admin RPCs (CreateApp and the key RPCs) require
     /// it in `x-admin-token`. With it unset and bearer tokens off, they are refused.
     pub admin_token: Option<String>,
@@ -42,8 +44,7 @@ impl Config {
         let database_url = database_url(env, "sqlite://feedline-logs.db?mode=rwc")?;
         let db_max_connections = parse_or(env, "FEEDLINE_DB_MAX_CONNECTIONS", 10u32)?;
         check_range("FEEDLINE_DB_MAX_CONNECTIONS", db_max_connections, 2..=1000)?;
-        let node_id = parse_or(env, "FEEDLINE_NODE_ID", 0u16)?;
-        check_range("FEEDLINE_NODE_ID", node_id, 0..=MAX_NODE_ID)?;
+        let node_lease = LeaseSettings::from_env(env)?;
         let admin_token: String = parse_or(env, "FEEDLINE_ADMIN_TOKEN", String::new())?;
 
         // One connection stays free for queries and key lookups, so reads never starve.
@@ -67,7 +68,7 @@ impl Config {
             server: ServerConfig::from_env(env, DEFAULT_PORT)?,
             database_url,
             db_max_connections,
-            node_id,
+            node_lease,
             admin_token: (!admin_token.is_empty()).then_some(admin_token),
             app_key_cache_ttl: millis_or(
                 env,

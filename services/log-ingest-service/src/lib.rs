@@ -17,10 +17,11 @@ pub mod record;
 pub mod store;
 pub mod validate;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use feedline_proto::logs::v1::log_service_server::{self, LogServiceServer};
+use feedline_service_kit::ids::{IdGenerator, LeaseError, NodeLease};
 use feedline_service_kit::{CancellationToken, Health, connect_with_backoff};
 use sea_orm::DbBackend;
 use tokio::net::TcpListener;
@@ -50,15 +51,21 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let health = Health::new(&[log_service_server::SERVICE_NAME]).await;
+    // Refuses until `maintain_database` leases a node id for it.
+    let ids = Arc::new(IdGenerator::new());
     let state = AppState::new(
         config.admin_token.clone(),
-        config.node_id,
+        ids.clone(),
         config.app_key_cache_ttl,
         shutdown.clone(),
     );
     // Closed only after the server has drained, so calls still waiting for a commit get it.
     let closing = CancellationToken::new();
+    // Set when the start cannot succeed (see `maintain_database`); `run` then fails.
+    let fatal = Arc::new(OnceLock::new());
     let database = tokio::spawn(maintain_database(
+        fatal.clone(),
+        ids,
         config.clone(),
         state.clone(),
         health.clone(),
@@ -87,8 +94,12 @@ pub async fn run(
     // What is left of the grace period (counted from SIGTERM) bounds the flush.
     let since = cancelled_at.await.map_or(Duration::ZERO, |at| at.elapsed());
     let left = config.server.shutdown_grace.saturating_sub(since);
+    let (leader, lease) = match database.await {
+        Ok(Some((leader, lease))) => (Some(leader), Some(lease)),
+        _ => (None, None),
+    };
     let flush = async {
-        if let Ok(Some(leader)) = database.await {
+        if let Some(leader) = leader {
             let _ = leader.await;
         }
     };
@@ -98,33 +109,61 @@ pub async fn run(
     {
         tracing::warn!("the pipeline did not drain within the grace period");
     }
+    // Every admitted record has its id: the node id is free for the next replica.
+    if let Some(lease) = lease {
+        lease.release().await;
+    }
     if let Ok(ready) = state.ready()
         && let Err(error) = ready.store.close().await
     {
         tracing::warn!(%error, "closing the database pool");
     }
+    if let Some(error) = fatal.get() {
+        anyhow::bail!("{error}");
+    }
     Ok(served?)
 }
 
-/// Connects and migrates (retrying with backoff until it works or shutdown), starts the
-/// pipeline, then keeps health in step with the database. Returns the pipeline's leader.
+/// Connects, migrates and leases a node id for `ids` (retrying with backoff until it works or
+/// shutdown), starts the pipeline, then keeps health in step with the database. Returns the
+/// pipeline's leader and the lease, which the caller releases once the pipeline is drained. A
+/// lease that retrying cannot win (the clock far behind the node's high-water mark, a pinned
+/// id held by a live replica) is put in `fatal` and stops the service.
 async fn maintain_database(
+    fatal: Arc<OnceLock<LeaseError>>,
+    ids: Arc<IdGenerator>,
     config: Config,
     state: Arc<AppState>,
     health: Health,
     shutdown: CancellationToken,
     closing: CancellationToken,
-) -> Option<JoinHandle<()>> {
+) -> Option<(JoinHandle<()>, NodeLease)> {
     let connect = || Store::connect(&config.database_url, config.db_max_connections);
     let store = connect_with_backoff("database", &shutdown, connect).await?;
     tracing::info!("database connected and migrated");
+    // A fatal error is an `Ok` to the backoff loop, so that it stops retrying.
+    let lease = || async {
+        match NodeLease::start(&config.database_url, &config.node_lease, ids.clone()).await {
+            Ok(lease) => Ok(Ok(lease)),
+            Err(LeaseError::Fatal(error)) => Ok(Err(LeaseError::Fatal(error))),
+            Err(error) => Err(error),
+        }
+    };
+    let lease = match connect_with_backoff("node id lease", &shutdown, lease).await? {
+        Ok(lease) => lease,
+        Err(error) => {
+            tracing::error!(%error, "cannot lease a node id for the id generator; stopping");
+            let _ = fatal.set(error);
+            shutdown.cancel();
+            return None;
+        }
+    };
     let mut pipeline_config = config.pipeline.clone();
     if store.backend() == DbBackend::Sqlite {
         // SQLite has one writer: more would only wait on its lock.
         pipeline_config.workers = 1;
     }
-    let (pipeline, leader) =
-        Pipeline::start(&pipeline_config, store.clone(), config.node_id, closing);
+    let (pipeline, leader) = Pipeline::start(&pipeline_config, store.clone(), ids, closing);
     state.set_ready(Ready {
         store: store.clone(),
         pipeline,
@@ -134,5 +173,5 @@ async fn maintain_database(
             store.ping().await.map_err(|e| e.to_string())
         })
         .await;
-    Some(leader)
+    Some((leader, lease))
 }

@@ -7,7 +7,7 @@ use feedline_service_kit::database::database_url;
 use feedline_service_kit::{ConfigError, Env, ServerConfig};
 
 pub use crate::admission::AdmissionConfig;
-use crate::ids::MAX_NODE_ID;
+use crate::ids::LeaseSettings;
 pub use crate::rate_limit::RateLimitConfig;
 pub use crate::relay::RelayConfig;
 
@@ -24,8 +24,10 @@ pub struct Config {
     pub database_url: String,
     /// `FEEDLINE_DB_MAX_CONNECTIONS`: pool size (default 10).
     pub db_max_connections: u32,
-    /// `FEEDLINE_NODE_ID`: 0 to 1023, distinct per replica; part of every id (default 0).
-    pub node_id: u16,
+    /// The node-id lease of the id generator: `FEEDLINE_NODE_ID` (a pinned id, still leased;
+    /// unset leases the lowest free one), `FEEDLINE_NODE_LEASE_TTL_SECS`,
+    /// `FEEDLINE_NODE_CLOCK_WAIT_MS`.
+    pub node_lease: LeaseSettings,
     /// The outbox relay; off when `FEEDLINE_FANOUT_URL` is empty.
     pub relay: RelayConfig,
     /// Bounds on the fan-out backlog past which writes are refused (with the relay on).
@@ -40,8 +42,7 @@ impl Config {
         let database_url = database_url(env, "sqlite://feedline.db?mode=rwc")?;
         let db_max_connections = parse_or(env, "FEEDLINE_DB_MAX_CONNECTIONS", 10u32)?;
         check_range("FEEDLINE_DB_MAX_CONNECTIONS", db_max_connections, 1..=1000)?;
-        let node_id = parse_or(env, "FEEDLINE_NODE_ID", 0u16)?;
-        check_range("FEEDLINE_NODE_ID", node_id, 0..=MAX_NODE_ID)?;
+        let node_lease = LeaseSettings::from_env(env)?;
         let endpoints: String = parse_or(env, "FEEDLINE_FANOUT_URL", String::new())?;
         let endpoints: Vec<String> = endpoints
             .split(',')
@@ -94,7 +95,7 @@ impl Config {
             rate_limits,
             database_url,
             db_max_connections,
-            node_id,
+            node_lease,
             relay: RelayConfig {
                 endpoints,
                 batch,

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use feedline_proto::graph::v1::graph_service_server::{self, GraphServiceServer};
 use feedline_proto::post::v1::post_service_server::{self, PostServiceServer};
+use feedline_service_kit::ids::LeaseError;
 use feedline_service_kit::{CancellationToken, Health, connect_with_backoff};
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
@@ -63,7 +64,10 @@ pub async fn run(
         async move { state.limiter().connect(&tls, &shutdown).await }
     });
 
+    // Set when the start cannot succeed (see `maintain_database`); `run` then fails.
+    let fatal = Arc::new(std::sync::OnceLock::new());
     let database = tokio::spawn(maintain_database(
+        fatal.clone(),
         config.clone(),
         state.clone(),
         health.clone(),
@@ -88,26 +92,41 @@ pub async fn run(
     {
         tracing::warn!(%error, "closing the database pool");
     }
+    if let Some(error) = fatal.get() {
+        anyhow::bail!("{error}");
+    }
     Ok(served?)
 }
 
-/// Connects and migrates (retrying with backoff until it works or shutdown), installs
-/// the store, then keeps health in step with the database's reachability.
+/// Connects, migrates and leases a node id (retrying with backoff until it works or
+/// shutdown), installs the store, then keeps health in step with the database's reachability.
+/// A lease that retrying cannot win (the clock far behind the node's high-water mark, a pinned
+/// id held by a live replica) is put in `fatal` and stops the service.
 async fn maintain_database(
+    fatal: Arc<std::sync::OnceLock<LeaseError>>,
     config: Config,
     state: Arc<AppState>,
     health: Health,
     shutdown: CancellationToken,
 ) {
-    let connect = || {
-        Store::connect(
-            &config.database_url,
-            config.db_max_connections,
-            config.node_id,
-        )
+    // A fatal error is an `Ok` to the backoff loop, so that it stops retrying.
+    let connect = || async {
+        let url = &config.database_url;
+        match Store::connect_leased(url, config.db_max_connections, &config.node_lease).await {
+            Ok(store) => Ok(Ok(store)),
+            Err(LeaseError::Fatal(error)) => Ok(Err(LeaseError::Fatal(error))),
+            Err(error) => Err(error),
+        }
     };
-    let Some(store) = connect_with_backoff("database", &shutdown, connect).await else {
-        return;
+    let store = match connect_with_backoff("database", &shutdown, connect).await {
+        Some(Ok(store)) => store,
+        Some(Err(error)) => {
+            tracing::error!(%error, "cannot lease a node id for the id generator; stopping");
+            let _ = fatal.set(error);
+            shutdown.cancel();
+            return;
+        }
+        None => return,
     };
     tracing::info!("database connected and migrated");
     state.set_store(store);

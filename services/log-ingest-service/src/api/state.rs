@@ -40,8 +40,9 @@ pub struct AppState {
     pub keys: KeyCache,
     /// The admin RPCs' token, if one is configured.
     pub admin_token: Option<String>,
-    /// Ids of new apps and keys.
-    pub ids: IdGenerator,
+    /// Ids of new apps, keys and records; refuses until `lib.rs` leases a node id for it, and
+    /// again whenever that lease is lost.
+    pub ids: Arc<IdGenerator>,
     /// Cancelled on SIGTERM: open IngestStreams stop reading, answer what they took, and end.
     pub shutdown: CancellationToken,
 }
@@ -51,7 +52,7 @@ impl AppState {
     /// `key_ttl`: how long what is known of an app key is trusted before it is looked up again.
     pub fn new(
         admin_token: Option<String>,
-        node_id: u16,
+        ids: Arc<IdGenerator>,
         key_ttl: Duration,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
@@ -59,7 +60,7 @@ impl AppState {
             ready: OnceLock::new(),
             keys: KeyCache::new(key_ttl),
             admin_token,
-            ids: IdGenerator::new(node_id),
+            ids,
             shutdown,
         })
     }

@@ -19,10 +19,10 @@ pub struct Issued {
 }
 
 /// A new key of `app_id`, and the row that stores it.
-fn issue(ids: &IdGenerator, app_id: i64) -> (KeyRow, Issued) {
+fn issue(ids: &IdGenerator, app_id: i64) -> Result<(KeyRow, Issued)> {
     let secret = new_key();
     let key = AppKey {
-        id: ids.next().0,
+        id: ids.next()?.0,
         app_id,
         create_unix_nano: now_nanos(),
         revoke_unix_nano: None,
@@ -31,17 +31,17 @@ fn issue(ids: &IdGenerator, app_id: i64) -> (KeyRow, Issued) {
         key: key.clone(),
         hash: hash_key(&secret),
     };
-    (row, Issued { key, secret })
+    Ok((row, Issued { key, secret }))
 }
 
 /// Registers app `name` with its first key; ALREADY_EXISTS when the name is taken.
 pub async fn create_app(store: &Store, ids: &IdGenerator, name: String) -> Result<(App, Issued)> {
     let app = App {
-        id: ids.next().0,
+        id: ids.next()?.0,
         name,
         create_unix_nano: now_nanos(),
     };
-    let (row, issued) = issue(ids, app.id);
+    let (row, issued) = issue(ids, app.id)?;
     store.create_app(&app, &row).await?;
     tracing::info!(app = %app.name, app_id = app.id, key_id = issued.key.id, "app created");
     Ok((app, issued))
@@ -50,7 +50,7 @@ pub async fn create_app(store: &Store, ids: &IdGenerator, name: String) -> Resul
 /// Issues another key of `app`; its other keys stay valid. NOT_FOUND for no such app.
 pub async fn rotate(store: &Store, ids: &IdGenerator, app: &AppRef) -> Result<Issued> {
     let app = find(store, app).await?;
-    let (row, issued) = issue(ids, app.id);
+    let (row, issued) = issue(ids, app.id)?;
     store.add_key(&row).await?;
     tracing::info!(app = %app.name, app_id = app.id, key_id = issued.key.id, "app key issued");
     Ok(issued)

@@ -8,6 +8,7 @@ use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_apps;
 mod m20261122_000002_create_log_records;
 mod m20261207_000003_create_app_keys;
+mod m20261207_000004_create_node_leases;
 
 /// Applies log-ingest-service's migrations in order.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_apps::Migration),
             Box::new(m20261122_000002_create_log_records::Migration),
             Box::new(m20261207_000003_create_app_keys::Migration),
+            Box::new(m20261207_000004_create_node_leases::Migration),
         ]
     }
 

@@ -16,7 +16,7 @@ mod writer;
 use std::sync::Arc;
 use std::time::Duration;
 
-use feedline_service_kit::ids::IdGenerator;
+use feedline_service_kit::ids::{IdError, IdGenerator};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -95,7 +95,7 @@ impl Pipeline {
     pub fn start(
         config: &PipelineConfig,
         store: Store,
-        node_id: u16,
+        ids: Arc<IdGenerator>,
         closing: CancellationToken,
     ) -> (Self, JoinHandle<()>) {
         // The budget bounds the channel's content already (a call holds at least one record).
@@ -120,7 +120,7 @@ impl Pipeline {
         let pipeline = Self {
             intake,
             admission: Admission::new(config.queue_records, config.queue_bytes),
-            ids: Arc::new(IdGenerator::new(node_id)),
+            ids,
         };
         (pipeline, leader)
     }
@@ -136,7 +136,7 @@ impl Pipeline {
                 retry_after: RETRY_AFTER_FULL,
             })?;
         for record in &mut records {
-            record.id = self.ids.next().0;
+            record.id = self.ids.next()?.0;
         }
         let (reply, answer) = oneshot::channel();
         let submission = Submission {
@@ -170,5 +170,12 @@ impl Pipeline {
     /// (records, bytes) admitted and not yet answered.
     pub fn queued(&self) -> (usize, usize) {
         self.admission.used()
+    }
+}
+
+impl From<IdError> for Error {
+    /// No id without a node-id lease: nothing of the call was taken; retryable.
+    fn from(error: IdError) -> Self {
+        Error::Unavailable(format!("no ids: {error}"))
     }
 }

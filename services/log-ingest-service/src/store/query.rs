@@ -6,7 +6,7 @@ use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait as _, LikeExpr, Order, Que
 
 use super::Store;
 use crate::error::Result;
-use crate::record::{NewRecord, StoredRecord};
+use crate::record::StoredRecord;
 use crate::validate::LogQuery;
 
 const COLUMNS: [&str; 10] = [
@@ -85,17 +85,7 @@ impl Store {
         let mut records = Vec::with_capacity(rows.len());
         for row in rows {
             records.push(StoredRecord {
-                record: NewRecord {
-                    id: row.try_get_by_index(0)?,
-                    app_id: row.try_get_by_index(1)?,
-                    time_unix_nano: row.try_get_by_index(2)?,
-                    level: row.try_get_by_index(3)?,
-                    service: row.try_get_by_index(4)?,
-                    message: row.try_get_by_index(5)?,
-                    attributes: row.try_get_by_index(6)?,
-                    trace_id: row.try_get_by_index(7)?,
-                    client_record_id: row.try_get_by_index(8)?,
-                },
+                record: super::write::decode_record(&row)?,
                 receive_unix_nano: row.try_get_by_index(9)?,
             });
         }

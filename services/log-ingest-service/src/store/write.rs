@@ -6,16 +6,22 @@
 //! client_record_id)` is unique, so a client's retry stores nothing twice either. The result
 //! says, per record, whether it is stored by this call (`true`) or was a duplicate of a record
 //! stored earlier (`false`), so the caller can answer `accepted` and `duplicates`.
+//!
+//! An id found stored already counts as this record only if the stored row holds this very
+//! record (same app and fields): ids never repeat while node ids are leased, but should one
+//! repeat, the batch fails instead of acknowledging a record that is not stored.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sea_orm::sqlx;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, RuntimeErr, Statement, TransactionTrait, Value};
+use sea_orm::{
+    ConnectionTrait, DbBackend, DbErr, QueryResult, RuntimeErr, Statement, TransactionTrait, Value,
+};
 
 use super::Store;
 use super::copy::Copied;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::record::NewRecord;
 
 /// Rows per multi-row INSERT on MySQL and SQLite: 10 parameters a row stays under SQLite's
@@ -32,6 +38,10 @@ const PG_INSERT: &str = "INSERT INTO log_records (id, app_id, time_unix_nano, le
 const COLUMNS: &str = "id, app_id, time_unix_nano, level, service, message, attributes, \
                        trace_id, client_record_id, receive_unix_nano";
 
+/// The columns that make a record what it is, in `NewRecord`'s order.
+const CONTENT: &str = "id, app_id, time_unix_nano, level, service, message, attributes, \
+                       trace_id, client_record_id";
+
 impl Store {
     /// Writes `records` in one transaction, received at `receive_unix_nano`. `retry` says an
     /// earlier attempt of this very batch may have committed: records whose id is already
@@ -44,7 +54,7 @@ impl Store {
         retry: bool,
     ) -> Result<Vec<bool>> {
         let ours: HashSet<i64> = if retry {
-            self.existing_ids(records.iter().map(|r| r.id)).await?
+            stored_equal(&self.db, self.backend(), records.iter()).await?
         } else {
             HashSet::new()
         };
@@ -61,17 +71,29 @@ impl Store {
             DbBackend::MySql => self.insert_mysql(&todo, receive_unix_nano).await?,
             _ => self.insert_sqlite(&todo, receive_unix_nano).await?,
         };
-        Ok(records
+        let stored: Vec<bool> = records
             .iter()
             .map(|r| ours.contains(&r.id) || inserted.contains(&r.id))
-            .collect())
+            .collect();
+        // Skipped without a client id to be a duplicate of: not stored at all.
+        if let Some((lost, _)) = records
+            .iter()
+            .zip(&stored)
+            .find(|(r, stored)| !**stored && r.client_record_id.is_none())
+        {
+            tracing::error!(id = lost.id, "a record was neither stored nor a duplicate");
+            return Err(Error::Internal(format!(
+                "record {} was not stored",
+                lost.id
+            )));
+        }
+        Ok(stored)
     }
 
     /// PostgreSQL: one INSERT of the whole batch from arrays (ten parameters however large the
     /// batch), skipping conflicts. Usually every row goes in, which the row count tells; only
-    /// when some did not are the stored ids read back (ids are fresh, so an id present now
-    /// was stored by this statement). RETURNING every id instead cost PostgreSQL, the
-    /// bottleneck here, work on every batch.
+    /// when some did not are the stored rows read back by id and compared with the batch's.
+    /// RETURNING every id instead cost PostgreSQL, the bottleneck here, work on every batch.
     async fn insert_postgres(&self, records: &[&NewRecord], received: i64) -> Result<HashSet<i64>> {
         if records.is_empty() {
             return Ok(HashSet::new());
@@ -119,10 +141,11 @@ impl Store {
         if done.rows_affected() == records.len() as u64 {
             return Ok(records.iter().map(|r| r.id).collect());
         }
-        self.existing_ids(records.iter().map(|r| r.id)).await
+        stored_equal(&self.db, DbBackend::Postgres, records.iter().copied()).await
     }
 
-    /// SQLite: multi-row INSERTs in one transaction, skipping conflicts, returning stored ids.
+    /// SQLite: multi-row INSERTs in one transaction, skipping conflicts, returning stored ids;
+    /// a skipped row's id is then looked up and counts only if it holds this very record.
     async fn insert_sqlite(&self, records: &[&NewRecord], received: i64) -> Result<HashSet<i64>> {
         let txn = self.db.begin().await?;
         let mut inserted = HashSet::with_capacity(records.len());
@@ -137,6 +160,12 @@ impl Store {
                 inserted.insert(row.try_get_by_index::<i64>(0)?);
             }
         }
+        let skipped = records
+            .iter()
+            .copied()
+            .filter(|r| !inserted.contains(&r.id));
+        let same = stored_equal(&txn, DbBackend::Sqlite, skipped).await?;
+        inserted.extend(same);
         txn.commit().await?;
         Ok(inserted)
     }
@@ -144,8 +173,9 @@ impl Store {
     /// MySQL has no INSERT ... RETURNING: the batch's client ids already stored are read first
     /// (inside the transaction), the rest inserted with conflicts ignored. Two batches racing
     /// on one client id store it once (the unique key makes the loser wait for the winner's
-    /// commit, then skip its row); which rows with a client id this transaction really stored is
-    /// read back by their ids, so the loser counts its row as a duplicate, not as accepted.
+    /// commit, then skip its row). ON DUPLICATE KEY hides which rows it skipped, so every row is
+    /// read back by its id and counts only if it holds this very record: the loser counts its
+    /// row as a duplicate, not as accepted, and an id stored with other content fails the batch.
     async fn insert_mysql(&self, records: &[&NewRecord], received: i64) -> Result<HashSet<i64>> {
         let txn = self.db.begin().await?;
         let with_ids: Vec<&NewRecord> = records
@@ -191,57 +221,74 @@ impl Store {
                 Statement::from_sql_and_values(DbBackend::MySql, sql, values(chunk, received));
             txn.execute_raw(stmt).await?;
         }
-        // Rows without a client id cannot conflict; the others are ours only if their id is.
-        let mut inserted: HashSet<i64> = HashSet::with_capacity(fresh.len());
-        let mut contested = Vec::new();
-        for r in &fresh {
-            match r.client_record_id {
-                Some(_) => contested.push(r.id),
-                None => {
-                    inserted.insert(r.id);
-                }
-            }
-        }
-        for chunk in contested.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT id FROM log_records WHERE id IN ({})",
-                vec!["?"; chunk.len()].join(", ")
-            );
-            let params = chunk.iter().map(|id| Value::BigInt(Some(*id)));
-            let stmt = Statement::from_sql_and_values(DbBackend::MySql, sql, params);
-            for row in txn.query_all_raw(stmt).await? {
-                inserted.insert(row.try_get_by_index::<i64>(0)?);
-            }
-        }
+        let inserted = stored_equal(&txn, DbBackend::MySql, fresh.iter().copied()).await?;
         txn.commit().await?;
         Ok(inserted)
     }
+}
 
-    /// Which of `ids` are stored already (a retry after an unknown outcome, or the rows a
-    /// PostgreSQL insert did not skip).
-    async fn existing_ids(&self, ids: impl Iterator<Item = i64>) -> Result<HashSet<i64>> {
-        let ids: Vec<i64> = ids.collect();
-        let mut found = HashSet::new();
-        let backend = self.backend();
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            let marks: Vec<String> = (1..=chunk.len())
-                .map(|i| match backend {
-                    DbBackend::Postgres => format!("${i}"),
-                    _ => "?".to_owned(),
-                })
-                .collect();
-            let sql = format!(
-                "SELECT id FROM log_records WHERE id IN ({})",
-                marks.join(", ")
-            );
-            let params = chunk.iter().map(|id| Value::BigInt(Some(*id)));
-            let stmt = Statement::from_sql_and_values(backend, sql, params);
-            for row in self.db.query_all_raw(stmt).await? {
-                found.insert(row.try_get_by_index::<i64>(0)?);
+/// Which of `records` are stored with exactly their content, by id. An id stored with other
+/// content is an error (logged): that record is not stored, and must not be acknowledged.
+async fn stored_equal<'r, C: ConnectionTrait>(
+    conn: &C,
+    backend: DbBackend,
+    records: impl Iterator<Item = &'r NewRecord>,
+) -> Result<HashSet<i64>> {
+    let wanted: HashMap<i64, &NewRecord> = records.map(|r| (r.id, r)).collect();
+    let ids: Vec<i64> = wanted.keys().copied().collect();
+    let mut same = HashSet::new();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let marks: Vec<String> = (1..=chunk.len())
+            .map(|i| match backend {
+                DbBackend::Postgres => format!("${i}"),
+                _ => "?".to_owned(),
+            })
+            .collect();
+        let sql = format!(
+            "SELECT {CONTENT} FROM log_records WHERE id IN ({})",
+            marks.join(", ")
+        );
+        let params = chunk.iter().map(|id| Value::BigInt(Some(*id)));
+        let stmt = Statement::from_sql_and_values(backend, sql, params);
+        for row in conn.query_all_raw(stmt).await? {
+            let stored = decode_record(&row)?;
+            match wanted.get(&stored.id) {
+                Some(record) if **record == stored => {
+                    same.insert(stored.id);
+                }
+                Some(record) => {
+                    tracing::error!(
+                        id = stored.id,
+                        app_id = record.app_id,
+                        stored_app_id = stored.app_id,
+                        "record id already stored with other content; not acknowledged"
+                    );
+                    return Err(Error::Internal(format!(
+                        "record id {} is already stored with other content",
+                        stored.id
+                    )));
+                }
+                None => {}
             }
         }
-        Ok(found)
     }
+    Ok(same)
+}
+
+/// A record from a row whose first columns are [`CONTENT`], in that order (`query.rs` reads
+/// the same columns first).
+pub(super) fn decode_record(row: &QueryResult) -> Result<NewRecord, DbErr> {
+    Ok(NewRecord {
+        id: row.try_get_by_index(0)?,
+        app_id: row.try_get_by_index(1)?,
+        time_unix_nano: row.try_get_by_index(2)?,
+        level: row.try_get_by_index(3)?,
+        service: row.try_get_by_index(4)?,
+        message: row.try_get_by_index(5)?,
+        attributes: row.try_get_by_index(6)?,
+        trace_id: row.try_get_by_index(7)?,
+        client_record_id: row.try_get_by_index(8)?,
+    })
 }
 
 /// An error of a statement run through sqlx directly, classified like sea-orm's own.

@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, MutexGuard, Notify};
 
-use crate::error::Result;
-use crate::ids::IdGenerator;
+use crate::error::{Error, Result};
+use crate::ids::{IdError, IdGenerator, LeaseError, LeaseSettings, NodeLease};
 use crate::migration::Migrator;
 use group::{BoxFuture, GroupCommit, MAX_QUEUED};
 
@@ -69,7 +69,11 @@ impl<T> PageOf<T> {
 #[derive(Debug)]
 pub struct Store {
     db: DatabaseConnection,
-    ids: IdGenerator,
+    /// Refuses once the node-id lease is lost (the caller hears UNAVAILABLE).
+    ids: Arc<IdGenerator>,
+    /// Keeps `ids` leased; released by [`Store::close`], and dropped with the store (then the
+    /// lease expires after its TTL).
+    lease: NodeLease,
     /// SQLite has one writer at a time; a transaction that reads and then writes fails with
     /// SQLITE_BUSY instead of waiting when another writer got in first. Queueing writers here
     /// turns that into waiting. `None` on PostgreSQL and MySQL, which lock rows themselves.
@@ -84,8 +88,24 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects (pool of at most `max_connections`) and applies every pending migration.
-    pub async fn connect(url: &str, max_connections: u32, node_id: u16) -> Result<Self> {
+    /// Connects (pool of at most `max_connections`), applies every pending migration and
+    /// leases node id `node_id` for the id generator (tests; the service leases any free id).
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        node_id: u16,
+    ) -> Result<Self, LeaseError> {
+        Self::connect_leased(url, max_connections, &LeaseSettings::pinned(node_id)).await
+    }
+
+    /// Connects, applies every pending migration, then leases a node id as `lease` says. A
+    /// [`LeaseError::Fatal`] (clock too far behind, pinned id held) should fail the start.
+    pub async fn connect_leased(
+        url: &str,
+        max_connections: u32,
+        lease: &LeaseSettings,
+    ) -> Result<Self, LeaseError> {
+        let unavailable = |e: Error| LeaseError::Unavailable(e.to_string());
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .max_connections(max_connections)
@@ -99,7 +119,17 @@ impl Store {
             // WAL lets readers run while a write commits; the setting persists in the file.
             db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
         }
-        Migrator::up(&db, None).await?;
+        Migrator::up(&db, None)
+            .await
+            .map_err(|e| unavailable(e.into()))?;
+        let ids = Arc::new(IdGenerator::new());
+        let lease = match NodeLease::start(url, lease, ids.clone()).await {
+            Ok(lease) => lease,
+            Err(error) => {
+                let _ = db.close_by_ref().await;
+                return Err(error);
+            }
+        };
         let write_gate = sqlite.then(|| Arc::new(Mutex::new(())));
         let outbox_signal = Arc::new(Notify::new());
         let group = write_gate.as_ref().map(|gate| {
@@ -107,11 +137,17 @@ impl Store {
         });
         Ok(Self {
             db,
-            ids: IdGenerator::new(node_id),
+            ids,
+            lease,
             write_gate,
             group,
             outbox_signal,
         })
+    }
+
+    /// The node id this store's ids carry now, if one is leased.
+    pub fn node_id(&self) -> Option<u16> {
+        self.ids.node_id()
     }
 
     /// Answers once the database answers a trivial query.
@@ -120,11 +156,13 @@ impl Store {
     }
 
     /// Closes the pool; in-flight queries finish first, and on SQLite every queued write call
-    /// is written and answered first (later ones answer UNAVAILABLE).
+    /// is written and answered first (later ones answer UNAVAILABLE). Releases the node id.
     pub async fn close(&self) -> Result<()> {
         if let Some(group) = &self.group {
             group.close().await;
         }
+        // Every write is answered: no id is drawn any more, the node id is free for the next.
+        self.lease.release().await;
         Ok(self.db.close_by_ref().await?)
     }
 
@@ -191,5 +229,12 @@ impl Store {
                 Err(error)
             }
         }
+    }
+}
+
+impl From<IdError> for Error {
+    /// No id without a lease: retryable, on this replica once it leases again or on another.
+    fn from(error: IdError) -> Self {
+        Error::Unavailable(format!("no ids: {error}"))
     }
 }

@@ -45,7 +45,7 @@ impl Store {
         if let Some(replay) = self.find_replay(&new).await? {
             return Ok(replay);
         }
-        let (id, now) = self.ids.next();
+        let (id, now) = self.ids.next()?;
         let row = post::Model {
             id,
             author_id: new.author_id,

@@ -24,7 +24,7 @@ impl Store {
     /// Creates a user; a taken handle is `AlreadyExists`.
     #[tracing::instrument(skip_all, fields(handle = %new.handle))]
     pub async fn create_user(&self, new: NewUser) -> Result<User> {
-        let (id, now) = self.ids.next();
+        let (id, now) = self.ids.next()?;
         let row = user::Model {
             id,
             handle: new.handle,
