@@ -209,6 +209,15 @@ pub struct ServerConfig {
     /// `FEEDLINE_MAX_CONCURRENT_REQUESTS`: calls in flight beyond this are shed at once with
     /// RESOURCE_EXHAUSTED rather than queued (default 1024; health and reflection are exempt).
     pub max_concurrent_requests: usize,
+    /// `FEEDLINE_MAX_OPEN_STREAMS`: streaming calls open at once, for their whole life; a new
+    /// stream beyond this gets RESOURCE_EXHAUSTED with `RetryInfo` at once (default 256).
+    pub max_open_streams: usize,
+    /// `FEEDLINE_HTTP2_MAX_CONCURRENT_STREAMS`: HTTP/2 streams (calls) one connection may have
+    /// open at once, advertised to the client in SETTINGS (default 256).
+    pub http2_max_concurrent_streams: u32,
+    /// `FEEDLINE_MAX_CONNECTIONS`: connections open at once; beyond this the server stops
+    /// accepting until one closes, and new ones wait in the listen backlog (default 4096).
+    pub max_connections: usize,
     /// `FEEDLINE_SHUTDOWN_GRACE_MS`: how long in-flight calls may take to finish after SIGTERM
     /// before connections are dropped (default 10000).
     pub shutdown_grace: Duration,
@@ -237,6 +246,17 @@ impl ServerConfig {
             max_concurrent_requests,
             1..=1_000_000,
         )?;
+        let max_open_streams = parse_or(env, "FEEDLINE_MAX_OPEN_STREAMS", 256)?;
+        check_range("FEEDLINE_MAX_OPEN_STREAMS", max_open_streams, 1..=100_000)?;
+        let http2_max_concurrent_streams =
+            parse_or(env, "FEEDLINE_HTTP2_MAX_CONCURRENT_STREAMS", 256)?;
+        check_range(
+            "FEEDLINE_HTTP2_MAX_CONCURRENT_STREAMS",
+            http2_max_concurrent_streams,
+            1..=100_000,
+        )?;
+        let max_connections = parse_or(env, "FEEDLINE_MAX_CONNECTIONS", 4096)?;
+        check_range("FEEDLINE_MAX_CONNECTIONS", max_connections, 1..=1_000_000)?;
         Ok(Self {
             listen_addr,
             request_timeout: millis_or(
@@ -246,6 +266,9 @@ impl ServerConfig {
                 1..=3_600_000,
             )?,
             max_concurrent_requests,
+            max_open_streams,
+            http2_max_concurrent_streams,
+            max_connections,
             shutdown_grace: millis_or(
                 env,
                 "FEEDLINE_SHUTDOWN_GRACE_MS",
@@ -362,6 +385,9 @@ mod tests {
         assert_eq!(c.listen_addr.to_string(), "0.0.0.0:50051");
         assert_eq!(c.request_timeout, Duration::from_secs(10));
         assert_eq!(c.max_concurrent_requests, 1024);
+        assert_eq!(c.max_open_streams, 256);
+        assert_eq!(c.http2_max_concurrent_streams, 256);
+        assert_eq!(c.max_connections, 4096);
     }
 
     #[test]
@@ -399,6 +425,14 @@ mod tests {
         let err = ServerConfig::from_env(&env(&[("FEEDLINE_MAX_CONCURRENT_REQUESTS", "0")]), 1)
             .unwrap_err();
         assert!(err.to_string().contains("between 1 and"), "{err}");
+        for name in [
+            "FEEDLINE_MAX_OPEN_STREAMS",
+            "FEEDLINE_HTTP2_MAX_CONCURRENT_STREAMS",
+            "FEEDLINE_MAX_CONNECTIONS",
+        ] {
+            let err = ServerConfig::from_env(&env(&[(name, "0")]), 1).unwrap_err();
+            assert_eq!(err.variable, name);
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod config;
 mod connect;
+mod connections;
 pub mod database;
 mod errors;
 mod health;

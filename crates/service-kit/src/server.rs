@@ -1,6 +1,8 @@
 //! Serves a service's routes with health, reflection and the inbound layers, and runs the
 //! shutdown sequence under the grace deadline.
 
+use std::time::Duration;
+
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
@@ -8,7 +10,15 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::config::ServerConfig;
 use crate::health::Health;
-use crate::layers::{DeadlineLayer, ShedLayer};
+use crate::layers::{DeadlineLayer, ShedLayer, StreamLimitLayer};
+
+/// How often an idle connection is pinged.
+const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a ping may go unanswered before the connection is closed.
+const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// The most header bytes (HPACK-decoded) one call may send: metadata, a bearer token and trace
+/// context fit in a few KiB; a larger header block is refused before any handler runs.
+const HTTP2_MAX_HEADER_LIST_BYTES: u32 = 16 << 10;
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +76,7 @@ pub async fn serve(
     let layers = tower::ServiceBuilder::new()
         .layer(feedline_telemetry::GrpcTraceLayer)
         .layer(feedline_auth::AuthLayer::new(verifier))
+        .layer(StreamLimitLayer::for_feedline(config.max_open_streams))
         .layer(DeadlineLayer::new(config.request_timeout))
         .layer(ShedLayer::new(config.max_concurrent_requests))
         .into_inner();
@@ -84,13 +95,18 @@ pub async fn serve(
     // itself, not to an incoming stream we hand it: without this, each answer's trailers waited
     // for the client's delayed ACK, about 40 ms per unary call.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = crate::connections::limit(incoming, config.max_connections);
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = config.tls.server() {
         tracing::info!("serving TLS only (FEEDLINE_TLS_CERT)");
         builder = builder.tls_config(tls)?;
     }
     let server = builder
-        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        // A peer that stops answering pings within the timeout is dropped with its streams.
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
+        .max_concurrent_streams(config.http2_max_concurrent_streams)
+        .http2_max_header_list_size(HTTP2_MAX_HEADER_LIST_BYTES)
         .layer(layers)
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(incoming, stop_accepting);

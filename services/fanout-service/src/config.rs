@@ -32,6 +32,9 @@ pub struct Config {
     /// `FEEDLINE_FANOUT_MAX_UNACKED`: events read from a stream and not yet answered, at most;
     /// beyond it the stream is not read (flow control pushes back on the relay) (default 10000).
     pub max_unacked: usize,
+    /// `FEEDLINE_FANOUT_MAX_UNACKED_BYTES`: the encoded bytes of those events, at most; beyond
+    /// it the stream is not read either (default 64 MiB; 1 MiB to 2 GiB).
+    pub max_unacked_bytes: usize,
     /// `FEEDLINE_FANOUT_REPLAY_ON_TOPOLOGY_CHANGE` (`true` or `false`, default true): whether a
     /// settled change of the cluster's slot owners (a failover) asks a relay to replay the
     /// retained outbox window. With false the change is only logged and the repair waits for
@@ -62,6 +65,16 @@ impl Config {
         check_range("FEEDLINE_FANOUT_LANES", lanes, 1..=4096)?;
         let max_unacked = parse_or(env, "FEEDLINE_FANOUT_MAX_UNACKED", 10_000usize)?;
         check_range("FEEDLINE_FANOUT_MAX_UNACKED", max_unacked, 1..=1_000_000)?;
+        let max_unacked_bytes = parse_or(
+            env,
+            "FEEDLINE_FANOUT_MAX_UNACKED_BYTES",
+            crate::api::DEFAULT_MAX_UNACKED_BYTES,
+        )?;
+        check_range(
+            "FEEDLINE_FANOUT_MAX_UNACKED_BYTES",
+            max_unacked_bytes,
+            1 << 20..=1 << 31,
+        )?;
         let replay_on_topology_change =
             parse_or(env, "FEEDLINE_FANOUT_REPLAY_ON_TOPOLOGY_CHANGE", true)?;
         Ok(Self {
@@ -78,6 +91,7 @@ impl Config {
             },
             lanes,
             max_unacked,
+            max_unacked_bytes,
             replay_on_topology_change,
         })
     }

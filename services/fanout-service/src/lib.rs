@@ -16,7 +16,7 @@ use feedline_service_kit::auth::Credential;
 use std::sync::Arc;
 use std::time::Duration;
 
-use feedline_proto::fanout::v1::fanout_service_server::{self, FanoutServiceServer};
+use feedline_proto::fanout::v1::fanout_service_server;
 use feedline_service_kit::{CancellationToken, Health};
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
@@ -42,11 +42,10 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let health = Health::new(&[fanout_service_server::SERVICE_NAME]).await;
-    let state = Arc::new(AppState::new(
-        config.lanes,
-        config.max_unacked,
-        shutdown.clone(),
-    ));
+    let state = Arc::new(
+        AppState::new(config.lanes, config.max_unacked, shutdown.clone())
+            .with_max_unacked_bytes(config.max_unacked_bytes),
+    );
     // Lazy: post-service may start after us; it is only needed to rebuild missing indexes.
     let redis = tokio::spawn(feedline_redis::maintain(
         feedline_redis::Cluster {
@@ -68,7 +67,7 @@ pub async fn run(
     let lag = tokio::spawn(lag::report(LAG_REPORT_INTERVAL, shutdown.clone()));
 
     let mut routes = RoutesBuilder::default();
-    routes.add_service(FanoutServiceServer::new(FanoutApi::new(state.clone())));
+    routes.add_service(FanoutApi::new(state.clone()).into_server());
     let served =
         feedline_service_kit::serve(&config.server, listener, routes, health, shutdown.clone())
             .await;

@@ -3,16 +3,22 @@
 //! 1. `feedline_telemetry::GrpcTraceLayer`: the call's span, continuing the caller's trace;
 //! 2. `feedline_auth::AuthLayer`: the bearer token, from metadata before the body is read
 //!    (UNAUTHENTICATED, PERMISSION_DENIED), and the caller for the handler;
-//! 3. [`DeadlineLayer`]: a call still unanswered after the request timeout gets DEADLINE_EXCEEDED;
-//! 4. [`ShedLayer`]: beyond the concurrency limit, RESOURCE_EXHAUSTED at once instead of a queue.
+//! 3. [`StreamLimitLayer`]: beyond the open-stream limit, a new streaming call gets
+//!    RESOURCE_EXHAUSTED with `RetryInfo` at once; an admitted stream is counted for its life;
+//! 4. [`DeadlineLayer`]: a call still unanswered after the request timeout gets DEADLINE_EXCEEDED;
+//! 5. [`ShedLayer`]: beyond the concurrency limit, RESOURCE_EXHAUSTED at once instead of a queue.
 //!
-//! Both answer with a proper gRPC status rather than a transport error, so clients see the code.
+//! Each answers with a proper gRPC status rather than a transport error, so clients see the code.
 
 mod deadline;
 mod shed;
+mod streams;
 
 pub use deadline::{DeadlineLayer, DeadlineService};
 pub use shed::{ShedLayer, ShedService};
+pub use streams::{
+    Held, OpenStream, StreamLimitLayer, StreamLimitService, hold, streaming_methods,
+};
 
 /// Paths that are never shed or timed out: an orchestrator must see health under overload, and
 /// reflection is what makes grpcurl work.

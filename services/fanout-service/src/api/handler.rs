@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use feedline_proto::fanout::v1::fanout_service_server::FanoutService;
+use feedline_proto::fanout::v1::fanout_service_server::{FanoutService, FanoutServiceServer};
 use feedline_proto::fanout::v1::{
     FanoutRequest, FanoutResponse, ReplayOutboxRequest, ReplayOutboxResponse, ReplayRequest,
 };
 use feedline_service_kit::CancellationToken;
+use feedline_service_kit::layers::{OpenStream, hold};
 use feedline_service_kit::validation::FieldViolation;
 use futures::Stream;
 use tokio::sync::{OnceCell, mpsc};
@@ -19,6 +20,14 @@ use tonic::{Request, Response, Status, Streaming};
 use super::replay::ReplayBroker;
 use super::session;
 use crate::timelines::Timelines;
+
+/// Unanswered bytes per stream when `FEEDLINE_FANOUT_MAX_UNACKED_BYTES` is unset: 64 MiB.
+pub const DEFAULT_MAX_UNACKED_BYTES: usize = 64 << 20;
+
+/// The largest `FanoutRequest` decoded: 1000 events (the contract's most) of a 2000-character
+/// post (up to 8000 bytes of UTF-8) and its envelope fit, with room; tonic's 4 MiB default did
+/// not. A larger message ends the stream with OUT_OF_RANGE before it is buffered whole.
+pub const MAX_REQUEST_BYTES: usize = 16 << 20;
 
 /// The longest replay an operator may ask for, in minutes (a week, the longest retention).
 const MAX_REPLAY_MINUTES: u32 = 10_080;
@@ -30,6 +39,8 @@ pub struct AppState {
     pub lanes: usize,
     /// Unanswered events per stream, at most.
     pub max_unacked: usize,
+    /// Encoded bytes of the unanswered events per stream, at most.
+    pub max_unacked_bytes: usize,
     /// Cancelled at shutdown: sessions stop reading, finish what they hold, and end the stream.
     pub shutdown: CancellationToken,
     /// Replay requests waiting for a stream (from the topology watcher and `ReplayOutbox`).
@@ -45,10 +56,18 @@ impl AppState {
             timelines: OnceCell::new(),
             lanes,
             max_unacked,
+            max_unacked_bytes: DEFAULT_MAX_UNACKED_BYTES,
             shutdown,
             replays: ReplayBroker::default(),
             streams: AtomicUsize::new(0),
         }
+    }
+
+    /// The same state with `bytes` (`FEEDLINE_FANOUT_MAX_UNACKED_BYTES`) as the per-stream
+    /// bound on unanswered bytes.
+    pub fn with_max_unacked_bytes(mut self, bytes: usize) -> Self {
+        self.max_unacked_bytes = bytes;
+        self
     }
 
     /// Installs the connected timelines (once).
@@ -73,6 +92,11 @@ impl FanoutApi {
     pub fn new(state: Arc<AppState>) -> Self {
         Self { state }
     }
+
+    /// The gRPC service, decoding messages up to [`MAX_REQUEST_BYTES`].
+    pub fn into_server(self) -> FanoutServiceServer<Self> {
+        FanoutServiceServer::new(self).max_decoding_message_size(MAX_REQUEST_BYTES)
+    }
 }
 
 type AckStream = Pin<Box<dyn Stream<Item = Result<FanoutResponse, Status>> + Send>>;
@@ -83,8 +107,10 @@ impl FanoutService for FanoutApi {
 
     async fn fanout(
         &self,
-        request: Request<Streaming<FanoutRequest>>,
+        mut request: Request<Streaming<FanoutRequest>>,
     ) -> Result<Response<Self::FanoutStream>, Status> {
+        // Counted against FEEDLINE_MAX_OPEN_STREAMS until the acks stream ends or is dropped.
+        let open = OpenStream::take(&mut request);
         let timelines = self
             .state
             .timelines()
@@ -93,7 +119,7 @@ impl FanoutService for FanoutApi {
         let inbound = request.into_inner();
         let (acks, rx) = mpsc::channel(64);
         tokio::spawn(session::run(inbound, timelines, acks, self.state.clone()));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(hold(open, ReceiverStream::new(rx)))))
     }
 
     async fn replay_outbox(

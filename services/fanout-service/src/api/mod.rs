@@ -2,6 +2,7 @@
 //! order while grouping what commutes across authors, answers every event once.
 //!
 //! - `session`: one stream: read, bound, forward acks.
+//! - `window`: the bound on unanswered events, in events and in bytes.
 //! - `order`: what may run now (per-key order, grouping); no I/O.
 //! - `scheduler`: runs the units `order` allows as tasks.
 //! - `apply`: one unit against the timelines, with spans, retries and acks.
@@ -13,5 +14,6 @@ mod order;
 pub mod replay;
 mod scheduler;
 mod session;
+mod window;
 
-pub use handler::{AppState, FanoutApi};
+pub use handler::{AppState, DEFAULT_MAX_UNACKED_BYTES, FanoutApi, MAX_REQUEST_BYTES};

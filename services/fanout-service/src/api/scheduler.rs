@@ -5,11 +5,12 @@
 use feedline_proto::fanout::v1::{FanoutAck, FanoutEvent, FanoutOutcome};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::apply::{GroupKind, apply_group, apply_one};
 use super::order::{HasEvent, Limits, Order, Unit, ordering_key};
+use super::window::Room;
 use crate::timelines::Timelines;
 
 /// Events queued between the stream reader and the scheduler; the stream's unacked limit
@@ -19,8 +20,8 @@ const INBOX: usize = 1024;
 /// An event read from the stream and not yet answered.
 pub(super) struct Job {
     event: FanoutEvent,
-    /// Released once the event is answered: counts against the stream's unacked limit.
-    _permit: OwnedSemaphorePermit,
+    /// Released once the event is answered: counts against the stream's unacked window.
+    _room: Room,
 }
 
 impl HasEvent for Job {
@@ -57,16 +58,10 @@ impl Scheduler {
     }
 
     /// Queues `event` behind everything read before it.
-    pub(super) async fn dispatch(&self, event: FanoutEvent, permit: OwnedSemaphorePermit) {
+    pub(super) async fn dispatch(&self, event: FanoutEvent, room: Room) {
         // Fails only if the scheduler task died, which only a panic does; the event then goes
         // unanswered and the relay resends it after its stream ends.
-        let _ = self
-            .inbox
-            .send(Job {
-                event,
-                _permit: permit,
-            })
-            .await;
+        let _ = self.inbox.send(Job { event, _room: room }).await;
     }
 }
 

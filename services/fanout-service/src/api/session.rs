@@ -4,12 +4,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use feedline_proto::fanout::v1::{FanoutAck, FanoutRequest, FanoutResponse};
-use tokio::sync::{Semaphore, mpsc};
+use feedline_proto::prost::Message as _;
+use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
 use super::AppState;
 use super::order::Limits;
 use super::scheduler::Scheduler;
+use super::window::Window;
 use crate::timelines::Timelines;
 
 /// Most events in one request, as the contract says.
@@ -30,9 +32,9 @@ pub(super) async fn run(
     out: mpsc::Sender<Result<FanoutResponse, Status>>,
     state: Arc<AppState>,
 ) {
-    // Bounds memory whatever the relay sends: past this many unanswered events the stream is
-    // not read, and HTTP/2 flow control pushes back on the sender.
-    let unacked = Arc::new(Semaphore::new(state.max_unacked));
+    // Bounds memory whatever the relay sends: past this many unanswered events or bytes the
+    // stream is not read, and HTTP/2 flow control pushes back on the sender.
+    let window = Window::new(state.max_unacked, state.max_unacked_bytes);
     let (ack_tx, ack_rx) = mpsc::channel::<FanoutAck>(1024);
     let forward = tokio::spawn(forward_acks(ack_rx, out.clone()));
     let limits = Limits {
@@ -74,14 +76,14 @@ pub(super) async fn run(
             break;
         }
         for event in request.events {
-            let permit = tokio::select! {
+            let room = tokio::select! {
                 _ = state.shutdown.cancelled() => break 'stream,
-                permit = unacked.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
+                room = window.admit(event.encoded_len()) => match room {
+                    Ok(room) => room,
                     Err(_) => break 'stream,
                 },
             };
-            scheduler.dispatch(event, permit).await;
+            scheduler.dispatch(event, room).await;
         }
     }
     state.streams.fetch_sub(1, Ordering::Relaxed);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use feedline_proto::logs::v1::{
     IngestRequest, IngestResponse, IngestStreamRequest, IngestStreamResponse,
 };
+use feedline_service_kit::layers::{OpenStream, hold};
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use prost::Message as _;
 use tokio::sync::mpsc;
@@ -23,6 +24,12 @@ use crate::validate;
 /// Batches of one stream being written at once; beyond this the stream is not read, so a
 /// client cannot make one stream hold an unbounded number of answers.
 const MAX_IN_FLIGHT_PER_STREAM: usize = 256;
+/// Encoded bytes of one stream's requests taken and not yet answered; at or beyond this the
+/// stream is not read until answers free room (HTTP/2 flow control then pushes back on the
+/// client). One request is taken while below it, so the most held is this plus one message
+/// (`MAX_DECODING_BYTES`). Keeps one stream from taking the whole queue budget
+/// (`FEEDLINE_INGEST_QUEUE_MIB`) from the others.
+pub const MAX_IN_FLIGHT_BYTES_PER_STREAM: usize = 16 << 20;
 
 /// The response stream type of IngestStream.
 pub type AnswerStream =
@@ -67,8 +74,11 @@ async fn submit(
 /// stops reading, answers what it took, and ends with UNAUTHENTICATED.
 pub async fn stream(
     state: Arc<AppState>,
-    request: Request<Streaming<IngestStreamRequest>>,
+    mut request: Request<Streaming<IngestStreamRequest>>,
 ) -> Result<Response<AnswerStream>, Status> {
+    // Counted against FEEDLINE_MAX_OPEN_STREAMS until the answers end or are dropped. Taken
+    // before the key is checked: a refused call frees it with its (empty) answer stream.
+    let open = OpenStream::take(&mut request);
     let (ready, holder) = state.authenticate(request.metadata()).await?;
     let ready = ready.clone();
     let app_id = holder.app_id;
@@ -79,11 +89,14 @@ pub async fn stream(
     tokio::spawn(
         async move {
             let mut pending = FuturesUnordered::new();
+            // Encoded bytes of the requests in `pending`.
+            let mut pending_bytes = 0usize;
             let mut reading = true;
             // Why the stream ends with an error once what it took is answered.
             let mut refused: Option<Status> = None;
             loop {
-                let room = pending.len() < MAX_IN_FLIGHT_PER_STREAM;
+                let room = pending.len() < MAX_IN_FLIGHT_PER_STREAM
+                    && pending_bytes < MAX_IN_FLIGHT_BYTES_PER_STREAM;
                 tokio::select! {
                     message = inbound.message(), if reading && room => match message {
                         Ok(Some(req)) => match state.recheck(&ready.store, &holder).await {
@@ -95,14 +108,15 @@ pub async fn stream(
                             // that batch alone is answered with the error, in-band.
                             checked => {
                                 let pipeline = ready.pipeline.clone();
+                                let encoded = req.encoded_len();
+                                pending_bytes += encoded;
                                 pending.push(async move {
-                                    let encoded = req.encoded_len();
                                     let IngestStreamRequest { request_id, records } = req;
                                     let result = match checked {
                                         Ok(()) => submit(&pipeline, app_id, encoded, records).await,
                                         Err(error) => Err(error),
                                     };
-                                    stream_answer(request_id, result)
+                                    (encoded, stream_answer(request_id, result))
                                 });
                             }
                         },
@@ -114,7 +128,8 @@ pub async fn stream(
                             reading = false;
                         }
                     },
-                    Some(answer) = pending.next(), if !pending.is_empty() => {
+                    Some((encoded, answer)) = pending.next(), if !pending.is_empty() => {
+                        pending_bytes -= encoded;
                         if answers.send(Ok(answer)).await.is_err() {
                             break;
                         }
@@ -131,5 +146,5 @@ pub async fn stream(
         }
         .instrument(span),
     );
-    Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    Ok(Response::new(Box::pin(hold(open, ReceiverStream::new(rx)))))
 }
