@@ -33,6 +33,9 @@ pub struct JwksUrl {
     pub max_bytes: usize,
     /// The first fetch is retried, with backoff, for at most this long; then the start fails.
     pub startup: Duration,
+    /// Certificates (DER) trusted besides the web's roots: a private CA's, from
+    /// `FEEDLINE_TLS_CA`, for an identity provider inside the deployment.
+    pub extra_roots: Vec<Vec<u8>>,
 }
 
 impl JwksUrl {
@@ -56,6 +59,7 @@ impl JwksUrl {
             timeout: DEFAULT_FETCH_TIMEOUT,
             max_bytes: DEFAULT_MAX_BYTES,
             startup: DEFAULT_STARTUP,
+            extra_roots: Vec::new(),
         })
     }
 
@@ -70,9 +74,16 @@ impl JwksUrl {
         self.url.scheme() == "http" && !local
     }
 
-    /// The HTTP client for this source: its timeout, no cookies, TLS with the web's roots.
+    /// The HTTP client for this source: its timeout, no cookies, TLS with the web's roots and
+    /// [`JwksUrl::extra_roots`].
     pub(crate) fn client(&self) -> Result<reqwest::Client, FetchError> {
-        reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for der in &self.extra_roots {
+            let certificate =
+                reqwest::Certificate::from_der(der).map_err(|e| FetchError::Request(chain(&e)))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        builder
             .timeout(self.timeout)
             .connect_timeout(self.timeout)
             .user_agent(concat!("feedline-auth/", env!("CARGO_PKG_VERSION")))

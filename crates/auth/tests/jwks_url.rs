@@ -12,9 +12,13 @@ use feedline_auth::{
     AuthConfig, AuthLayer, Caller, DevKeys, FetchError, JwksUrl, KeyError, KeySource, TokenError,
     Verifier,
 };
+use feedline_test_harness::TestCa;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::{Layer as _, Service as _, ServiceExt as _};
 
@@ -45,14 +49,40 @@ struct Idp {
 
 impl Idp {
     async fn start(reply: Reply) -> Self {
+        Self::start_with(reply, None).await
+    }
+
+    /// Serves https on `localhost` with `ca`'s server certificate.
+    async fn start_tls(reply: Reply, ca: &TestCa) -> Self {
+        let key = PrivateKeyDer::from_pem_slice(ca.key_pem().as_bytes()).unwrap();
+        let chain = CertificateDer::pem_slice_iter(ca.cert_pem().as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        Self::start_with(reply, Some(TlsAcceptor::from(Arc::new(config)))).await
+    }
+
+    async fn start_with(reply: Reply, tls: Option<TlsAcceptor>) -> Self {
         let listener = feedline_test_harness::ephemeral_listener().await.unwrap();
-        let url = format!(
-            "http://{}/.well-known/jwks.json",
-            listener.local_addr().unwrap()
-        );
+        let url = match tls {
+            None => format!(
+                "http://{}/.well-known/jwks.json",
+                listener.local_addr().unwrap()
+            ),
+            Some(_) => format!(
+                "https://localhost:{}/.well-known/jwks.json",
+                listener.local_addr().unwrap().port()
+            ),
+        };
         let reply = Arc::new(Mutex::new(reply));
         let hits = Arc::new(AtomicUsize::new(0));
-        let task = tokio::spawn(serve(listener, reply.clone(), hits.clone()));
+        let task = tokio::spawn(serve(listener, tls, reply.clone(), hits.clone()));
         Self {
             url,
             reply,
@@ -76,36 +106,57 @@ impl Idp {
     }
 }
 
-async fn serve(listener: TcpListener, reply: Arc<Mutex<Reply>>, hits: Arc<AtomicUsize>) {
+async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    reply: Arc<Mutex<Reply>>,
+    hits: Arc<AtomicUsize>,
+) {
     loop {
-        let Ok((mut socket, _)) = listener.accept().await else {
+        let Ok((socket, _)) = listener.accept().await else {
             continue;
         };
-        let mut head = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            match socket.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
+        match &tls {
+            None => answer(socket, &reply, &hits).await,
+            // A client that refuses the certificate ends the handshake: nothing to answer.
+            Some(tls) => {
+                if let Ok(socket) = tls.accept(socket).await {
+                    answer(socket, &reply, &hits).await;
+                }
             }
         }
-        hits.fetch_add(1, Ordering::SeqCst);
-        let reply = reply.lock().unwrap().clone();
-        let response = match reply {
-            Reply::Document(body) => format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            ),
-            Reply::Unsized(body) => format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{body}"
-            ),
-            Reply::Status(code) => {
-                format!("HTTP/1.1 {code} Oops\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-            }
-        };
-        let _ = socket.write_all(response.as_bytes()).await;
-        let _ = socket.shutdown().await;
     }
+}
+
+/// Reads one request head from `socket` and writes the current reply.
+async fn answer<S>(mut socket: S, reply: &Mutex<Reply>, hits: &AtomicUsize)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match socket.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    hits.fetch_add(1, Ordering::SeqCst);
+    let reply = reply.lock().unwrap().clone();
+    let response = match reply {
+        Reply::Document(body) => format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+        Reply::Unsized(body) => format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{body}"
+        ),
+        Reply::Status(code) => {
+            format!("HTTP/1.1 {code} Oops\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        }
+    };
+    let _ = socket.write_all(response.as_bytes()).await;
+    let _ = socket.shutdown().await;
 }
 
 fn key() -> DevKeys {
@@ -345,5 +396,34 @@ async fn the_keys_are_refreshed_periodically_until_shutdown() {
     assert!(
         idp.hits() <= hits + 1,
         "the refresh task stopped on shutdown"
+    );
+}
+
+#[tokio::test]
+async fn an_https_jwks_signed_by_a_private_ca_is_trusted_with_that_ca_only() {
+    let a = key();
+    let ca = TestCa::new().unwrap();
+    let idp = Idp::start_tls(Reply::Document(a.jwks_json()), &ca).await;
+    // Without the CA: the web's roots do not know it, and the start fails on the certificate.
+    let error = fetch_error(start(source(&idp.url)).await.unwrap_err());
+    assert!(
+        error.to_string().to_lowercase().contains("certificate"),
+        "{error}"
+    );
+    assert_eq!(
+        idp.hits(),
+        0,
+        "no request was sent over an untrusted connection"
+    );
+    // With it (what `FEEDLINE_TLS_CA` gives the verifier): the keys are fetched over https.
+    let mut trusting = source(&idp.url);
+    trusting.extra_roots = CertificateDer::pem_slice_iter(ca.ca_pem().as_bytes())
+        .map(|c| c.unwrap().to_vec())
+        .collect();
+    let verifier = start(trusting).await.unwrap();
+    assert_eq!(idp.hits(), 1);
+    assert_eq!(
+        verifier.verify(&a.user_token("alice")).unwrap().subject,
+        "alice"
     );
 }

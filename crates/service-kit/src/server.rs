@@ -60,7 +60,16 @@ pub async fn serve(
         .add_service(reflection_v1alpha);
 
     let verifier = match config.auth.clone() {
-        Some(auth) => {
+        Some(mut auth) => {
+            // An identity provider inside the deployment may use its private CA.
+            if let feedline_auth::KeySource::Url(source) = &mut auth.keys {
+                source.extra_roots = config
+                    .tls
+                    .extra_roots()
+                    .into_iter()
+                    .map(|c| c.to_vec())
+                    .collect();
+            }
             tracing::info!(keys = %auth.keys, issuer = ?auth.issuer, audience = ?auth.audience, "bearer tokens required");
             // A JWKS URL is fetched here (retried for a bounded time); no keys, no serving.
             let verifier = feedline_auth::Verifier::start(auth, shutdown.clone()).await?;
