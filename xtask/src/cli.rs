@@ -55,6 +55,12 @@ commands:
                    ask fanout-service (default http://127.0.0.1:50052) to have a relay replay
                    the outbox events applied in the last N minutes (default 0: the whole
                    retained window), with the admin token of `up`
+  dead-letters list [--addr URL]
+  dead-letters requeue ID.. [--addr URL]
+  dead-letters requeue --all [--addr URL]
+                   list the fan-out events post-service's relay gave up on, or move them back
+                   to the end of the outbox (new event ids), through post-service (default
+                   http://127.0.0.1:50051) with the admin token of `up`
   help             this text";
 
 /// What the command line asked for.
@@ -99,6 +105,13 @@ pub enum Command {
     },
     /// `replay [--since-minutes N] [--addr URL]`.
     Replay { addr: String, since_minutes: u32 },
+    /// `dead-letters list|requeue ID..|requeue --all [--addr URL]`.
+    DeadLetters {
+        /// `--addr`, post-service's `http://127.0.0.1:50051` by default.
+        addr: String,
+        /// What to do.
+        action: crate::dead_letters::Action,
+    },
     /// `help`, `-h` or `--help`.
     Help,
 }
@@ -127,6 +140,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         "load" => parse_load(rest),
         "logs-app" => parse_logs_app(rest),
         "replay" => parse_replay(rest),
+        "dead-letters" => parse_dead_letters(rest),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
     }
@@ -328,6 +342,44 @@ fn parse_replay(rest: &[String]) -> Result<Command, String> {
         addr,
         since_minutes,
     })
+}
+
+fn parse_dead_letters(rest: &[String]) -> Result<Command, String> {
+    use crate::dead_letters::Action;
+    let mut addr = crate::dead_letters::DEFAULT_ADDR.to_owned();
+    let (mut ids, mut all) = (Vec::new(), false);
+    let Some((verb, rest)) = rest.split_first() else {
+        return Err("`dead-letters` needs `list` or `requeue`".to_owned());
+    };
+    let mut args = rest.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--addr" => {
+                addr = args
+                    .next()
+                    .ok_or_else(|| "`--addr` needs a value".to_owned())?
+                    .clone();
+            }
+            "--all" => all = true,
+            id => ids.push(
+                id.parse::<i64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .ok_or_else(|| format!("`{id}`: not an event id (a positive number)"))?,
+            ),
+        }
+    }
+    let action = match (verb.as_str(), all, ids.is_empty()) {
+        ("list", false, true) => Action::List,
+        ("list", ..) => return Err("`dead-letters list` takes only --addr".to_owned()),
+        ("requeue", true, true) => Action::RequeueAll,
+        ("requeue", false, false) => Action::Requeue(ids),
+        ("requeue", ..) => {
+            return Err("`dead-letters requeue` takes event ids or --all, not both".to_owned());
+        }
+        (other, ..) => return Err(format!("unknown `dead-letters` action `{other}`")),
+    };
+    Ok(Command::DeadLetters { addr, action })
 }
 
 /// `--flag value` pairs; every option of every command takes a value.
@@ -605,5 +657,38 @@ mod tests {
         assert!(parse(&args("logs-app create --addr http://x:1")).is_err());
         assert!(parse(&args("logs-app delete demo")).is_err());
         assert!(parse(&args("logs-app create demo --token x")).is_err());
+    }
+
+    #[test]
+    fn dead_letters_lists_and_requeues_by_id_or_all() {
+        use crate::dead_letters::Action;
+        let post = crate::dead_letters::DEFAULT_ADDR.to_owned();
+        assert_eq!(
+            parse(&args("dead-letters list")),
+            Ok(Command::DeadLetters {
+                addr: post.clone(),
+                action: Action::List,
+            })
+        );
+        assert_eq!(
+            parse(&args("dead-letters requeue 7 9 --addr http://x:1")),
+            Ok(Command::DeadLetters {
+                addr: "http://x:1".to_owned(),
+                action: Action::Requeue(vec![7, 9]),
+            })
+        );
+        assert_eq!(
+            parse(&args("dead-letters requeue --all")),
+            Ok(Command::DeadLetters {
+                addr: post,
+                action: Action::RequeueAll,
+            })
+        );
+        assert!(parse(&args("dead-letters")).is_err());
+        assert!(parse(&args("dead-letters requeue")).is_err());
+        assert!(parse(&args("dead-letters requeue 3 --all")).is_err());
+        assert!(parse(&args("dead-letters requeue -3")).is_err());
+        assert!(parse(&args("dead-letters list 3")).is_err());
+        assert!(parse(&args("dead-letters purge")).is_err());
     }
 }

@@ -1,11 +1,12 @@
 //! `cargo xtask`: the developer commands of the feedline workspace (`test`, `up`, `lint`, `bench`,
-//! `load`, `logs-app`, `replay`).
+//! `load`, `logs-app`, `replay`, `dead-letters`).
 
 mod auth;
 mod banner;
 mod bench;
 mod cli;
 mod database;
+mod dead_letters;
 mod lint;
 mod load;
 mod logs_app;
@@ -49,6 +50,7 @@ async fn main() -> ExitCode {
             addr,
             since_minutes,
         }) => replay::run(&addr, since_minutes).await,
+        Ok(cli::Command::DeadLetters { addr, action }) => dead_letters::run(&addr, action).await,
         Ok(cli::Command::Help) => {
             println!("{}", cli::USAGE);
             return ExitCode::SUCCESS;

@@ -30,7 +30,9 @@ pub fn access(path: &str) -> Access {
         | "/feedline.fanout.v1.FanoutService/ReplayOutbox"
         | "/feedline.logs.v1.LogService/RotateAppKey"
         | "/feedline.logs.v1.LogService/RevokeAppKey"
-        | "/feedline.logs.v1.LogService/ListAppKeys" => Access::Admin,
+        | "/feedline.logs.v1.LogService/ListAppKeys"
+        | "/feedline.post.v1.PostService/ListDeadLetters"
+        | "/feedline.post.v1.PostService/RequeueDeadLetters" => Access::Admin,
         p if p.starts_with("/feedline.logs.v1.") => Access::Open,
         _ => Access::Token,
     }
@@ -81,6 +83,12 @@ mod tests {
         for admin in ["CreateApp", "RotateAppKey", "RevokeAppKey", "ListAppKeys"] {
             assert_eq!(
                 access(&format!("/feedline.logs.v1.LogService/{admin}")),
+                Access::Admin
+            );
+        }
+        for admin in ["ListDeadLetters", "RequeueDeadLetters"] {
+            assert_eq!(
+                access(&format!("/feedline.post.v1.PostService/{admin}")),
                 Access::Admin
             );
         }

@@ -350,6 +350,28 @@ impl Fixture {
                 let events = futures::stream::empty::<FanoutRequest>();
                 code(self.fanout.clone().fanout(request(k, cred, events)).await)
             }
+            "ListDeadLetters" => {
+                let message = ListDeadLettersRequest::default();
+                code(
+                    self.posts
+                        .clone()
+                        .list_dead_letters(request(k, cred, message))
+                        .await,
+                )
+            }
+            "RequeueDeadLetters" => {
+                // `all` with nothing dead: OK for the admin, and nothing moves.
+                let message = RequeueDeadLettersRequest {
+                    event_ids: Vec::new(),
+                    all: true,
+                };
+                code(
+                    self.posts
+                        .clone()
+                        .requeue_dead_letters(request(k, cred, message))
+                        .await,
+                )
+            }
             "ReplayOutbox" => {
                 let message = ReplayOutboxRequest { since_minutes: 1 };
                 code(
@@ -436,21 +458,20 @@ fn expected(rpc: &str, cred: Cred) -> Code {
         "GetUser" | "ListFollowers" | "ListFollowing" | "GetPost" | "BatchGetPosts"
         | "ListAuthorPosts" => public(cred),
         "ListFolloweePosts" | "Fanout" => internal(cred),
-        "CreateApp" | "RotateAppKey" | "RevokeAppKey" | "ListAppKeys" | "ReplayOutbox" => {
-            unauthenticated_unless_valid(
-                cred,
-                if cred == Cred::Admin {
-                    Code::Ok
-                } else {
-                    Code::PermissionDenied
-                },
-            )
-        }
+        "CreateApp" | "RotateAppKey" | "RevokeAppKey" | "ListAppKeys" | "ReplayOutbox"
+        | "ListDeadLetters" | "RequeueDeadLetters" => unauthenticated_unless_valid(
+            cred,
+            if cred == Cred::Admin {
+                Code::Ok
+            } else {
+                Code::PermissionDenied
+            },
+        ),
         other => panic!("no such rpc {other}"),
     }
 }
 
-const RPCS: [&str; 20] = [
+const RPCS: [&str; 22] = [
     "CreateUser",
     "GetMe",
     "GetUser",
@@ -471,6 +492,8 @@ const RPCS: [&str; 20] = [
     "RotateAppKey",
     "RevokeAppKey",
     "ListAppKeys",
+    "ListDeadLetters",
+    "RequeueDeadLetters",
 ];
 
 #[tokio::test(flavor = "multi_thread")]

@@ -64,6 +64,8 @@ impl Config {
         check_range("FEEDLINE_RELAY_BATCH", batch, 1..=1000)?;
         let window = parse_or(env, "FEEDLINE_RELAY_WINDOW", 2000usize)?;
         check_range("FEEDLINE_RELAY_WINDOW", window, 1..=10_000)?;
+        let max_attempts = parse_or(env, "FEEDLINE_RELAY_MAX_ATTEMPTS", 10u32)?;
+        check_range("FEEDLINE_RELAY_MAX_ATTEMPTS", max_attempts, 1..=1000)?;
         let retention_min = parse_or(env, "FEEDLINE_OUTBOX_RETENTION_MIN", 10u64)?;
         check_range("FEEDLINE_OUTBOX_RETENTION_MIN", retention_min, 0..=10_080)?;
         let defaults = AdmissionConfig::default();
@@ -115,6 +117,7 @@ impl Config {
                 credential: server.credential.clone(),
                 tls: server.tls.clone(),
                 retention: Duration::from_secs(retention_min * 60),
+                max_attempts,
             },
             server,
         })
@@ -142,6 +145,12 @@ mod tests {
             "FEEDLINE_ADMISSION_MAX_LAG_MS"
         );
         assert_eq!(c.relay.retention, Duration::from_secs(600));
+        assert_eq!(c.relay.max_attempts, 10);
+        let env: Env = [("FEEDLINE_RELAY_MAX_ATTEMPTS".to_owned(), "0".to_owned())].into();
+        assert_eq!(
+            Config::from_env(&env).unwrap_err().variable,
+            "FEEDLINE_RELAY_MAX_ATTEMPTS"
+        );
         let env: Env = [(
             "FEEDLINE_OUTBOX_RETENTION_MIN".to_owned(),
             "10081".to_owned(),

@@ -1,6 +1,7 @@
 //! gRPC adapters: take the request, validate it, call the [`crate::store::Store`], map the
 //! result. No business logic lives here.
 
+mod dead_letters;
 mod graph;
 mod posts;
 mod state;

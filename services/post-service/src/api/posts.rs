@@ -7,7 +7,7 @@ use feedline_proto::post::v1::*;
 use feedline_service_kit::validation::Violations;
 use tonic::{Request, Response, Status};
 
-use super::{AppState, caller};
+use super::{AppState, caller, dead_letters};
 use crate::convert::post_to_proto;
 use crate::error::Error;
 use crate::page_token::{self, List};
@@ -34,6 +34,28 @@ impl PostApi {
 
 #[tonic::async_trait]
 impl PostService for PostApi {
+    async fn list_dead_letters(
+        &self,
+        request: Request<ListDeadLettersRequest>,
+    ) -> Result<Response<ListDeadLettersResponse>, Status> {
+        dead_letters::require_admin(&caller(&request)?)?;
+        let store = self.state.store()?;
+        Ok(Response::new(
+            dead_letters::list(store, request.into_inner()).await?,
+        ))
+    }
+
+    async fn requeue_dead_letters(
+        &self,
+        request: Request<RequeueDeadLettersRequest>,
+    ) -> Result<Response<RequeueDeadLettersResponse>, Status> {
+        dead_letters::require_admin(&caller(&request)?)?;
+        let store = self.state.store()?;
+        Ok(Response::new(
+            dead_letters::requeue(store, request.into_inner()).await?,
+        ))
+    }
+
     async fn create_post(
         &self,
         request: Request<CreatePostRequest>,

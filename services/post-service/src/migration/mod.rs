@@ -10,6 +10,7 @@ mod m20261121_000004_create_outbox;
 mod m20261207_000005_bind_users_to_subjects;
 pub(crate) mod m20261207_000006_create_outbox_applied;
 mod m20261207_000007_create_node_leases;
+pub(crate) mod m20261207_000008_create_outbox_dead;
 
 /// Every migration of post-service, in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000005_bind_users_to_subjects::Migration),
             Box::new(m20261207_000006_create_outbox_applied::Migration),
             Box::new(m20261207_000007_create_node_leases::Migration),
+            Box::new(m20261207_000008_create_outbox_dead::Migration),
         ]
     }
 }

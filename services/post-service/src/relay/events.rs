@@ -2,6 +2,7 @@
 //! continues the trace of the request that wrote the row.
 
 use feedline_proto::fanout::v1::FanoutEvent;
+use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::millis_to_timestamp;
 use feedline_proto::prost::Message as _;
 use feedline_telemetry::{W3cContext, context_from_w3c, current_trace_context};
@@ -10,13 +11,31 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use crate::entity::outbox;
 use crate::store::AppliedEvent;
 
-/// Builds the event for `row`, or `None` when its payload does not decode (a row this version
-/// cannot read; it is parked rather than retried forever).
-pub(super) fn event_from_row(row: outbox::Model, now_ms: i64) -> Option<FanoutEvent> {
-    let Some(mut event) = decode(row.id, &row.payload) else {
-        tracing::error!(event_id = row.id, "parking the outbox row");
-        return None;
-    };
+/// The event `row` carries, or why its payload does not decode (a row this version cannot
+/// read: it goes to the dead-letter table at once, since no retry can help).
+pub(super) fn decode_row(row: &outbox::Model) -> Result<FanoutEvent, String> {
+    FanoutEvent::decode(row.payload.as_slice())
+        .map_err(|error| format!("outbox payload does not decode: {error}"))
+}
+
+/// The key whose events must apply in order: a post's author, a follow's followee (the rule
+/// fanout-service orders by); `None` for an event without a kind.
+pub(super) fn ordering_key(event: &FanoutEvent) -> Option<i64> {
+    Some(match event.kind.as_ref()? {
+        Kind::DeliverPost(d) => d.post.as_ref().map_or(0, |p| p.author_id),
+        Kind::RetractPost(r) => r.author_id,
+        Kind::AddFollow(f) => f.followee_id,
+        Kind::RemoveFollow(f) => f.followee_id,
+    })
+}
+
+/// Completes `event`, decoded from `row`, for sending: its id, commit time and the trace
+/// context of a relay span that continues the writer's trace.
+pub(super) fn event_from_row(
+    row: outbox::Model,
+    mut event: FanoutEvent,
+    now_ms: i64,
+) -> FanoutEvent {
     let span = tracing::info_span!(
         "outbox.relay.send",
         otel.kind = "producer",
@@ -35,7 +54,7 @@ pub(super) fn event_from_row(row: outbox::Model, now_ms: i64) -> Option<FanoutEv
     event.commit_time = Some(millis_to_timestamp(row.created_at_ms));
     event.traceparent = context.traceparent;
     event.tracestate = context.tracestate;
-    Some(event)
+    event
 }
 
 /// Builds the re-sent event for a retained `row`, marked as a replay (it is not counted as lag

@@ -2,10 +2,15 @@
 //! bidirectional `Fanout` stream and retires each row only once it is acknowledged as applied:
 //! it is deleted, or kept in `outbox_applied` for the retention window.
 //!
-//! Delivery is at-least-once and ordered: rows go out in id order; a RETRY answer stops the
-//! relay from advancing, and once everything in flight is answered it starts again from the
-//! oldest unacknowledged row (after that row's backoff). fanout-service applies events of one
-//! author in order, so an unfollow is never overtaken by an older post of the same author.
+//! Delivery is at-least-once and ordered per author: rows go out in id order; a RETRY answer
+//! holds only that event's author (its later events wait) while the event backs off, jittered,
+//! and everyone else goes on. fanout-service applies events of one author in order, so an
+//! unfollow is never overtaken by an older post of the same author.
+//!
+//! Dead letters: an event fanout-service REJECTED, one that answered RETRY
+//! `FEEDLINE_RELAY_MAX_ATTEMPTS` times, or one whose payload does not decode moves to
+//! `outbox_dead` with its last error (a warning and a counter say so), and its author's later
+//! events go on. An operator lists and requeues them (`ListDeadLetters`, `RequeueDeadLetters`).
 //!
 //! Replay: when fanout-service asks on the stream (its Redis Cluster changed topology, or an
 //! operator called `ReplayOutbox`), the relay stops claiming new rows, waits until everything in
@@ -13,7 +18,9 @@
 //! on with new rows. Re-applying a suffix of the history in order leaves every key as its last
 //! event left it, so the timelines converge; new events never overtake replayed ones.
 
+mod dead_letters;
 mod events;
+mod holds;
 pub mod prune;
 mod replay;
 mod session;
@@ -22,6 +29,7 @@ use std::time::Duration;
 
 use feedline_service_kit::CancellationToken;
 
+pub use dead_letters::dead_letters_total;
 use session::run_session;
 
 use crate::store::Store;
@@ -48,6 +56,9 @@ pub struct RelayConfig {
     /// `FEEDLINE_OUTBOX_RETENTION_MIN`: how long applied events are kept for a replay; zero
     /// deletes them on their ack.
     pub retention: Duration,
+    /// `FEEDLINE_RELAY_MAX_ATTEMPTS`: failed attempts (RETRY answers) after which an event is
+    /// given up on and moved to `outbox_dead`; a REJECTED event goes at once.
+    pub max_attempts: u32,
 }
 
 /// Runs the relay until `shutdown`: one session at a time, reconnecting with capped backoff

@@ -1,10 +1,10 @@
 //! One relay session: a connection, a `Fanout` stream, claims sent in order, acks applied, and
 //! replays sent when fanout-service asks.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use feedline_proto::fanout::v1::fanout_service_client::FanoutServiceClient;
-use feedline_proto::fanout::v1::{FanoutOutcome, FanoutRequest, FanoutResponse};
+use feedline_proto::fanout::v1::{FanoutEvent, FanoutOutcome, FanoutRequest, FanoutResponse};
 use feedline_service_kit::CancellationToken;
 use futures::FutureExt as _;
 use tokio::sync::mpsc;
@@ -12,10 +12,12 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Endpoint;
 
 use super::RelayConfig;
-use super::events::{event_from_row, replay_from_row};
+use super::dead_letters::{Burial, bury};
+use super::events::{decode_row, event_from_row, ordering_key, replay_from_row};
+use super::holds::{Holds, backoff};
 use super::replay::{Replay, earliest};
 use crate::ids::now_ms;
-use crate::store::Store;
+use crate::store::{GiveUp, Store};
 
 /// Why a session ended, and whether it got anything acknowledged first (which resets backoff).
 #[derive(Debug)]
@@ -26,11 +28,20 @@ pub struct SessionEnd {
     pub made_progress: bool,
 }
 
+/// A new row sent and not yet answered.
+#[derive(Clone, Copy, Debug)]
+struct Sent {
+    /// Its ordering key (author), when its payload names one.
+    key: Option<i64>,
+    /// Failed attempts before this one.
+    attempts: i32,
+}
+
 /// What a session has sent and not yet seen answered.
 #[derive(Default)]
 struct InFlight {
-    /// New rows (claimed from `outbox`).
-    live: BTreeSet<i64>,
+    /// New rows (claimed from `outbox`), by id.
+    live: BTreeMap<i64, Sent>,
     /// Replayed events (from `outbox_applied`): never the same ids as `live`.
     replayed: BTreeSet<i64>,
 }
@@ -57,7 +68,7 @@ pub(super) async fn run_session(
         &mut made_progress,
     )
     .await;
-    let ids: Vec<i64> = inflight.live.into_iter().collect();
+    let ids: Vec<i64> = inflight.live.into_keys().collect();
     if let Err(error) = store.release_outbox(&ids, false).await {
         tracing::warn!(%error, "releasing in-flight outbox rows");
     }
@@ -105,15 +116,18 @@ async fn drive(
 
     let signal = store.outbox_signal();
     let lease_ms = config.lease.as_millis() as i64;
-    // Highest id sent in this pass; None means "start from the oldest unacknowledged row".
+    // Highest id looked at in this pass; None means "start from the oldest row".
     let mut after: Option<i64> = None;
-    // A RETRY was answered: send nothing new until everything in flight is answered, then
-    // start again from the oldest row (the failed one, once its backoff ends).
-    let mut draining = false;
+    // The authors waiting behind a failed event of theirs; nobody else waits.
+    let mut holds = Holds::default();
+    // A held event's backoff ended: send nothing new until everything in flight is answered,
+    // then go back to the front of the outbox, where it is (so nothing of its author passes it).
+    let mut rescan = false;
 
     loop {
-        if draining && inflight.live.is_empty() {
-            draining = false;
+        rescan |= holds.take_due(now_ms());
+        if rescan && inflight.live.is_empty() {
+            rescan = false;
             after = None;
         }
         if replay.is_some() {
@@ -123,36 +137,27 @@ async fn drive(
             {
                 continue;
             }
-        } else if !draining && inflight.live.len() < config.window {
+        } else if !rescan && inflight.live.len() < config.window {
             let room = (config.window - inflight.live.len()).min(config.batch) as u64;
-            let rows = store
-                .claim_outbox(after, room, lease_ms)
+            let mut decoded = HashMap::new();
+            let claim = store
+                .claim_outbox_picking(after, room, lease_ms, |row, now| {
+                    if inflight.live.contains_key(&row.id) {
+                        return false;
+                    }
+                    let event = decode_row(row);
+                    let key = event.as_ref().ok().and_then(ordering_key);
+                    let take = holds.pick(row.id, key, row.available_at_ms, now);
+                    if take {
+                        decoded.insert(row.id, (event, key));
+                    }
+                    take
+                })
                 .await
                 .map_err(|e| format!("claim: {e}"))?;
-            if !rows.is_empty() {
-                after = rows.last().map(|r| r.id);
-                let now = now_ms();
-                let mut events = Vec::with_capacity(rows.len());
-                let mut unreadable = Vec::new();
-                for row in rows {
-                    let id = row.id;
-                    match event_from_row(row, now) {
-                        Some(event) => {
-                            inflight.live.insert(id);
-                            events.push(event);
-                        }
-                        None => unreadable.push(id),
-                    }
-                }
-                store
-                    .park_outbox(&unreadable)
-                    .await
-                    .map_err(|e| format!("park: {e}"))?;
-                if !events.is_empty() {
-                    tx.send(FanoutRequest { events })
-                        .await
-                        .map_err(|_| "stream closed while sending".to_owned())?;
-                }
+            if let Some(last) = claim.last_seen {
+                after = Some(last);
+                send_claimed(store, &tx, inflight, claim.rows, decoded).await?;
                 continue;
             }
             if !store.is_sqlite() {
@@ -173,19 +178,68 @@ async fn drive(
                         tracing::info!(reason = %request.reason, "fanout-service asked for a replay of the retained outbox window");
                         *replay = Some(Replay::new(&request));
                     }
-                    if apply_acks(store, config, response, inflight, replay).await? {
-                        draining = true;
-                    }
+                    let round = apply_acks(store, config, response, inflight, replay, &mut holds).await?;
                     *made_progress = true;
+                    if round.reconnect {
+                        // fanout-service turns away the later events of an author whose event
+                        // answered RETRY until that event is sent again on the same stream; a
+                        // given-up event never is, and a new stream starts without that hold.
+                        return Err("gave up on an event fanout-service kept retrying; a new stream lets its author's later events go on".to_owned());
+                    }
                 }
                 if let Some(ended) = ended {
                     return Err(ended);
                 }
             }
-            _ = signal.notified(), if !draining => {}
+            _ = signal.notified(), if !rescan => {}
             _ = tokio::time::sleep(config.poll) => {}
         }
     }
+}
+
+/// Sends the rows a claim took; a row whose payload does not decode is given up on at once.
+async fn send_claimed(
+    store: &Store,
+    tx: &mpsc::Sender<FanoutRequest>,
+    inflight: &mut InFlight,
+    rows: Vec<crate::entity::outbox::Model>,
+    mut decoded: HashMap<i64, (Result<FanoutEvent, String>, Option<i64>)>,
+) -> Result<(), String> {
+    let now = now_ms();
+    let mut events = Vec::with_capacity(rows.len());
+    let mut unreadable = Vec::new();
+    for row in rows {
+        let Some((event, key)) = decoded.remove(&row.id) else {
+            continue;
+        };
+        match event {
+            Ok(event) => {
+                inflight.live.insert(
+                    row.id,
+                    Sent {
+                        key,
+                        attempts: row.attempts,
+                    },
+                );
+                events.push(event_from_row(row, event, now));
+            }
+            Err(error) => unreadable.push(Burial {
+                letter: GiveUp {
+                    id: row.id,
+                    attempts: row.attempts + 1,
+                    error,
+                },
+                author: None,
+            }),
+        }
+    }
+    bury(store, unreadable).await?;
+    if !events.is_empty() {
+        tx.send(FanoutRequest { events })
+            .await
+            .map_err(|_| "stream closed while sending".to_owned())?;
+    }
+    Ok(())
 }
 
 /// Sends the replay's next page if it may go now; returns whether it sent anything. Ends the
@@ -262,49 +316,115 @@ fn gather(
     (Some(response), None)
 }
 
-/// Records one batch of acks; returns whether a new row asked for a retry.
+/// What a round of acks calls for.
+#[derive(Debug, Default)]
+struct Round {
+    /// An event that answered RETRY was given up on: the stream must be replaced.
+    reconnect: bool,
+}
+
+/// A new row that did not apply.
+struct Failed {
+    id: i64,
+    sent: Sent,
+    /// REJECTED (permanent) rather than RETRY.
+    rejected: bool,
+    message: String,
+}
+
+/// Records one batch of acks: applied rows are retired; a REJECTED row, or one that answered
+/// RETRY for the `max_attempts`th time, is given up on; any other RETRY backs off (jittered)
+/// and holds only its own author.
 async fn apply_acks(
     store: &Store,
     config: &RelayConfig,
     response: FanoutResponse,
     inflight: &mut InFlight,
     replay: &mut Option<Replay>,
-) -> Result<bool, String> {
-    let (mut applied, mut retry, mut rejected) = (Vec::new(), Vec::new(), Vec::new());
+    holds: &mut Holds,
+) -> Result<Round, String> {
+    let mut applied = Vec::new();
+    let mut failed = Vec::new();
     for ack in response.acks {
         let outcome = FanoutOutcome::try_from(ack.outcome);
         if inflight.replayed.remove(&ack.event_id) {
             replay_answered(replay, ack.event_id, outcome, &ack.message);
             continue;
         }
-        if !inflight.live.remove(&ack.event_id) {
+        let Some(sent) = inflight.live.remove(&ack.event_id) else {
             continue; // not ours (a stale answer from before a reconnect): nothing to do
-        }
+        };
         match outcome {
             Ok(FanoutOutcome::Applied) => applied.push(ack.event_id),
-            Ok(FanoutOutcome::Rejected) => {
-                tracing::error!(event_id = ack.event_id, reason = %ack.message, "fanout rejected an event; parking it");
-                rejected.push(ack.event_id);
-            }
-            _ => {
-                tracing::warn!(event_id = ack.event_id, reason = %ack.message, "fanout asked to retry an event");
-                retry.push(ack.event_id);
-            }
+            outcome => failed.push(Failed {
+                id: ack.event_id,
+                sent,
+                rejected: outcome == Ok(FanoutOutcome::Rejected),
+                message: ack.message,
+            }),
         }
     }
     store
         .complete_outbox(&applied, !config.retention.is_zero())
         .await
         .map_err(|e| format!("complete: {e}"))?;
+    failed.sort_by_key(|f| f.id);
+    let now = now_ms();
+    let mut round = Round::default();
+    let (mut burials, mut knock_on, mut retries) = (Vec::new(), Vec::new(), Vec::new());
+    // Authors with an earlier failure in this round: their later failures are knock-on ones.
+    let mut failing: HashSet<i64> = HashSet::new();
+    for Failed {
+        id,
+        sent,
+        rejected,
+        message,
+    } in failed
+    {
+        let attempts = sent.attempts + 1;
+        let give_up = |error: String| Burial {
+            letter: GiveUp {
+                id,
+                attempts,
+                error,
+            },
+            author: sent.key,
+        };
+        if rejected {
+            // Permanent: no retry can help, and fanout-service holds nothing of its author.
+            burials.push(give_up(format!("rejected: {message}")));
+            continue;
+        }
+        if sent
+            .key
+            .is_some_and(|key| failing.contains(&key) || holds.is_knock_on(key, id))
+        {
+            knock_on.push(id);
+            continue;
+        }
+        failing.extend(sent.key);
+        if attempts >= config.max_attempts as i32 {
+            burials.push(give_up(format!("retried {attempts} times: {message}")));
+            round.reconnect = true;
+            continue;
+        }
+        tracing::warn!(event_id = id, attempts, reason = %message, "fanout asked to retry an event; backing off its author");
+        let at = now + backoff(attempts).as_millis() as i64;
+        retries.push((id, at));
+        if let Some(key) = sent.key {
+            holds.hold(key, id, at);
+        }
+    }
+    bury(store, burials).await?;
     store
-        .park_outbox(&rejected)
-        .await
-        .map_err(|e| format!("park: {e}"))?;
-    store
-        .release_outbox(&retry, true)
+        .release_outbox(&knock_on, false)
         .await
         .map_err(|e| format!("release: {e}"))?;
-    Ok(!retry.is_empty())
+    store
+        .retry_outbox(&retries)
+        .await
+        .map_err(|e| format!("retry: {e}"))?;
+    Ok(round)
 }
 
 /// Records the answer to a replayed event: it stays retained whatever the outcome (it was

@@ -2,6 +2,7 @@
 //! with its outbox event in one transaction. Knows nothing of gRPC.
 
 mod db_error;
+mod dead_letters;
 mod follows;
 mod group;
 mod outbox;
@@ -24,6 +25,7 @@ use crate::ids::{IdError, IdGenerator, LeaseError, LeaseSettings, NodeLease};
 use crate::migration::Migrator;
 use group::{BoxFuture, GroupCommit, MAX_QUEUED};
 
+pub use dead_letters::{DeadLetter, GiveUp, MAX_REQUEUE};
 pub use follows::FollowChange;
 pub use outbox::{AppliedEvent, OutboxFront};
 pub use posts::{NewPost, PostWrite};

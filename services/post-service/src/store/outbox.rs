@@ -78,33 +78,50 @@ pub struct AppliedEvent {
 /// Ids bound in one `IN (..)` list: well under every backend's limit on bound parameters.
 const IDS_PER_STATEMENT: usize = 1000;
 
-/// Cuts a claim at its first row still backing off (see [`Store::claim_outbox`]).
-fn truncate_at_backoff(rows: &mut Vec<outbox::Model>, now: i64) {
-    if let Some(blocked) = rows.iter().position(|r| r.available_at_ms > now) {
-        rows.truncate(blocked);
-    }
+/// One pass of a claim: the rows taken, in id order, and the highest id looked at (taken or
+/// not), where the next pass resumes.
+#[derive(Debug, Default)]
+pub struct Claim {
+    /// The rows taken (leased to this relay on PostgreSQL and MySQL).
+    pub rows: Vec<outbox::Model>,
+    /// The highest id read, taken or not; `None` when nothing was read.
+    pub last_seen: Option<i64>,
 }
 
-/// `available_at_ms` of a parked row: an event fanout-service rejected as malformed. The relay
-/// never sends it again; an operator inspects the row.
-pub const PARKED: i64 = i64::MAX;
-
 impl Store {
-    /// Claims up to `limit` outbox rows after `after`, in id order, for `lease_ms`.
-    ///
-    /// Stops at the first row still backing off: events are sent strictly in outbox order, so a
-    /// failed event is retried before anything that follows it (per-author order is what makes an
-    /// unfollow win over an earlier post's delivery). Rows claimed by another relay are skipped
-    /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL and MySQL); on SQLite there is one relay.
+    /// Claims the rows after `after`, in id order, that are free to send now: up to `limit`.
+    /// A row still backing off is skipped (see [`Store::claim_outbox_picking`] for the relay's
+    /// per-author rule).
     pub async fn claim_outbox(
         &self,
         after: Option<i64>,
         limit: u64,
         lease_ms: i64,
     ) -> Result<Vec<outbox::Model>> {
+        let claim = self
+            .claim_outbox_picking(after, limit, lease_ms, |row, now| {
+                row.available_at_ms <= now
+            })
+            .await?;
+        Ok(claim.rows)
+    }
+
+    /// Reads up to `limit` outbox rows after `after` in id order, backing-off rows included,
+    /// and claims for `lease_ms` those `pick` takes (it is given each row, in order, and the
+    /// time now). The relay's `pick` skips the rows of an author whose earlier event is backing
+    /// off, so one author's failing event never holds up another author's.
+    ///
+    /// Rows claimed by another relay are skipped (`FOR UPDATE SKIP LOCKED` on PostgreSQL and
+    /// MySQL); on SQLite there is one relay, and the claim is a plain read.
+    pub async fn claim_outbox_picking(
+        &self,
+        after: Option<i64>,
+        limit: u64,
+        lease_ms: i64,
+        mut pick: impl FnMut(&outbox::Model, i64) -> bool,
+    ) -> Result<Claim> {
         let now = crate::ids::now_ms();
         let mut query = outbox::Entity::find()
-            .filter(outbox::Column::AvailableAtMs.ne(PARKED))
             .filter(
                 outbox::Column::ClaimedUntilMs
                     .is_null()
@@ -115,28 +132,32 @@ impl Store {
         if let Some(after) = after {
             query = query.filter(outbox::Column::Id.gt(after));
         }
+        let take = |rows: Vec<outbox::Model>, pick: &mut dyn FnMut(&outbox::Model, i64) -> bool| {
+            let last_seen = rows.last().map(|r| r.id);
+            let rows = rows.into_iter().filter(|row| pick(row, now)).collect();
+            Claim { rows, last_seen }
+        };
         if self.is_sqlite() {
             // The only relay of this database (it released every claim at start): a claim
             // would guard against nobody, so it is a plain read, with no write to commit.
-            let mut rows = query.all(&self.db).await?;
-            truncate_at_backoff(&mut rows, now);
-            return Ok(rows);
+            let rows = query.all(&self.db).await?;
+            return Ok(take(rows, &mut pick));
         }
         let txn = self.begin_write().await?;
-        let mut rows = query
+        let rows = query
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .all(&txn)
             .await?;
-        truncate_at_backoff(&mut rows, now);
-        if !rows.is_empty() {
+        let claim = take(rows, &mut pick);
+        if !claim.rows.is_empty() {
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::ClaimedUntilMs, Expr::value(now + lease_ms))
-                .filter(outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
+                .filter(outbox::Column::Id.is_in(claim.rows.iter().map(|r| r.id)))
                 .exec(&txn)
                 .await?;
         }
         txn.commit().await?;
-        Ok(rows)
+        Ok(claim)
     }
 
     /// Retires acknowledged rows (their fan-out is durable in Redis), however many, in one
@@ -294,21 +315,30 @@ impl Store {
         Ok(())
     }
 
-    /// Parks rows that can never be applied, so they stop blocking the ones behind them.
-    pub async fn park_outbox(&self, ids: &[i64]) -> Result<()> {
-        if ids.is_empty() {
+    /// Releases rows that failed, each counting one more attempt and not to be sent again
+    /// before its own time (the relay's jittered backoff), in one transaction.
+    pub async fn retry_outbox(&self, retries: &[(i64, i64)]) -> Result<()> {
+        if retries.is_empty() {
             return Ok(());
         }
         let _gate = self.write_gate().await;
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::AvailableAtMs, Expr::value(PARKED))
-            .col_expr(
-                outbox::Column::ClaimedUntilMs,
-                Expr::value(Option::<i64>::None),
-            )
-            .filter(outbox::Column::Id.is_in(ids.iter().copied()))
-            .exec(&self.db)
-            .await?;
+        let txn = self.begin_write().await?;
+        for &(id, available_at_ms) in retries {
+            outbox::Entity::update_many()
+                .col_expr(
+                    outbox::Column::ClaimedUntilMs,
+                    Expr::value(Option::<i64>::None),
+                )
+                .col_expr(outbox::Column::AvailableAtMs, Expr::value(available_at_ms))
+                .col_expr(
+                    outbox::Column::Attempts,
+                    Expr::col(outbox::Column::Attempts).add(1),
+                )
+                .filter(outbox::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
         Ok(())
     }
 
@@ -329,13 +359,15 @@ impl Store {
 
     /// The oldest unapplied event's commit time and the backlog behind it (the span of ids up
     /// to the newest row, an upper bound that costs two index lookups instead of a count);
-    /// `None` when nothing waits. Parked rows never count: they will never be applied.
+    /// `None` when nothing waits. An event that has failed (attempts above 0) is not the front:
+    /// it waits for its own backoff, or for the dead-letter table, and must not make admission
+    /// refuse every author's writes meanwhile.
     pub async fn outbox_front(&self) -> Result<Option<OutboxFront>> {
         let oldest: Option<(i64, i64)> = outbox::Entity::find()
             .select_only()
             .column(outbox::Column::Id)
             .column(outbox::Column::CreatedAtMs)
-            .filter(outbox::Column::AvailableAtMs.ne(PARKED))
+            .filter(outbox::Column::Attempts.eq(0))
             .order_by_asc(outbox::Column::Id)
             .into_tuple()
             .one(&self.db)
@@ -358,7 +390,7 @@ impl Store {
         }))
     }
 
-    /// Rows not yet acknowledged (parked ones included), for tests and operators.
+    /// Rows not yet acknowledged (failing ones included), for tests and operators.
     pub async fn outbox_backlog(&self) -> Result<u64> {
         use sea_orm::PaginatorTrait as _;
         Ok(outbox::Entity::find().count(&self.db).await?)
