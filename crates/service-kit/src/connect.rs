@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-/// Calls `connect` until it succeeds, backing off from 100 ms, doubling to at most 5 s.
+/// Calls `connect` until it succeeds, backing off with [`crate::retry::Backoff`] (full jitter
+/// under a ceiling from 100 ms, doubling to 5 s). No retry budget: this is a start or a
+/// reconnect waiting for its dependency, one caller, not calls multiplied under load.
 /// Logs the first failure only (a long outage is one line, not one per attempt). Returns
 /// `None` when `shutdown` comes first, even in the middle of an attempt.
 pub async fn connect_with_backoff<T, E, F, Fut>(
@@ -20,9 +22,9 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let mut backoff = Duration::from_millis(100);
+    let backoff = crate::retry::Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     let mut logged = false;
-    loop {
+    for retry in 0.. {
         let attempt = tokio::select! {
             // A connect to an unreachable host can take its full timeout: do not hold shutdown.
             _ = shutdown.cancelled() => return None,
@@ -37,12 +39,12 @@ where
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => return None,
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(backoff.delay(retry)) => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }
+    None
 }
 
 /// A channel to `url` that connects on first use and reconnects by itself (3 s connect

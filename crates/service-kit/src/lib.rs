@@ -16,6 +16,7 @@ pub mod ids;
 mod launch;
 pub mod layers;
 pub mod page_token;
+pub mod retry;
 mod server;
 mod shutdown;
 pub mod status;
@@ -29,6 +30,10 @@ pub use errors::with_causes;
 pub use feedline_auth as auth;
 pub use health::Health;
 pub use launch::launch;
+pub use retry::{
+    Backoff, RetryBudget, RetryPolicy, grpc_timeout, inbound_deadline, is_retryable_status,
+    outgoing_request, outgoing_timeout, with_deadline,
+};
 pub use server::{ServeError, serve};
 pub use shutdown::shutdown_on_signals;
 pub use tls::TlsConfig;

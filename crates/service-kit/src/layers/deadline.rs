@@ -1,13 +1,18 @@
 //! Per-call timeout that answers DEADLINE_EXCEEDED (tower's own timeout yields an error that
-//! tonic would report as UNKNOWN).
+//! tonic would report as UNKNOWN), and the inbound deadline handed to the handler's outgoing
+//! calls.
+//!
+//! A call's deadline is the earlier of the caller's `grpc-timeout` and the server's request
+//! timeout. The handler runs inside [`crate::retry::with_deadline`], so its outgoing calls
+//! derive their timeouts from it ([`crate::retry::outgoing_timeout`]).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-/// Bounds the time until a call's response head is ready. A streaming call's body is not
-/// bounded here: only its opening is.
+/// Bounds the time until a call's response head is ready by the earlier of `grpc-timeout`
+/// and the server's timeout. A streaming call's body is not bounded here: only its opening is.
 #[derive(Clone, Copy, Debug)]
 pub struct DeadlineLayer {
     timeout: Duration,
@@ -58,10 +63,13 @@ where
         if super::is_exempt(request.uri().path()) {
             return Box::pin(self.inner.call(request));
         }
-        let timeout = self.timeout;
+        let timeout = crate::retry::grpc_timeout(request.headers())
+            .map_or(self.timeout, |t| t.min(self.timeout));
+        let deadline = tokio::time::Instant::now() + timeout;
         let future = self.inner.call(request);
         Box::pin(async move {
-            match tokio::time::timeout(timeout, future).await {
+            let future = crate::retry::with_deadline(deadline, future);
+            match tokio::time::timeout_at(deadline, future).await {
                 Ok(response) => response,
                 Err(_) => Ok(tonic::Status::deadline_exceeded(format!(
                     "call did not complete within {} ms",
@@ -94,5 +102,49 @@ mod tests {
         assert_eq!(code, "4", "DEADLINE_EXCEEDED");
         let fast = svc.oneshot(call("/a.B/Fast")).await.unwrap();
         assert_eq!(fast.body(), "done");
+    }
+
+    #[test]
+    fn grpc_timeouts_parse_in_every_unit_and_bad_ones_are_ignored() {
+        let parse = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("grpc-timeout", value.parse().unwrap());
+            crate::retry::grpc_timeout(&headers)
+        };
+        assert_eq!(parse("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse("3M"), Some(Duration::from_secs(180)));
+        assert_eq!(parse("4S"), Some(Duration::from_secs(4)));
+        assert_eq!(parse("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse("7u"), Some(Duration::from_micros(7)));
+        assert_eq!(parse("9n"), Some(Duration::from_nanos(9)));
+        for bad in ["", "m", "123456789m", "10x", "-1S", "1.5S"] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_earlier_deadline_wins_and_reaches_the_handler() {
+        let inner = tower::service_fn(|_: http::Request<()>| async move {
+            let left = crate::retry::inbound_deadline()
+                .map(|d| d - tokio::time::Instant::now())
+                .unwrap_or_default();
+            Ok::<_, std::convert::Infallible>(http::Response::new(left.as_millis().to_string()))
+        });
+        let svc = DeadlineLayer::new(Duration::from_secs(1)).layer(inner);
+        let call = |timeout: &str| {
+            http::Request::builder()
+                .uri("/a.B/C")
+                .header("grpc-timeout", timeout)
+                .body(())
+                .unwrap()
+        };
+        let short = svc.clone().oneshot(call("200m")).await.unwrap();
+        assert_eq!(short.body(), "200");
+        let long = svc.oneshot(call("30S")).await.unwrap();
+        assert_eq!(
+            long.body(),
+            "1000",
+            "the server's own timeout caps the caller's"
+        );
     }
 }

@@ -1,11 +1,16 @@
 //! Where follower lists and author posts come from when Redis lacks them: post-service.
+//!
+//! Each page is one call with a timeout ([`CALL_TIMEOUT`]: rebuilds run for the fan-out stream,
+//! with no inbound deadline), retried on UNAVAILABLE through one [`RetryPolicy`] per source,
+//! whose budget keeps a failing post-service from seeing more than 1.2x the calls.
 
 use feedline_proto::graph::v1::ListFollowersRequest;
 use feedline_proto::graph::v1::graph_service_client::GraphServiceClient;
 use feedline_proto::post::v1::post_service_client::PostServiceClient;
 use feedline_proto::post::v1::{ListAuthorPostsRequest, Post};
 use feedline_service_kit::auth::Credential;
-use feedline_service_kit::{ClientChannel, client_channel};
+use feedline_service_kit::{Backoff, ClientChannel, RetryPolicy, client_channel};
+use std::time::Duration;
 use tonic::transport::Channel;
 
 use super::TimelineError;
@@ -14,6 +19,12 @@ use super::TimelineError;
 const FOLLOWER_PAGE: i32 = 1000;
 /// Posts per ListAuthorPosts page: the contract's maximum.
 const POST_PAGE: usize = 100;
+/// One call's timeout when no inbound deadline is shorter.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Attempts per call, budget permitting.
+const ATTEMPTS: u32 = 3;
+/// Pauses between attempts: jittered under a ceiling from 50 ms, doubling to 1 s.
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
 
 /// The source of truth that rebuilds a missing follower index or author post list.
 #[tonic::async_trait]
@@ -29,6 +40,8 @@ pub trait GraphSource: Send + Sync + 'static {
 pub struct PostServiceSource {
     graph: GraphServiceClient<ClientChannel>,
     posts: PostServiceClient<ClientChannel>,
+    /// Shared by clones: one retry budget for post-service.
+    retry: RetryPolicy,
 }
 
 impl PostServiceSource {
@@ -38,6 +51,7 @@ impl PostServiceSource {
         Self {
             graph: GraphServiceClient::new(client_channel(channel.clone(), credential)),
             posts: PostServiceClient::new(client_channel(channel, credential)),
+            retry: RetryPolicy::new("post-service", BACKOFF, ATTEMPTS),
         }
     }
 }
@@ -46,7 +60,6 @@ impl PostServiceSource {
 impl GraphSource for PostServiceSource {
     #[tracing::instrument(skip(self))]
     async fn followers(&self, author_id: i64) -> Result<Vec<i64>, TimelineError> {
-        let mut graph = self.graph.clone();
         let mut ids = Vec::new();
         let mut page_token = String::new();
         loop {
@@ -55,11 +68,13 @@ impl GraphSource for PostServiceSource {
                 page_size: Some(FOLLOWER_PAGE),
                 page_token,
             };
-            let page = graph
-                .list_followers(request)
+            let page = self
+                .retry
+                .grpc(&self.graph, &request, CALL_TIMEOUT, |mut c, r| async move {
+                    c.list_followers(r).await
+                })
                 .await
-                .map_err(|status| source_error("ListFollowers", &status))?
-                .into_inner();
+                .map_err(|status| source_error("ListFollowers", &status))?;
             ids.extend(page.follower_ids);
             if page.next_page_token.is_empty() {
                 return Ok(ids);
@@ -70,7 +85,6 @@ impl GraphSource for PostServiceSource {
 
     #[tracing::instrument(skip(self))]
     async fn latest_posts(&self, author_id: i64, limit: usize) -> Result<Vec<Post>, TimelineError> {
-        let mut client = self.posts.clone();
         let mut posts = Vec::new();
         let mut page_token = String::new();
         while posts.len() < limit {
@@ -81,11 +95,13 @@ impl GraphSource for PostServiceSource {
                 page_size: Some(i32::try_from(want).unwrap_or(100)),
                 page_token,
             };
-            let page = client
-                .list_author_posts(request)
+            let page = self
+                .retry
+                .grpc(&self.posts, &request, CALL_TIMEOUT, |mut c, r| async move {
+                    c.list_author_posts(r).await
+                })
                 .await
-                .map_err(|status| source_error("ListAuthorPosts", &status))?
-                .into_inner();
+                .map_err(|status| source_error("ListAuthorPosts", &status))?;
             posts.extend(page.posts);
             if page.next_page_token.is_empty() {
                 break;

@@ -2,6 +2,7 @@
 //! written back. A deleted post (a tombstone in the cache, or unknown to post-service) is dropped.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use feedline_proto::post::v1::Post;
 use feedline_proto::prost::Message as _;
@@ -40,7 +41,7 @@ impl Feed {
         // The PING's own answer does not matter: a node it reaches, or fails to, says nothing
         // of the GETs.
         let (replies, _pong): (Result<Vec<Value>, _>, Result<Value, _>) =
-            tokio::join!(pipeline.all(), self.redis.ping(None));
+            tokio::join!(within_deadline(pipeline.all()), self.redis.ping(None));
         let replies = replies?;
         let mut cached: Vec<Cached> = replies.into_iter().map(read_cached).collect();
         let misses: Vec<i64> = candidates
@@ -99,9 +100,28 @@ impl Feed {
         for &id in &missing {
             cache(keys::post_cache(id), Bytes::new()).await?;
         }
-        let _: Vec<Value> = pipeline.all().await?;
+        let _: Vec<Value> = within_deadline(pipeline.all()).await?;
         Ok(posts.into_iter().map(|post| (post.post_id, post)).collect())
     }
+}
+
+/// `command`, given up when the read's own deadline (less a margin) passes first: the client's
+/// per-command timeout (`FEEDLINE_REDIS_COMMAND_TIMEOUT_MS`) bounds it otherwise.
+async fn within_deadline<T>(
+    command: impl std::future::Future<Output = Result<T, fred::error::Error>>,
+) -> Result<T, fred::error::Error> {
+    let Some(_) = feedline_service_kit::inbound_deadline() else {
+        return command.await;
+    };
+    let timeout = feedline_service_kit::outgoing_timeout(Duration::MAX);
+    tokio::time::timeout(timeout, command)
+        .await
+        .unwrap_or_else(|_| {
+            Err(fred::error::Error::new(
+                fred::error::ErrorKind::Timeout,
+                "the read's deadline passed",
+            ))
+        })
 }
 
 /// One GET reply. A value that does not decode is treated as missing, so it is fetched again

@@ -1,4 +1,9 @@
 //! post-service, for what Redis lacks: cache misses, missing timelines, an unbuilt follower index.
+//!
+//! Every call carries a timeout derived from the read's own deadline
+//! ([`feedline_service_kit::outgoing_timeout`], at most [`CALL_TIMEOUT`]) and is retried on
+//! UNAVAILABLE through one [`RetryPolicy`] shared by every clone: jittered backoff, never past
+//! the read's deadline, and a budget that keeps post-service from seeing over 1.2x the calls.
 
 use std::collections::HashSet;
 
@@ -7,7 +12,10 @@ use feedline_proto::graph::v1::{GetMeRequest, ListFollowingRequest};
 use feedline_proto::post::v1::post_service_client::PostServiceClient;
 use feedline_proto::post::v1::{BatchGetPostsRequest, ListFolloweePostsRequest, Post};
 use feedline_service_kit::auth::Credential;
-use feedline_service_kit::{ClientChannel, client_channel};
+use feedline_service_kit::{
+    Backoff, ClientChannel, RetryPolicy, client_channel, is_retryable_status, outgoing_request,
+};
+use std::time::Duration;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -15,12 +23,21 @@ use crate::error::FeedError;
 
 /// Followees per ListFollowing page: the contract's maximum.
 const FOLLOWING_PAGE: i32 = 1000;
+/// One call's timeout when the read's deadline leaves more.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// Attempts per call, budget and deadline permitting.
+const ATTEMPTS: u32 = 3;
+/// Pauses between attempts: jittered under a ceiling from 20 ms, doubling to 200 ms (a read
+/// waits for them).
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(200));
 
 /// post-service's API; calls carry the trace context of the read that makes them.
 #[derive(Clone)]
 pub struct PostSource {
     posts: PostServiceClient<ClientChannel>,
     graph: GraphServiceClient<ClientChannel>,
+    /// Shared by clones: one retry budget for post-service.
+    retry: RetryPolicy,
 }
 
 impl PostSource {
@@ -29,18 +46,36 @@ impl PostSource {
         Self {
             posts: PostServiceClient::new(client_channel(channel.clone(), credential)),
             graph: GraphServiceClient::new(client_channel(channel, credential)),
+            retry: RetryPolicy::new("post-service", BACKOFF, ATTEMPTS),
         }
+    }
+
+    /// Calls made to post-service, and retries among them: to measure amplification.
+    pub fn retry_counts(&self) -> (u64, u64) {
+        self.retry.counts()
     }
 
     /// The user bound to the subject of the token in `authorization` (the caller's own
     /// `Bearer ...` metadata, forwarded), or None when it has none.
     pub async fn me(&self, authorization: &str) -> Result<Option<i64>, FeedError> {
-        let mut request = tonic::Request::new(GetMeRequest {});
-        let value = authorization.parse().map_err(|_| {
+        let value: tonic::metadata::MetadataValue<_> = authorization.parse().map_err(|_| {
             FeedError::Unauthenticated("the authorization metadata is not valid".into())
         })?;
-        request.metadata_mut().insert("authorization", value);
-        match self.graph.clone().get_me(request).await {
+        let answer = self
+            .retry
+            .run(
+                || {
+                    let mut graph = self.graph.clone();
+                    let mut request = outgoing_request(GetMeRequest {}, CALL_TIMEOUT);
+                    request
+                        .metadata_mut()
+                        .insert("authorization", value.clone());
+                    async move { graph.get_me(request).await }
+                },
+                is_retryable_status,
+            )
+            .await;
+        match answer {
             Ok(answer) => Ok(answer.into_inner().user.map(|user| user.user_id)),
             Err(status) if status.code() == Code::NotFound => Ok(None),
             Err(status) if status.code() == Code::Unauthenticated => {
@@ -52,15 +87,16 @@ impl PostSource {
 
     /// The posts of `ids` that exist and are not deleted, and the ids of the others.
     pub async fn batch_get(&self, ids: &[i64]) -> Result<(Vec<Post>, Vec<i64>), FeedError> {
+        let request = BatchGetPostsRequest {
+            post_ids: ids.to_vec(),
+        };
         let answer = self
-            .posts
-            .clone()
-            .batch_get_posts(BatchGetPostsRequest {
-                post_ids: ids.to_vec(),
+            .retry
+            .grpc(&self.posts, &request, CALL_TIMEOUT, |mut c, r| async move {
+                c.batch_get_posts(r).await
             })
             .await
-            .map_err(|status| source_error("BatchGetPosts", &status))?
-            .into_inner();
+            .map_err(|status| source_error("BatchGetPosts", &status))?;
         Ok((answer.posts, answer.missing_post_ids))
     }
 
@@ -70,8 +106,14 @@ impl PostSource {
             user_id: user,
             max_posts: Some(i32::try_from(max).unwrap_or(i32::MAX)),
         };
-        match self.posts.clone().list_followee_posts(request).await {
-            Ok(answer) => Ok(answer.into_inner().posts),
+        let answer = self
+            .retry
+            .grpc(&self.posts, &request, CALL_TIMEOUT, |mut c, r| async move {
+                c.list_followee_posts(r).await
+            })
+            .await;
+        match answer {
+            Ok(answer) => Ok(answer.posts),
             Err(status) if status.code() == Code::NotFound => Err(FeedError::UserNotFound(user)),
             Err(status) => Err(source_error("ListFolloweePosts", &status)),
         }
@@ -79,7 +121,6 @@ impl PostSource {
 
     /// Everyone `user` follows.
     pub async fn following(&self, user: i64) -> Result<HashSet<i64>, FeedError> {
-        let mut graph = self.graph.clone();
         let mut ids = HashSet::new();
         let mut page_token = String::new();
         loop {
@@ -88,11 +129,13 @@ impl PostSource {
                 page_size: Some(FOLLOWING_PAGE),
                 page_token,
             };
-            let page = graph
-                .list_following(request)
+            let page = self
+                .retry
+                .grpc(&self.graph, &request, CALL_TIMEOUT, |mut c, r| async move {
+                    c.list_following(r).await
+                })
                 .await
-                .map_err(|status| source_error("ListFollowing", &status))?
-                .into_inner();
+                .map_err(|status| source_error("ListFollowing", &status))?;
             ids.extend(page.followee_ids);
             if page.next_page_token.is_empty() {
                 return Ok(ids);

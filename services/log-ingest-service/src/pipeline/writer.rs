@@ -1,10 +1,13 @@
-//! One writer of the pool: writes a batch in one transaction, retries it while the failure is
-//! retryable and the retry budget lasts, then answers every call in it: its counts once
-//! committed, or the error. A batch is never dropped unanswered.
+//! One writer of the pool: writes a batch in one transaction, retries it (through the shared
+//! [`RetryPolicy`]) while the failure is retryable, `retry_for` lasts and the database's retry
+//! budget has a token, then answers every call in it: its counts once committed, or the error.
+//! A batch is never dropped unanswered, and never acknowledged before it is committed.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use feedline_service_kit::{Backoff, RetryPolicy};
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
@@ -14,9 +17,15 @@ use crate::error::{Error, Result};
 use crate::record::{NewRecord, Outcome};
 use crate::store::Store;
 
-/// First pause between attempts; doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Pauses between attempts: jittered under a ceiling from 50 ms, doubling to 1 s.
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
+/// How long one attempt (one transaction) may take before it counts as failed and retryable.
+/// A write is never acknowledged on a timeout: the retry finds out what was committed.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Retries of batch writes: one budget for the process, which writes to one database, so that
+/// an outage costs it at most 1.2x the writes, however many writers there are.
+static WRITE_RETRY: LazyLock<RetryPolicy> =
+    LazyLock::new(|| RetryPolicy::new("database write", BACKOFF, u32::MAX));
 /// Calls linked from one batch span, at most (a batch of 4000 one-record calls would
 /// otherwise carry 4000 links).
 const MAX_LINKS: usize = 128;
@@ -78,27 +87,30 @@ impl Writer {
         .await
     }
 
-    /// Attempts until the write commits, fails for good, or the retry budget is spent.
+    /// Attempts until the write commits, fails for good, `retry_for` is spent, or the
+    /// database's retry budget is.
     async fn write_with_retry(&self, records: &[NewRecord]) -> Result<Vec<bool>> {
-        let started = Instant::now();
-        let mut backoff = FIRST_BACKOFF;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let result = self.attempt(records, attempt > 1).await;
-            match result {
-                Ok(stored) => return Ok(stored),
-                Err(e) if e.is_retryable() && started.elapsed() + backoff <= self.retry_for => {
-                    tracing::warn!(error = %e, attempt, "batch write failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, attempt, "batch write failed; failing its calls");
-                    return Err(e);
-                }
-            }
+        let deadline = Instant::now() + self.retry_for;
+        let attempts = AtomicU32::new(0);
+        let result = WRITE_RETRY
+            .run_until(
+                Some(deadline),
+                || async {
+                    let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+                    let result = self.attempt(records, attempt > 1).await;
+                    if let Err(e) = &result {
+                        tracing::warn!(error = %e, attempt, "batch write failed");
+                    }
+                    result
+                },
+                Error::is_retryable,
+            )
+            .await;
+        if result.is_err() {
+            let attempts = attempts.into_inner();
+            tracing::warn!(attempts, "batch write gave up; failing its calls");
         }
+        result
     }
 
     async fn attempt(&self, records: &[NewRecord], retry: bool) -> Result<Vec<bool>> {
@@ -108,10 +120,15 @@ impl Writer {
                 "injected failure before the write".into(),
             ));
         }
-        let stored = self
-            .store
-            .write_records(records, now_nanos(), retry)
-            .await?;
+        let write = self.store.write_records(records, now_nanos(), retry);
+        let stored = tokio::time::timeout(ATTEMPT_TIMEOUT, write)
+            .await
+            .map_err(|_| {
+                Error::Unavailable(format!(
+                    "the write took over {} s",
+                    ATTEMPT_TIMEOUT.as_secs()
+                ))
+            })??;
         if fault == Fault::AfterCommit {
             return Err(Error::Unavailable(
                 "injected failure after the commit".into(),
