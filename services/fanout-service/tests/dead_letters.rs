@@ -1,6 +1,7 @@
 //! Poison events end in `outbox_dead` and block nobody: one author's retraction that fanout-service
 //! answers RETRY forever (its `ar:` key holds a string, so Redis answers WRONGTYPE) backs off
-//! while every other author's posts keep arriving; after `FEEDLINE_RELAY_MAX_ATTEMPTS` it is a
+//! while every other author's posts keep being admitted (admission control on: the poisoned
+//! author's held events do not count as fan-out lag) and arriving; after `FEEDLINE_RELAY_MAX_ATTEMPTS` it is a
 //! dead letter, the author's later post arrives, `ListDeadLetters` shows it, and once the key
 //! is fixed `RequeueDeadLetters` applies it. An outbox row whose payload does not decode goes
 //! there at once. Real post-service, fanout-service and Redis Cluster, on every backend.
@@ -11,7 +12,9 @@ mod common;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Stack;
-use feedline_proto::post::v1::{DeadLetter, ListDeadLettersRequest, RequeueDeadLettersRequest};
+use feedline_proto::post::v1::{
+    CreatePostRequest, DeadLetter, ListDeadLettersRequest, RequeueDeadLettersRequest,
+};
 use feedline_stack::Service;
 use feedline_test_harness::{Backend, eventually};
 use fred::prelude::KeysInterface as _;
@@ -25,6 +28,9 @@ const OTHERS_BOUND: Duration = Duration::from_secs(2);
 /// Attempts before a dead letter: with the jittered backoff (100 ms doubling, halved at most)
 /// the poison retries for 3 s or more, long enough to watch others go by.
 const MAX_ATTEMPTS: &str = "7";
+/// Admission control's bound on fan-out lag: far below the poison's 3 s of retries, so writes
+/// would be refused meanwhile if the poisoned author's held events counted as lag.
+const ADMISSION_MAX_LAG: Duration = Duration::from_millis(500);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_event_is_dead_lettered_without_blocking_others_on_sqlite() {
@@ -52,10 +58,10 @@ async fn poison_event_is_dead_lettered(backend: Backend) {
             &[
                 ("FEEDLINE_RELAY_MAX_ATTEMPTS", MAX_ATTEMPTS),
                 ("FEEDLINE_RELAY_POLL_MS", "50"),
-                // Known gap: the poisoned author's later events, held behind its failing one,
-                // still count for admission control's age and drain rate, which would refuse
-                // every author's writes meanwhile. Off here, so the test sees the relay alone.
-                ("FEEDLINE_ADMISSION_MAX_LAG_MS", "0"),
+                (
+                    "FEEDLINE_ADMISSION_MAX_LAG_MS",
+                    &ADMISSION_MAX_LAG.as_millis().to_string(),
+                ),
             ],
         )
     })
@@ -80,6 +86,7 @@ async fn poison_event_is_dead_lettered(backend: Backend) {
         .unwrap();
     stack.delete(&first).await;
     let later = stack.post(poisoned, "later").await;
+    let later_at = Instant::now();
     let db = Database::connect(stack.post_database_url()).await.unwrap();
     eventually("the retraction failed once", DEADLINE, || async {
         let rows = outbox::Entity::find().all(&db).await?;
@@ -93,11 +100,30 @@ async fn poison_event_is_dead_lettered(backend: Backend) {
     .await
     .unwrap();
 
-    // Meanwhile another author's posts arrive within the bound, each, while the poisoned
-    // author's later post waits behind its failing retraction.
+    // Meanwhile another author's posts are admitted and arrive within the bound, each, while
+    // the poisoned author's later post waits behind its failing retraction: for at least three
+    // times admission's bound, so that counting the held post as lag would refuse them.
     let mut expected = vec![first.post_id];
-    for i in 0..3 {
-        let post = stack.post(other, &format!("other {i}")).await.post_id;
+    let mut i = 0;
+    while i < 3 || later_at.elapsed() < 3 * ADMISSION_MAX_LAG {
+        let created = stack
+            .posts
+            .clone()
+            .create_post(CreatePostRequest {
+                author_id: other,
+                body: format!("other {i}"),
+                idempotency_key: String::new(),
+            })
+            .await;
+        let post = match created {
+            Ok(response) => response.into_inner().post.unwrap().post_id,
+            Err(status) => panic!(
+                "another author's post {i}, {:?} after the poisoned author's held one, \
+                 was refused ({:?}): {status:?}",
+                later_at.elapsed(),
+                status.code()
+            ),
+        };
         let start = Instant::now();
         eventually("another author's post arrives", OTHERS_BOUND, || async {
             let timeline = stack.timeline(reader).await;
@@ -108,6 +134,7 @@ async fn poison_event_is_dead_lettered(backend: Backend) {
         .unwrap();
         eprintln!("another author's post {i} arrived in {:?}", start.elapsed());
         expected.insert(0, post);
+        i += 1;
     }
     assert!(
         !stack.timeline(reader).await.contains(&later.post_id),
@@ -197,6 +224,7 @@ async fn poison_event_is_dead_lettered(backend: Backend) {
         attempts: Set(0),
         available_at_ms: Set(now_ms),
         claimed_until_ms: Set(None),
+        ordering_key: Set(None),
     })
     .exec_without_returning(&db)
     .await

@@ -13,6 +13,7 @@ pub mod convert;
 pub mod entity;
 pub mod error;
 pub mod migration;
+pub mod ordering;
 pub mod page_token;
 pub mod rate_limit;
 pub mod relay;

@@ -9,37 +9,8 @@ feedline_test_harness::on_every_backend!(
     pruning_drops_only_what_is_older_than_the_window,
 );
 
-mod common {
-    use feedline_test_harness::{Backend, TestDatabase};
-    use post_service::store::Store;
-    use sea_orm::{Database, DatabaseConnection};
-
-    /// A migrated store on a fresh database, and a second connection to write rows directly.
-    pub struct TestServer {
-        pub store: Store,
-        pub db: DatabaseConnection,
-        /// Dropped last: the database goes away after the store that uses it.
-        _database: TestDatabase,
-    }
-
-    impl TestServer {
-        pub async fn start(backend: Backend) -> Option<Self> {
-            let database = TestDatabase::create(backend).await.expect("database")?;
-            let store = Store::connect(database.url(), 4, 0).await.expect("store");
-            let db = Database::connect(database.url()).await.expect("connect");
-            Some(Self {
-                store,
-                db,
-                _database: database,
-            })
-        }
-
-        pub async fn stop(self) {
-            let _ = self.store.close().await;
-            let _ = self.db.close().await;
-        }
-    }
-}
+#[path = "store_server/mod.rs"]
+mod common;
 
 mod cases {
     use post_service::entity::outbox;
@@ -70,6 +41,7 @@ mod cases {
                 attempts: Set(0),
                 available_at_ms: Set(now_ms()),
                 claimed_until_ms: Set(None),
+                ordering_key: Set(None),
             })
             .exec_without_returning(&s.db)
             .await

@@ -29,6 +29,10 @@ pub struct Model {
     pub available_at_ms: i64,
     /// Set while a relay has the row in flight; another relay may take it after this time.
     pub claimed_until_ms: Option<i64>,
+    /// The event's ordering key (a post's author, a follow's followee: see
+    /// [`crate::ordering::ordering_key`]), so that admission control can tell the events held
+    /// behind a failing one of their key; `None` on rows written before the column existed.
+    pub ordering_key: Option<i64>,
 }
 
 /// No relations are navigated through sea-orm.

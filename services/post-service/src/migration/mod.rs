@@ -11,6 +11,7 @@ mod m20261207_000005_bind_users_to_subjects;
 pub(crate) mod m20261207_000006_create_outbox_applied;
 mod m20261207_000007_create_node_leases;
 pub(crate) mod m20261207_000008_create_outbox_dead;
+pub(crate) mod m20261207_000009_add_outbox_ordering_key;
 
 /// Every migration of post-service, in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000006_create_outbox_applied::Migration),
             Box::new(m20261207_000007_create_node_leases::Migration),
             Box::new(m20261207_000008_create_outbox_dead::Migration),
+            Box::new(m20261207_000009_add_outbox_ordering_key::Migration),
         ]
     }
 }

@@ -2,7 +2,6 @@
 //! continues the trace of the request that wrote the row.
 
 use feedline_proto::fanout::v1::FanoutEvent;
-use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::millis_to_timestamp;
 use feedline_proto::prost::Message as _;
 use feedline_telemetry::{W3cContext, context_from_w3c, current_trace_context};
@@ -18,15 +17,10 @@ pub(super) fn decode_row(row: &outbox::Model) -> Result<FanoutEvent, String> {
         .map_err(|error| format!("outbox payload does not decode: {error}"))
 }
 
-/// The key whose events must apply in order: a post's author, a follow's followee (the rule
-/// fanout-service orders by); `None` for an event without a kind.
+/// The ordering key of `event` (see [`crate::ordering::ordering_key`]); `None` for an event
+/// without a kind.
 pub(super) fn ordering_key(event: &FanoutEvent) -> Option<i64> {
-    Some(match event.kind.as_ref()? {
-        Kind::DeliverPost(d) => d.post.as_ref().map_or(0, |p| p.author_id),
-        Kind::RetractPost(r) => r.author_id,
-        Kind::AddFollow(f) => f.followee_id,
-        Kind::RemoveFollow(f) => f.followee_id,
-    })
+    event.kind.as_ref().map(crate::ordering::ordering_key)
 }
 
 /// Completes `event`, decoded from `row`, for sending: its id, commit time and the trace

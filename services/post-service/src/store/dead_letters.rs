@@ -6,7 +6,7 @@
 //! knowingly relaxed for it: it applies after the author's later events (which went on while it
 //! was dead), never before them.
 
-use sea_orm::sea_query::{Expr, ExprTrait as _, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait as _, IntoIden, Order, Query};
 use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
 
 use super::{PageOf, Store};
@@ -14,6 +14,7 @@ use crate::entity::outbox;
 use crate::error::{Error, Result};
 use crate::ids::now_ms;
 use crate::migration::m20261207_000008_create_outbox_dead::OutboxDead;
+use crate::migration::m20261207_000009_add_outbox_ordering_key::Added;
 
 /// Most ids one requeue takes; `requeue --all` goes through the table this many at a time.
 pub const MAX_REQUEUE: usize = 1000;
@@ -71,12 +72,18 @@ impl Store {
                 .expr(Expr::value(letter.attempts))
                 .expr(Expr::value(letter.error.clone()))
                 .expr(Expr::value(now))
+                .column(outbox::Column::OrderingKey)
                 .from(outbox::Entity)
                 .and_where(Expr::col(outbox::Column::Id).eq(letter.id))
                 .to_owned();
             let insert = Query::insert()
                 .into_table(OutboxDead::Table)
-                .columns(OutboxDead::COLUMNS)
+                .columns(
+                    OutboxDead::COLUMNS
+                        .map(IntoIden::into_iden)
+                        .into_iter()
+                        .chain([Added::OrderingKey.into_iden()]),
+                )
                 .select_from(row)
                 .map_err(|e| DbErr::Custom(e.to_string()))?
                 .to_owned();
@@ -154,6 +161,7 @@ impl Store {
                     .expr(Expr::value(now))
                     .expr(Expr::value(0))
                     .expr(Expr::value(now))
+                    .column(Added::OrderingKey)
                     .from(OutboxDead::Table)
                     .and_where(Expr::col(OutboxDead::Id).eq(*id))
                     .to_owned();
@@ -167,6 +175,7 @@ impl Store {
                         outbox::Column::CreatedAtMs,
                         outbox::Column::Attempts,
                         outbox::Column::AvailableAtMs,
+                        outbox::Column::OrderingKey,
                     ])
                     .select_from(row)
                     .map_err(|e| DbErr::Custom(e.to_string()))?

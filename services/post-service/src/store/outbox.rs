@@ -29,6 +29,7 @@ pub(crate) async fn append(
         Kind::AddFollow(_) => "add_follow",
         Kind::RemoveFollow(_) => "remove_follow",
     };
+    let ordering_key = crate::ordering::ordering_key(&kind);
     let payload = FanoutEvent {
         kind: Some(kind),
         ..Default::default()
@@ -45,6 +46,7 @@ pub(crate) async fn append(
         attempts: Set(0),
         available_at_ms: Set(now_ms),
         claimed_until_ms: Set(None),
+        ordering_key: Set(Some(ordering_key)),
     })
     .exec_without_returning(txn)
     .await?;
@@ -361,13 +363,27 @@ impl Store {
     /// to the newest row, an upper bound that costs two index lookups instead of a count);
     /// `None` when nothing waits. An event that has failed (attempts above 0) is not the front:
     /// it waits for its own backoff, or for the dead-letter table, and must not make admission
-    /// refuse every author's writes meanwhile.
+    /// refuse every author's writes meanwhile. Nor are the later events of its ordering key,
+    /// which the relay holds behind it; a row without a key (written before the column
+    /// existed) is never taken for held.
     pub async fn outbox_front(&self) -> Result<Option<OutboxFront>> {
+        // The failing rows are few, found through the (attempts, ordering_key) index.
+        let failing_keys = Query::select()
+            .column(outbox::Column::OrderingKey)
+            .from(outbox::Entity)
+            .and_where(Expr::col(outbox::Column::Attempts).gt(0))
+            .and_where(Expr::col(outbox::Column::OrderingKey).is_not_null())
+            .to_owned();
         let oldest: Option<(i64, i64)> = outbox::Entity::find()
             .select_only()
             .column(outbox::Column::Id)
             .column(outbox::Column::CreatedAtMs)
             .filter(outbox::Column::Attempts.eq(0))
+            .filter(
+                outbox::Column::OrderingKey
+                    .is_null()
+                    .or(outbox::Column::OrderingKey.not_in_subquery(failing_keys)),
+            )
             .order_by_asc(outbox::Column::Id)
             .into_tuple()
             .one(&self.db)
