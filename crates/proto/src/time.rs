@@ -17,9 +17,18 @@ pub fn timestamp_to_millis(ts: &Timestamp) -> Option<i64> {
     if !(0..1_000_000_000).contains(&ts.nanos) {
         return None;
     }
+    let ms = i64::from(ts.nanos / 1_000_000);
+    // `seconds * 1000` overflows in the last second before i64::MIN ms, where the sum itself
+    // still fits: there, compute (seconds + 1) * 1000 - (1000 - ms) instead (found by fuzzing).
     ts.seconds
-        .checked_mul(1000)?
-        .checked_add(i64::from(ts.nanos / 1_000_000))
+        .checked_mul(1000)
+        .and_then(|s| s.checked_add(ms))
+        .or_else(|| {
+            ts.seconds
+                .checked_add(1)?
+                .checked_mul(1000)?
+                .checked_sub(1000 - ms)
+        })
 }
 
 #[cfg(test)]
@@ -28,7 +37,18 @@ mod tests {
 
     #[test]
     fn round_trips_including_negative_millis() {
-        for millis in [0, 1, 999, 1_000, 1_763_700_000_123, -1, -1_001] {
+        for millis in [
+            0,
+            1,
+            999,
+            1_000,
+            1_763_700_000_123,
+            -1,
+            -1_001,
+            i64::MIN,
+            i64::MIN + 4,
+            i64::MAX,
+        ] {
             assert_eq!(
                 timestamp_to_millis(&millis_to_timestamp(millis)),
                 Some(millis)

@@ -61,10 +61,17 @@ pub fn rate_limit(user: i64, kind: &str) -> String {
 /// A sorted-set entry: (score = creation time in Unix ms, member = padded post id).
 pub type Entry = (f64, String);
 
-/// A post's sorted-set entry; None without a valid `create_time`.
+/// Latest creation time a score holds exactly (2^53 ms, the year 287,396).
+const MAX_SCORE_MS: i64 = 1 << 53;
+
+/// A post's sorted-set entry; None without a valid `create_time`, or one a score cannot hold
+/// exactly and a reader's page token cannot name: before 1970 or past 2^53 ms (found by
+/// fuzzing; post-service never writes such posts, so only a malformed event has one).
 pub fn entry_of(post: &Post) -> Option<Entry> {
     let millis = feedline_proto::timestamp_to_millis(post.create_time.as_ref()?)?;
-    Some((millis as f64, member(post.post_id)))
+    (0..=MAX_SCORE_MS)
+        .contains(&millis)
+        .then(|| (millis as f64, member(post.post_id)))
 }
 
 /// A post id as a sorted-set member: 19 zero-padded digits, so posts with equal scores order
@@ -99,6 +106,26 @@ fn mix(x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_only_for_times_a_score_and_a_cursor_hold() {
+        let post = |millis: i64| Post {
+            post_id: 7,
+            create_time: Some(feedline_proto::millis_to_timestamp(millis)),
+            ..Default::default()
+        };
+        assert_eq!(entry_of(&post(0)), Some((0.0, member(7))));
+        let now = 1_765_000_000_000;
+        assert_eq!(entry_of(&post(now)), Some((now as f64, member(7))));
+        assert_eq!(
+            entry_of(&post(MAX_SCORE_MS)).map(|e| e.0 as i64),
+            Some(MAX_SCORE_MS)
+        );
+        for refused in [-1, MAX_SCORE_MS + 1, i64::MIN] {
+            assert_eq!(entry_of(&post(refused)), None, "{refused}");
+        }
+        assert_eq!(entry_of(&Post::default()), None, "no create_time");
+    }
 
     #[test]
     fn members_sort_lexicographically_as_ids_sort_numerically() {
