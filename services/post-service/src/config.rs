@@ -118,6 +118,12 @@ impl Config {
                 tls: server.tls.clone(),
                 retention: Duration::from_secs(retention_min * 60),
                 max_attempts,
+                leader_ttl: millis_or(
+                    env,
+                    "FEEDLINE_RELAY_LEADER_TTL_MS",
+                    Duration::from_secs(10),
+                    1000..=600_000,
+                )?,
             },
             server,
         })

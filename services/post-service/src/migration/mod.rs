@@ -12,6 +12,7 @@ pub(crate) mod m20261207_000006_create_outbox_applied;
 mod m20261207_000007_create_node_leases;
 pub(crate) mod m20261207_000008_create_outbox_dead;
 pub(crate) mod m20261207_000009_add_outbox_ordering_key;
+pub(crate) mod m20261207_000010_create_relay_leases;
 
 /// Every migration of post-service, in order.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000007_create_node_leases::Migration),
             Box::new(m20261207_000008_create_outbox_dead::Migration),
             Box::new(m20261207_000009_add_outbox_ordering_key::Migration),
+            Box::new(m20261207_000010_create_relay_leases::Migration),
         ]
     }
 }

@@ -7,6 +7,9 @@
 //! and everyone else goes on. fanout-service applies events of one author in order, so an
 //! unfollow is never overtaken by an older post of the same author.
 //!
+//! Replicas: only the holder of the relay leader lease (`leader`) relays, replays and prunes;
+//! the other replicas stand by and take over when it expires or is released.
+//!
 //! Dead letters: an event fanout-service REJECTED, one that answered RETRY
 //! `FEEDLINE_RELAY_MAX_ATTEMPTS` times, or one whose payload does not decode moves to
 //! `outbox_dead` with its last error (a warning and a counter say so), and its author's later
@@ -21,6 +24,7 @@
 mod dead_letters;
 mod events;
 mod holds;
+mod leader;
 pub mod prune;
 mod replay;
 mod session;
@@ -59,28 +63,36 @@ pub struct RelayConfig {
     /// `FEEDLINE_RELAY_MAX_ATTEMPTS`: failed attempts (RETRY answers) after which an event is
     /// given up on and moved to `outbox_dead`; a REJECTED event goes at once.
     pub max_attempts: u32,
+    /// `FEEDLINE_RELAY_LEADER_TTL_MS`: how long the relay leader lease lasts unrenewed; only
+    /// its holder relays (see `leader`).
+    pub leader_ttl: Duration,
 }
 
-/// Runs the relay until `shutdown`: one session at a time, reconnecting with capped backoff
-/// (through the next endpoint) when a session fails, and prunes the retained window. Never
-/// drops an event: a row is retired only after fanout-service acknowledged it.
+/// Runs the relay until `shutdown`: while this replica holds the relay leader lease, one
+/// session at a time, reconnecting with capped backoff (through the next endpoint) when a
+/// session fails, and prunes the retained window; otherwise it stands by. Never drops an event:
+/// a row is retired only after fanout-service acknowledged it.
 pub async fn run(store: &Store, config: RelayConfig, shutdown: CancellationToken) {
     if config.endpoints.is_empty() {
         return;
     }
+    leader::run(store, &config, &shutdown).await;
+}
+
+/// What the leader does until `term`: relays and prunes.
+async fn lead(store: &Store, config: &RelayConfig, term: &CancellationToken) {
+    // The only relay of this database now: claims left by a crashed or deposed leader can be
+    // taken back at once (the previous leader stopped before this one could take the lease).
+    if let Err(error) = store.release_all_claims().await {
+        tracing::warn!(%error, "releasing stale outbox claims");
+    }
     tokio::join!(
-        sessions(store, &config, &shutdown),
-        prune::run(store, config.retention, &shutdown)
+        sessions(store, config, term),
+        prune::run(store, config.retention, term)
     );
 }
 
 async fn sessions(store: &Store, config: &RelayConfig, shutdown: &CancellationToken) {
-    if store.is_sqlite() {
-        // The only relay of this database: claims left by a crash can be taken back at once.
-        if let Err(error) = store.release_all_claims().await {
-            tracing::warn!(%error, "releasing stale outbox claims");
-        }
-    }
     let mut backoff = Duration::from_millis(100);
     let mut failures = 0u64;
     // A replay asked for and not finished: it survives a broken stream.
