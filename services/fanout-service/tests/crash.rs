@@ -140,6 +140,11 @@ impl Crash {
                 ),
                 ("FEEDLINE_RELAY_POLL_MS", "50".to_owned()),
                 ("FEEDLINE_RELAY_LEADER_TTL_MS", LEADER_TTL_MS.to_owned()),
+                // These tests are about crashes, not overload: a write must never be refused
+                // because fan-out fell behind (as it does while a relay leader is replaced, or
+                // on a busy machine), or the graph and the unfollows could not be made.
+                ("FEEDLINE_ADMISSION_MAX_LAG_MS", "0".to_owned()),
+                ("FEEDLINE_ADMISSION_MAX_BACKLOG", "0".to_owned()),
             ],
             &self.post_log(replica, run),
         );

@@ -27,10 +27,12 @@ const DEADLINE: Duration = Duration::from_secs(30);
 const OTHERS_BOUND: Duration = Duration::from_secs(2);
 /// Attempts before a dead letter: with the jittered backoff (100 ms doubling, halved at most)
 /// the poison retries for 3 s or more, long enough to watch others go by.
-const MAX_ATTEMPTS: &str = "7";
+const MAX_ATTEMPTS: &str = "8";
 /// Admission control's bound on fan-out lag: far below the poison's 3 s of retries, so writes
 /// would be refused meanwhile if the poisoned author's held events counted as lag.
-const ADMISSION_MAX_LAG: Duration = Duration::from_millis(500);
+/// Above what a busy CI machine's fan-out lags by itself (a 500 ms bound was seen refusing
+/// there), far below how old the held post gets.
+const ADMISSION_MAX_LAG: Duration = Duration::from_millis(1000);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_event_is_dead_lettered_without_blocking_others_on_sqlite() {
@@ -102,10 +104,11 @@ async fn poison_event_is_dead_lettered(backend: Backend) {
 
     // Meanwhile another author's posts are admitted and arrive within the bound, each, while
     // the poisoned author's later post waits behind its failing retraction: for at least three
-    // times admission's bound, so that counting the held post as lag would refuse them.
+    // two and a half times admission's bound, so that counting the held post as lag would
+    // refuse them.
     let mut expected = vec![first.post_id];
     let mut i = 0;
-    while i < 3 || later_at.elapsed() < 3 * ADMISSION_MAX_LAG {
+    while i < 3 || later_at.elapsed() < ADMISSION_MAX_LAG * 5 / 2 {
         let created = stack
             .posts
             .clone()
@@ -254,11 +257,14 @@ async fn poison_event_is_dead_lettered(backend: Backend) {
     )
     .await
     .unwrap();
-    assert_eq!(
-        outbox::Entity::find().all(&db).await.unwrap(),
-        Vec::new(),
-        "nothing is left waiting"
-    );
+    // The last post's row is retired once its ack is recorded, just after it is applied.
+    eventually("nothing is left waiting", DEADLINE, || async {
+        let rows = outbox::Entity::find().all(&db).await?;
+        anyhow::ensure!(rows.is_empty(), "outbox: {rows:?}");
+        Ok(())
+    })
+    .await
+    .unwrap();
     db.close().await.unwrap();
     stack.stop().await;
 }

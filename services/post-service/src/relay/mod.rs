@@ -31,7 +31,7 @@ mod session;
 
 use std::time::Duration;
 
-use feedline_service_kit::CancellationToken;
+use feedline_service_kit::{Backoff, CancellationToken};
 
 pub use dead_letters::dead_letters_total;
 use session::run_session;
@@ -93,7 +93,9 @@ async fn lead(store: &Store, config: &RelayConfig, term: &CancellationToken) {
 }
 
 async fn sessions(store: &Store, config: &RelayConfig, shutdown: &CancellationToken) {
-    let mut backoff = Duration::from_millis(100);
+    // Jittered, so replicas and relays reconnecting together do not come back together.
+    const RECONNECT: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    let mut retry = 0u32;
     let mut failures = 0u64;
     // A replay asked for and not finished: it survives a broken stream.
     let mut replay = None;
@@ -111,15 +113,15 @@ async fn sessions(store: &Store, config: &RelayConfig, shutdown: &CancellationTo
                 }
                 failures += 1;
                 if session.made_progress {
-                    backoff = Duration::from_millis(100);
+                    retry = 0;
                     failures = 0;
                 }
             }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(RECONNECT.delay(retry)) => {}
         }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
+        retry = retry.saturating_add(1);
     }
 }
