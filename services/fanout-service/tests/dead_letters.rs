@@ -232,6 +232,8 @@ async fn poison_event_is_dead_lettered(backend: Backend) {
     .exec_without_returning(&db)
     .await
     .unwrap();
+    // Not refused: the poisoned author's events released by the dead letter wait from the
+    // release on, not since their commit (a refusal here once said "8775 ms behind").
     let last = stack.post(other, "after the unreadable row").await.post_id;
     let unreadable = eventually("the unreadable row is a dead letter", DEADLINE, || async {
         let letters = dead_letters(&stack).await;

@@ -7,7 +7,7 @@
 //! was dead), never before them.
 
 use sea_orm::sea_query::{Expr, ExprTrait as _, IntoIden, Order, Query};
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait as _, FromQueryResult, QuerySelect as _};
 
 use super::{PageOf, Store};
 use crate::entity::outbox;
@@ -88,11 +88,30 @@ impl Store {
                 .map_err(|e| DbErr::Custom(e.to_string()))?
                 .to_owned();
             txn.execute(&insert).await?;
+            let key: Option<Option<i64>> = outbox::Entity::find_by_id(letter.id)
+                .select_only()
+                .column(outbox::Column::OrderingKey)
+                .into_tuple()
+                .one(&txn)
+                .await?;
             let delete = Query::delete()
                 .from_table(outbox::Entity)
                 .and_where(Expr::col(outbox::Column::Id).eq(letter.id))
                 .to_owned();
             txn.execute(&delete).await?;
+            // The author's events held behind this one wait from now on, not since their
+            // commit: admission control measures the front's age from `available_at_ms`, and
+            // must not refuse everyone's writes for the time they were held.
+            if let Some(Some(key)) = key {
+                let release = Query::update()
+                    .table(outbox::Entity)
+                    .value(outbox::Column::AvailableAtMs, now)
+                    .and_where(Expr::col(outbox::Column::OrderingKey).eq(key))
+                    .and_where(Expr::col(outbox::Column::Attempts).eq(0))
+                    .and_where(Expr::col(outbox::Column::AvailableAtMs).lt(now))
+                    .to_owned();
+                txn.execute(&release).await?;
+            }
         }
         txn.commit().await?;
         Ok(())

@@ -361,7 +361,8 @@ impl Store {
         Ok(())
     }
 
-    /// The oldest unapplied event's commit time and the backlog behind it (the span of ids up
+    /// The oldest unapplied event's waiting start (`available_at_ms`: its commit, or when a
+    /// dead letter released it) and the backlog behind it (the span of ids up
     /// to the newest row, an upper bound that costs two index lookups instead of a count);
     /// `None` when nothing waits. An event that has failed (attempts above 0) is not the front:
     /// it waits for its own backoff, or for the dead-letter table, and must not make admission
@@ -379,7 +380,7 @@ impl Store {
         let oldest: Option<(i64, i64)> = outbox::Entity::find()
             .select_only()
             .column(outbox::Column::Id)
-            .column(outbox::Column::CreatedAtMs)
+            .column(outbox::Column::AvailableAtMs)
             .filter(outbox::Column::Attempts.eq(0))
             .filter(
                 outbox::Column::OrderingKey
