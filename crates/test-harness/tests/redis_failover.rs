@@ -19,6 +19,26 @@ fn redis_cli(addr: SocketAddr, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// Runs `script` (commands, one per line) on one connection to `addr`.
+fn redis_cli_script(addr: SocketAddr, script: &str) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new("redis-cli")
+        .args(["-p", &addr.port().to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "redis-cli {script:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 fn role(addr: SocketAddr) -> String {
     redis_cli(addr, &["role"])
         .lines()
@@ -46,7 +66,12 @@ async fn a_killed_master_fails_over_and_rejoins_as_a_replica() {
             redis_cli(victim, &["cluster", "countkeysinslot", &slot]) == "1"
         })
         .unwrap();
-    assert_eq!(redis_cli(victim, &["wait", "1", "2000"]), "1");
+    // WAIT counts what its own connection wrote: the SET again and the WAIT go on one
+    // connection (one redis-cli reading both from stdin); a WAIT alone would answer at once.
+    assert_eq!(
+        redis_cli_script(victim, &format!("set {key} v\nwait 1 2000\n")),
+        "OK\n1"
+    );
 
     let killed = cluster.kill_master(0).unwrap();
     assert_eq!(killed, victim);
