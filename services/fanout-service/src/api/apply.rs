@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::fanout::v1::{FanoutAck, FanoutEvent, FanoutOutcome};
-use feedline_service_kit::{Backoff, RetryBudget};
+use feedline_service_kit::Backoff;
 use feedline_telemetry::{W3cContext, context_from_w3c};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -81,22 +81,18 @@ fn record(
     }
 }
 
-/// Runs `attempt` up to ATTEMPTS times while it fails transiently, within the process's retry
-/// budget for Redis (a retry per five first attempts, at most): against a failing cluster the
-/// extra writes stay under 20%, and the relay's own backoff takes over.
+/// Runs `attempt` up to ATTEMPTS times while it fails transiently (a few writes, so no budget:
+/// past them the relay's per-author backoff takes over).
 async fn with_retries<T, F, Fut>(mut attempt: F) -> (Result<T, TimelineError>, u32)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, TimelineError>>,
 {
-    static BUDGET: std::sync::LazyLock<RetryBudget> =
-        std::sync::LazyLock::new(RetryBudget::default);
-    BUDGET.deposit();
     let mut tries = 0;
     loop {
         tries += 1;
         match attempt().await {
-            Err(error) if !error.is_permanent() && tries < ATTEMPTS && BUDGET.withdraw() => {
+            Err(error) if !error.is_permanent() && tries < ATTEMPTS => {
                 tracing::debug!(%error, tries, "apply failed; retrying");
                 tokio::time::sleep(backoff(tries)).await;
             }
