@@ -10,6 +10,10 @@ What it checks (deploy/README.md says the same, and what it cannot check):
 - the compose contract: the four services built from deploy/Dockerfile, environment in map form,
   listen addresses, ports, health checks, depends_on conditions, URLs that name real services,
   databases that exist, the Redis Cluster of 3 masters + 3 replicas, the loadgen command;
+- the telemetry path in compose: the OpenTelemetry Collector's config (every pipeline's
+  components defined and known, traces to Jaeger, metrics to a prometheus exporter), Prometheus's
+  scrape targets, Grafana's provisioning, and the dashboard (valid JSON, a query in every panel,
+  only series and labels the services export, the panels issue 17 asks for);
 - deploy/Dockerfile: ARG SERVICE, the cached dependency layer, a non-root USER, HEALTHCHECK;
 - .dockerignore: target/, .feedline/ and .git stay out of the build context;
 - deploy/cloudformation/feedline.yaml with cfn-lint (errors and warnings);
@@ -19,7 +23,9 @@ What it checks (deploy/README.md says the same, and what it cannot check):
   to every service that serves TLS);
 - that the CloudFormation task definitions mirror deploy/ecs/*.json, that the Redis URLs match
   the cluster's in-transit encryption, that the execution role may read every secret the task
-  definitions name, and that the database URLs verify RDS against a CA file the image has.
+  definitions name, and that the database URLs verify RDS against a CA file the image has;
+- the collector sidecar of every ECS task (deploy/ecs/otel-collector.yaml from an SSM parameter,
+  metrics remote-written to Amazon Managed Prometheus) and its CloudFormation mirror.
 
 The checks themselves are in deploy/checks/, one module per kind of material.
 The first run creates target/deploy-venv and installs deploy/requirements.txt (pinned) into it;
@@ -39,6 +45,15 @@ REPO = Path(__file__).resolve().parent.parent
 VENV = REPO / "target" / "deploy-venv"
 REQUIREMENTS = REPO / "deploy" / "requirements.txt"
 STAMP = VENV / ".feedline-requirements.sha256"
+# Exit code for "cannot run here" (Python too old, no venv or pip, no package index): `cargo
+# xtask test` reports the checks as skipped, and fails on it only in CI.
+EXIT_MISSING_PREREQUISITES = 3
+
+
+def missing(reason: str) -> None:
+    """Exits with EXIT_MISSING_PREREQUISITES after one line saying what is missing."""
+    print(f"deploy/check.py: cannot run: {reason}", file=sys.stderr)
+    sys.exit(EXIT_MISSING_PREREQUISITES)
 
 
 def bootstrap() -> None:
@@ -46,7 +61,7 @@ def bootstrap() -> None:
     if Path(sys.prefix).resolve() == VENV.resolve():
         return
     if sys.version_info < (3, 11):
-        sys.exit(f"deploy/check.py: needs Python 3.11 or newer, this is {sys.version.split()[0]}")
+        missing(f"needs Python 3.11 or newer, this is {sys.version.split()[0]}")
     python = VENV / "bin" / "python"
     digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
     pip_flags = ["--quiet", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"]
@@ -66,8 +81,8 @@ def bootstrap() -> None:
             subprocess.run([*pip, "install", *pip_flags, "-r", str(REQUIREMENTS)], check=True)
             STAMP.write_text(digest + "\n")
     except (subprocess.CalledProcessError, OSError) as error:
-        sys.exit(f"deploy/check.py: cannot prepare {VENV.relative_to(REPO)}: {error} "
-                 f"(on Debian: apt-get install python3-venv)")
+        missing(f"cannot prepare {VENV.relative_to(REPO)}: {error} "
+                f"(on Debian: apt-get install python3-venv python3-pip; pip needs PyPI)")
     os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
 
 

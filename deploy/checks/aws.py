@@ -10,8 +10,15 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from .common import CLOUD_MAP_DOMAIN, SECRET_VARS, SERVICES, load_yaml, one_line, rel
+from .common import CLOUD_MAP_DOMAIN, COLLECTOR, OTLP_GRPC_PORT, SECRET_VARS, SERVICES, load_yaml, one_line, rel
 from .docker import dockerfile_instructions
+from .observability import check_collector_config, exporters_of
+
+# The collector sidecar reads its configuration from this variable (an SSM parameter holding
+# deploy/ecs/otel-collector.yaml); a Standard parameter holds at most 4 KB.
+COLLECTOR_CONFIG_VAR = "OTEL_COLLECTOR_CONFIG"
+COLLECTOR_COMMAND = [f"--config=env:{COLLECTOR_CONFIG_VAR}"]
+SSM_STANDARD_LIMIT = 4096
 
 # Variables compose sets as a file holding the value, and ECS as the value itself.
 FILE_VARIANTS = {"FEEDLINE_SERVICE_TOKEN_FILE": "FEEDLINE_SERVICE_TOKEN"}
@@ -63,6 +70,7 @@ def check_ecs(root: Path, problems: list[str]) -> int:
     compose = load_yaml(root / "docker-compose.yml", [], root) or {}
     compose_services = compose.get("services") or {}
     documents = ecs_documents(root, problems)
+    collector_env = check_ecs_collector_config(root, problems)
     for name in SERVICES:
         if name not in documents:
             problems.append(f"deploy/ecs/{name}.json: missing")
@@ -91,10 +99,11 @@ def check_ecs(root: Path, problems: list[str]) -> int:
             if not str(document.get(role, "")).startswith("arn:aws:iam::"):
                 problems.append(f"{where}: {role} must be an IAM role ARN")
         containers = document.get("containerDefinitions", [])
-        if len(containers) != 1:
-            problems.append(f"{where}: expected one container definition")
+        if [c.get("name") for c in containers][1:] != [COLLECTOR]:
+            problems.append(f"{where}: expected two container definitions: the service, then the {COLLECTOR} sidecar")
             continue
         container = containers[0]
+        check_ecs_collector(where, container, containers[1], compose_services, collector_env, problems)
         if container.get("name") != name:
             problems.append(f"{where}: containerDefinitions[0].name must be {name}")
         if f"/{name}:" not in container.get("image", ""):
@@ -122,6 +131,11 @@ def check_ecs(root: Path, problems: list[str]) -> int:
         if env.get("OTEL_SERVICE_NAME") != name:
             problems.append(f"{where}: OTEL_SERVICE_NAME must be {name}")
         for variable, value in env.items():
+            if variable.startswith("OTEL_EXPORTER_OTLP") and variable.endswith("ENDPOINT"):
+                # The collector sidecar, in the same network namespace (awsvpc).
+                if value != f"http://localhost:{OTLP_GRPC_PORT}":
+                    problems.append(f"{where}: {variable} must be http://localhost:{OTLP_GRPC_PORT} (the {COLLECTOR} sidecar)")
+                continue
             for url in filter(None, (u.strip() for u in value.split(","))) if variable.endswith(("_URL", "_ENDPOINT")) else []:
                 parts = urlsplit(url)
                 if parts.scheme not in ("http", "https") or variable == "FEEDLINE_REDIS_URL":
@@ -218,6 +232,14 @@ def check_cfn_mirrors_ecs(root: Path, problems: list[str]) -> None:
                 # Literal values must agree; stack-specific ones (!Sub, !Ref) differ on purpose.
                 if isinstance(value, str) and variable in json_env and value != json_env[variable]:
                     problems.append(f"{prefix}: {variable}={value!r} differs from deploy/ecs/{name}.json")
+            cfn_depends = [{"containerName": d.get("ContainerName"), "condition": d.get("Condition")}
+                           for d in container.get("DependsOn") or []]
+            if cfn_depends != json_container.get("dependsOn", []):
+                problems.append(f"{prefix}: DependsOn differs from deploy/ecs/{name}.json")
+            sidecars = [c for c in props.get("ContainerDefinitions") or [] if c.get("Name") == COLLECTOR]
+            json_sidecar = (json_task["containerDefinitions"][1:] or [{}])[0]
+            if sidecars and json_sidecar:
+                mirror_collector(prefix, name, sidecars[0], json_sidecar, template, problems)
     for name in SERVICES:
         if name in documents and name not in found:
             problems.append(f"{where}: no task definition with a container named {name}")
@@ -242,6 +264,27 @@ def check_cfn_mirrors_ecs(root: Path, problems: list[str]) -> None:
                                     f"{props.get('TransitEncryptionEnabled')}")
     check_cfn_secret_access(where, resources, problems)
     check_cfn_database_tls(root, where, resources, problems)
+    check_cfn_collector(root, where, template, problems)
+
+
+def mirror_collector(prefix: str, name: str, sidecar: dict, json_sidecar: dict, template: dict, problems: list[str]) -> None:
+    """The template's collector sidecar says what the one of deploy/ecs/<name>.json says."""
+    image = sidecar.get("Image")
+    if isinstance(image, dict) and "Ref" in image:
+        image = ((template.get("Parameters") or {}).get(image["Ref"]) or {}).get("Default")
+    pairs = [
+        ("Image (or its parameter's default)", image, json_sidecar.get("image")),
+        ("Command", sidecar.get("Command"), json_sidecar.get("command")),
+        ("Essential", sidecar.get("Essential"), json_sidecar.get("essential")),
+        ("Memory", sidecar.get("Memory"), json_sidecar.get("memory")),
+        ("environment names", sorted(e.get("Name") for e in sidecar.get("Environment") or []),
+         sorted(e.get("name") for e in json_sidecar.get("environment", []))),
+        ("secret names", sorted(s.get("Name") for s in sidecar.get("Secrets") or []),
+         sorted(s.get("name") for s in json_sidecar.get("secrets", []))),
+    ]
+    for label, ours, theirs in pairs:
+        if ours != theirs:
+            problems.append(f"{prefix}: {COLLECTOR} {label} {ours!r} differs from deploy/ecs/{name}.json ({theirs!r})")
 
 
 def secret_references(value) -> set[str]:
@@ -273,19 +316,23 @@ def check_cfn_secret_access(where: str, resources: dict, problems: list[str]) ->
             for secret in container.get("Secrets") or []:
                 for name in secret_references(secret.get("ValueFrom")):
                     needs.setdefault(name, set()).add(f"{logical} {secret.get('Name')}")
+    # An SSM parameter (the collector's configuration) is read with ssm:GetParameters, a secret
+    # with secretsmanager:GetSecretValue.
+    ssm = {logical for logical, r in resources.items() if r.get("Type") == "AWS::SSM::Parameter"}
     for role, needs in sorted(used.items()):
-        granted: set[str] = set()
+        granted: dict[str, set[str]] = {"secretsmanager:GetSecretValue": set(), "ssm:GetParameters": set()}
         for policy in (resources.get(role, {}).get("Properties") or {}).get("Policies") or []:
             for statement in (policy.get("PolicyDocument") or {}).get("Statement") or []:
                 actions = statement.get("Action")
                 actions = actions if isinstance(actions, list) else [actions]
-                if statement.get("Effect") == "Allow" and "secretsmanager:GetSecretValue" in actions:
+                for action in set(actions) & set(granted) if statement.get("Effect") == "Allow" else ():
                     resource_list = statement.get("Resource")
                     for item in resource_list if isinstance(resource_list, list) else [resource_list]:
-                        granted |= secret_references(item)
+                        granted[action] |= secret_references(item)
         for name, users in sorted(needs.items()):
-            if name not in granted:
-                problems.append(f"{where}: {role} may not read secret {name} (secretsmanager:GetSecretValue), "
+            action = "ssm:GetParameters" if name in ssm else "secretsmanager:GetSecretValue"
+            if name not in granted[action]:
+                problems.append(f"{where}: {role} may not read secret {name} ({action}), "
                                 f"which {sorted(users)[0]} needs")
 
 
@@ -317,3 +364,95 @@ def check_cfn_database_tls(root: Path, where: str, resources: dict, problems: li
         elif rootcert not in image_files:
             problems.append(f"{where}: {logical}: sslrootcert={rootcert} is not a file the runtime stage of "
                             f"deploy/Dockerfile copies in")
+
+
+def collector_config_text(root: Path, problems: list[str]) -> str | None:
+    path = root / "deploy" / "ecs" / "otel-collector.yaml"
+    try:
+        return path.read_text()
+    except OSError as error:
+        problems.append(f"{rel(path, root)}: cannot read: {one_line(error)}")
+        return None
+
+
+def check_ecs_collector_config(root: Path, problems: list[str]) -> set[str]:
+    """deploy/ecs/otel-collector.yaml: consistent, small enough for a Standard SSM parameter,
+    traces on over OTLP and metrics to Amazon Managed Prometheus, signed. Returns the
+    environment variables it reads (${env:NAME})."""
+    path = root / "deploy" / "ecs" / "otel-collector.yaml"
+    where = rel(path, root)
+    text = collector_config_text(root, problems)
+    if text is None:
+        return set()
+    if len(text.encode()) > SSM_STANDARD_LIMIT:
+        problems.append(f"{where}: {len(text.encode())} bytes, more than a Standard SSM parameter holds ({SSM_STANDARD_LIMIT})")
+    pipelines = check_collector_config(where, load_yaml(path, problems, root), problems)
+    if pipelines:
+        if not any(e.split("/", 1)[0] == "otlp_grpc" for e in exporters_of(pipelines, "traces")):
+            problems.append(f"{where}: the traces pipeline must export over OTLP/gRPC (otlp_grpc), where the traces went before")
+        remote = {e: s for e, s in exporters_of(pipelines, "metrics").items() if e.split("/", 1)[0] == "prometheus_remote_write"}
+        if not remote:
+            problems.append(f"{where}: the metrics pipeline must remote-write to Amazon Managed Prometheus (prometheus_remote_write)")
+        for exporter, settings in remote.items():
+            if not str(((settings.get("auth") or {}).get("authenticator") or "")).startswith("sigv4auth"):
+                problems.append(f"{where}: {exporter} must authenticate with sigv4auth (AMP takes SigV4-signed writes only)")
+    return set(re.findall(r"\$\{env:(\w+)\}", text))
+
+
+def check_ecs_collector(where: str, service: dict, collector: dict, compose_services: dict,
+                        config_env: set[str], problems: list[str]) -> None:
+    """The sidecar of one task definition: the compose collector's image, its configuration from
+    an SSM parameter, every variable that configuration reads, and the service waiting for it."""
+    compose_image = str((compose_services.get(COLLECTOR) or {}).get("image", ""))
+    if collector.get("image") != compose_image:
+        problems.append(f"{where}: {COLLECTOR} image must be {compose_image!r}, as in docker-compose.yml")
+    if collector.get("command") != COLLECTOR_COMMAND:
+        problems.append(f"{where}: {COLLECTOR} command must be {json.dumps(COLLECTOR_COMMAND)}")
+    if collector.get("essential") is not False:
+        problems.append(f"{where}: {COLLECTOR} must not be essential (a collector that stops must not stop the service)")
+    env, secrets = container_variables(collector)
+    if not re.fullmatch(r"arn:aws:ssm:[a-z0-9-]+:\d{12}:parameter/.+", secrets.get(COLLECTOR_CONFIG_VAR, "")):
+        problems.append(f"{where}: {COLLECTOR}: {COLLECTOR_CONFIG_VAR} must come from an SSM parameter ARN (secrets)")
+    for variable in sorted(config_env - set(env) - set(secrets)):
+        problems.append(f"{where}: {COLLECTOR}: deploy/ecs/otel-collector.yaml reads ${{env:{variable}}}, which is not set")
+    logs = collector.get("logConfiguration", {})
+    if logs.get("logDriver") != "awslogs":
+        problems.append(f"{where}: {COLLECTOR}: logConfiguration must be awslogs")
+    if {"containerName": COLLECTOR, "condition": "START"} not in service.get("dependsOn", []):
+        problems.append(f"{where}: {service.get('name')} must dependsOn {COLLECTOR} START (it exports to it from the start)")
+
+
+def check_cfn_collector(root: Path, where: str, template: dict, problems: list[str]) -> None:
+    """The template ships deploy/ecs/otel-collector.yaml verbatim as an SSM parameter, lets the
+    execution role read it and the task role write to the Prometheus workspace the sidecars
+    write to."""
+    resources = template.get("Resources") or {}
+    text = collector_config_text(root, [])
+    parameters = {logical: r for logical, r in resources.items() if r.get("Type") == "AWS::SSM::Parameter"
+                  and (r.get("Properties") or {}).get("Value") == text}
+    if not parameters:
+        problems.append(f"{where}: no AWS::SSM::Parameter holds deploy/ecs/otel-collector.yaml verbatim")
+    for logical, resource in parameters.items():
+        if (resource.get("Properties") or {}).get("Tier", "Standard") == "Standard" and len((text or "").encode()) > SSM_STANDARD_LIMIT:
+            problems.append(f"{where}: {logical}: the configuration exceeds a Standard parameter's 4 KB")
+    workspaces = [logical for logical, r in resources.items() if r.get("Type") == "AWS::APS::Workspace"]
+    for logical, resource in resources.items():
+        if resource.get("Type") != "AWS::ECS::TaskDefinition" or logical.startswith("Jaeger"):
+            continue
+        containers = {c.get("Name"): c for c in (resource.get("Properties") or {}).get("ContainerDefinitions") or []}
+        sidecar = containers.get(COLLECTOR)
+        if sidecar is None:
+            problems.append(f"{where}: {logical}: no {COLLECTOR} sidecar")
+            continue
+        config = {s.get("Name"): s.get("ValueFrom") for s in sidecar.get("Secrets") or []}.get(COLLECTOR_CONFIG_VAR)
+        if not secret_references(config) & set(parameters):
+            problems.append(f"{where}: {logical}: {COLLECTOR} must take {COLLECTOR_CONFIG_VAR} from the collector's SSM parameter")
+        remote = {e.get("Name"): e.get("Value") for e in sidecar.get("Environment") or []}.get("AMP_REMOTE_WRITE_URL")
+        if not any(w in json.dumps(remote) for w in workspaces):
+            problems.append(f"{where}: {logical}: {COLLECTOR} AMP_REMOTE_WRITE_URL must name the stack's AWS::APS::Workspace")
+    role = resources.get("TaskRole") or {}
+    statements = [s for p in (role.get("Properties") or {}).get("Policies") or []
+                  for s in (p.get("PolicyDocument") or {}).get("Statement") or []]
+    if not any(s.get("Effect") == "Allow" and "aps:RemoteWrite" in json.dumps(s.get("Action"))
+               and any(w in json.dumps(s.get("Resource")) for w in workspaces) for s in statements):
+        problems.append(f"{where}: TaskRole may not aps:RemoteWrite to the Prometheus workspace (the sidecars sign with it)")

@@ -14,6 +14,10 @@ SERVICES = {
 # Variables that hold credentials: ECS must inject them from Secrets Manager / SSM.
 SECRET_VARS = {"FEEDLINE_DATABASE_URL", "FEEDLINE_ADMIN_TOKEN", "FEEDLINE_SERVICE_TOKEN", "FEEDLINE_TLS_KEY"}
 CLOUD_MAP_DOMAIN = "feedline.local"
+# The OpenTelemetry Collector every service exports OTLP to: a compose service of this name, and
+# on ECS a sidecar container of this name in each task (reached on localhost).
+COLLECTOR = "otel-collector"
+OTLP_GRPC_PORT = 4317
 
 
 def yaml_loaders():

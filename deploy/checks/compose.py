@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from .common import SERVICES, load_yaml, one_line, rel
+from .common import COLLECTOR, OTLP_GRPC_PORT, SERVICES, load_yaml, one_line, rel
 
 # loadgen's address options and the service each must name.
 LOADGEN_ADDRS = {
@@ -162,8 +162,10 @@ def check_service(root, prefix, name, port, spec, services, init, redis_nodes, p
         problems.append(f"{prefix}: ports must be [\"{port}:{port}\"]")
     if env.get("OTEL_SERVICE_NAME") != name:
         problems.append(f"{prefix}: OTEL_SERVICE_NAME must be {name}")
-    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") != "http://jaeger:4317":
-        problems.append(f"{prefix}: OTEL_EXPORTER_OTLP_ENDPOINT must be http://jaeger:4317")
+    collector_url = f"http://{COLLECTOR}:{OTLP_GRPC_PORT}"
+    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") != collector_url:
+        problems.append(f"{prefix}: OTEL_EXPORTER_OTLP_ENDPOINT must be {collector_url} (the collector, "
+                        f"which passes traces to Jaeger and metrics to Prometheus)")
     expected_test = ["CMD", f"/usr/local/bin/{name}", "healthcheck"]
     if (spec.get("healthcheck") or {}).get("test") != expected_test:
         problems.append(f"{prefix}: healthcheck test must be {json.dumps(expected_test)}")
@@ -188,6 +190,8 @@ def check_service(root, prefix, name, port, spec, services, init, redis_nodes, p
                 problems.append(f"{prefix}: {variable}: {target} is not a service")
             elif target in SERVICES and url != f"http://{target}:{SERVICES[target]}":
                 problems.append(f"{prefix}: {variable} must be http://{target}:{SERVICES[target]}")
+    if COLLECTOR not in depends:
+        problems.append(f"{prefix}: exports to {COLLECTOR}, so it needs depends_on {COLLECTOR}")
     # post-service is a start-up dependency of its readers; fanout-service is not one of
     # post-service's (that would be a cycle: its relay reconnects instead).
     if "FEEDLINE_POST_SERVICE_URL" in env and depends.get("post-service") != "service_healthy":

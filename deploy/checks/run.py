@@ -7,6 +7,7 @@ from pathlib import Path
 from .aws import check_cfn_lint, check_cfn_mirrors_ecs, check_ecs
 from .compose import check_compose_contract, check_compose_schema
 from .docker import check_dockerfile, check_dockerignore
+from .observability import check_compose_observability
 
 
 def run_checks(root: Path, lint: bool = True) -> tuple[list[str], list[str]]:
@@ -16,6 +17,8 @@ def run_checks(root: Path, lint: bool = True) -> tuple[list[str], list[str]]:
     done.append(f"compose schema ({files} files)")
     summary = check_compose_contract(root, problems)
     done.append(f"compose contract ({summary})")
+    summary = check_compose_observability(root, problems)
+    done.append(f"telemetry ({summary})")
     check_dockerfile(root, problems)
     done.append("Dockerfile")
     check_dockerignore(root, problems)
