@@ -1,13 +1,16 @@
 //! Real parts for tests: a throwaway Redis Cluster, a fresh database per test, a PostgreSQL server a
-//! test can crash and restart, an in-process OTLP receiver, gRPC health polling and service
-//! binaries as child processes. Nothing here sleeps for readiness: it polls with a deadline.
+//! test can crash and restart or close to connections, an in-process OTLP receiver, gRPC health
+//! polling, service binaries as child processes and a TCP proxy that counts or swallows gRPC
+//! calls. Nothing here sleeps for readiness: it polls with a deadline.
 
 mod backend_cases;
 mod databases;
+mod grpc_proxy;
 mod health;
 mod otlp_receiver;
 mod owned_postgres;
 mod poll;
+mod postgres_outage;
 mod process;
 mod redis_cluster;
 mod social;
@@ -15,10 +18,12 @@ mod status;
 mod tls;
 
 pub use databases::{Backend, TestDatabase};
+pub use grpc_proxy::{GrpcProxy, ProxiedCall};
 pub use health::{ephemeral_listener, wait_for_health, wait_for_serving, wait_for_serving_tls};
 pub use otlp_receiver::{OtlpReceiver, ReceivedSpan};
 pub use owned_postgres::OwnedPostgres;
 pub use poll::eventually;
+pub use postgres_outage::PostgresOutage;
 pub use process::{ServiceProcess, free_addr, isolated_command};
 pub use redis_cluster::{RedisCluster, redis_server_available};
 pub use social::Social;

@@ -24,6 +24,9 @@ pub enum FeedError {
         /// Whether it was UNAVAILABLE-like (connection, deadline) rather than a bug.
         unavailable: bool,
     },
+    /// The read's own deadline ran out while it waited for post-service.
+    #[error("deadline exceeded waiting for post-service {0}")]
+    DeadlineExceeded(&'static str),
     /// The call carries no verified credential.
     #[error("unauthenticated: {0}")]
     Unauthenticated(String),

@@ -33,6 +33,10 @@ impl From<FeedError> for Status {
                 tracing::warn!(%error, "redis cluster unavailable");
                 unavailable("redis cluster")
             }
+            FeedError::DeadlineExceeded(rpc) => {
+                tracing::warn!(rpc, "deadline exceeded waiting for post-service");
+                Status::deadline_exceeded("the deadline passed while waiting for post-service")
+            }
             FeedError::PostService {
                 rpc,
                 message,
@@ -72,6 +76,10 @@ mod tests {
             (FeedError::NotReady("starting"), Code::Unavailable),
             (FeedError::Redis(io), Code::Unavailable),
             (FeedError::Redis(parse), Code::Internal),
+            (
+                FeedError::DeadlineExceeded("ListFolloweePosts"),
+                Code::DeadlineExceeded,
+            ),
             (post(true), Code::Unavailable),
             (post(false), Code::Internal),
         ];

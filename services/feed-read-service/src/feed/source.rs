@@ -12,6 +12,7 @@ use feedline_proto::graph::v1::{GetMeRequest, ListFollowingRequest};
 use feedline_proto::post::v1::post_service_client::PostServiceClient;
 use feedline_proto::post::v1::{BatchGetPostsRequest, ListFolloweePostsRequest, Post};
 use feedline_service_kit::auth::Credential;
+use feedline_service_kit::retry::DEADLINE_MARGIN;
 use feedline_service_kit::{
     Backoff, ClientChannel, RetryPolicy, client_channel, is_retryable_status, outgoing_request,
 };
@@ -30,6 +31,8 @@ const ATTEMPTS: u32 = 3;
 /// Pauses between attempts: jittered under a ceiling from 20 ms, doubling to 200 ms (a read
 /// waits for them).
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(200));
+/// The largest answer taken from post-service: a timeline's worth of the largest posts.
+const MAX_ANSWER_BYTES: usize = 16 << 20;
 
 /// post-service's API; calls carry the trace context of the read that makes them.
 #[derive(Clone)]
@@ -44,7 +47,10 @@ impl PostSource {
     /// Talks to post-service over `channel` (lazy or connected; reconnects are the channel's).
     pub fn new(channel: Channel, credential: &Credential) -> Self {
         Self {
-            posts: PostServiceClient::new(client_channel(channel.clone(), credential)),
+            // A rebuild asks for up to a timeline's cap of posts (800 of up to ~8 KB each):
+            // more than tonic's default 4 MiB answer.
+            posts: PostServiceClient::new(client_channel(channel.clone(), credential))
+                .max_decoding_message_size(MAX_ANSWER_BYTES),
             graph: GraphServiceClient::new(client_channel(channel, credential)),
             retry: RetryPolicy::new("post-service", BACKOFF, ATTEMPTS),
         }
@@ -147,6 +153,12 @@ impl PostSource {
 
 /// Keeps the code and message for the operator.
 fn source_error(rpc: &'static str, status: &tonic::Status) -> FeedError {
+    // A call whose timeout was the rest of the read's deadline (tonic's own timeout answers
+    // CANCELLED): the read is out of time, which says nothing of post-service's health.
+    let timed_out = matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled);
+    if timed_out && deadline_spent() {
+        return FeedError::DeadlineExceeded(rpc);
+    }
     FeedError::PostService {
         rpc,
         message: format!("{:?}: {}", status.code(), status.message()),
@@ -155,4 +167,12 @@ fn source_error(rpc: &'static str, status: &tonic::Status) -> FeedError {
             Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Cancelled
         ),
     }
+}
+
+/// Whether the read's deadline is all but spent: no more is left than twice the margin an
+/// outgoing call leaves it ([`DEADLINE_MARGIN`]).
+fn deadline_spent() -> bool {
+    feedline_service_kit::inbound_deadline().is_some_and(|deadline| {
+        deadline.saturating_duration_since(tokio::time::Instant::now()) <= 2 * DEADLINE_MARGIN
+    })
 }

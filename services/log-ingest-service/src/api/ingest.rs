@@ -122,9 +122,11 @@ pub async fn stream(
                         },
                         Ok(None) => reading = false,
                         Err(status) => {
-                            // A broken request (bad bytes, reset): what was taken is still
-                            // answered, if the client listens.
+                            // A broken request (too large, bad bytes, reset): what was taken
+                            // is still answered, if the client listens, then the stream ends
+                            // with why it stopped reading.
                             tracing::debug!(%status, "ingest stream read ended");
+                            refused = Some(status);
                             reading = false;
                         }
                     },
