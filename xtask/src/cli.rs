@@ -7,7 +7,8 @@ usage: cargo xtask <command>
 commands:
   test [-- ARGS]   ensure redis-server, detect PostgreSQL and MariaDB on 127.0.0.1, run
                    `cargo test --workspace --all-targets ARGS`, then, if it passed,
-                   `python3 deploy/check.py` (compose schema, cfn-lint, ECS task shapes)
+                   `python3 deploy/check.py` (compose schema, cfn-lint, ECS task shapes;
+                   reported as skipped where Python cannot run them, a failure with CI set)
   up [--no-build] [--perf] [--database URL] [--no-auth] [--redis-replicas N]
                    build the services, start a local Redis Cluster and the services
                    (state in .feedline/), wait for Ctrl-C, then stop everything;
@@ -61,7 +62,11 @@ commands:
                    list the fan-out events post-service's relay gave up on, or move them back
                    to the end of the outbox (new event ids), through post-service (default
                    http://127.0.0.1:50051) with the admin token of `up`
-  help             this text";
+  demo             seed a small world into the running stack of `up` (4 users, follows,
+                   posts, a log app with records) and print grpcurl calls with its real
+                   ids, tokens and app key; safe to run again
+  version          the version of xtask (also --version, -V)
+  help             this text (also --help, -h)";
 
 /// What the command line asked for.
 #[derive(Debug, PartialEq, Eq)]
@@ -112,6 +117,10 @@ pub enum Command {
         /// What to do.
         action: crate::dead_letters::Action,
     },
+    /// `demo`.
+    Demo,
+    /// `version`, `-V` or `--version`.
+    Version,
     /// `help`, `-h` or `--help`.
     Help,
 }
@@ -141,6 +150,12 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         "logs-app" => parse_logs_app(rest),
         "replay" => parse_replay(rest),
         "dead-letters" => parse_dead_letters(rest),
+        "demo" if rest.is_empty() => Ok(Command::Demo),
+        "demo" => Err(format!(
+            "`demo` takes no arguments, got: {}",
+            rest.join(" ")
+        )),
+        "version" | "-V" | "--version" => Ok(Command::Version),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
     }
@@ -520,6 +535,10 @@ mod tests {
         assert!(parse(&args("deploy")).is_err());
         assert!(parse(&args("lint now")).is_err());
         assert_eq!(parse(&args("--help")), Ok(Command::Help));
+        assert_eq!(parse(&args("--version")), Ok(Command::Version));
+        assert_eq!(parse(&args("-V")), Ok(Command::Version));
+        assert_eq!(parse(&args("demo")), Ok(Command::Demo));
+        assert!(parse(&args("demo --big")).is_err());
     }
 
     #[test]

@@ -67,18 +67,7 @@ pub async fn create(
     let mut request = Request::new(CreateAppRequest {
         name: name.to_owned(),
     });
-    if let Some(token) = admin_token {
-        let token: AsciiMetadataValue = MetadataValue::try_from(token)
-            .map_err(|_| Status::invalid_argument("the admin token is not valid metadata"))?;
-        request.metadata_mut().insert("x-admin-token", token);
-    }
-    // With token verification on, CreateApp needs the admin scope: the admin token of `up`.
-    if let Some(bearer) = crate::auth::stored_admin_token() {
-        let value = feedline_auth::bearer_value(&bearer).map_err(|_| {
-            Status::invalid_argument("the stored admin token is not valid metadata")
-        })?;
-        request.metadata_mut().insert("authorization", value);
-    }
+    add_admin_credentials(&mut request, admin_token)?;
     let response = LogServiceClient::new(channel)
         .create_app(request)
         .await?
@@ -91,6 +80,39 @@ pub async fn create(
         name: app.name,
         key: response.app_key,
     })
+}
+
+/// Adds what the admin calls (CreateApp, RotateAppKey, ...) need: `admin_token` as
+/// `x-admin-token`, and, since with token verification on they need the admin scope, the admin
+/// bearer token of `up`.
+pub fn add_admin_credentials<T>(
+    request: &mut Request<T>,
+    admin_token: Option<&str>,
+) -> Result<(), Status> {
+    if let Some(token) = admin_token {
+        let token: AsciiMetadataValue = MetadataValue::try_from(token)
+            .map_err(|_| Status::invalid_argument("the admin token is not valid metadata"))?;
+        request.metadata_mut().insert("x-admin-token", token);
+    }
+    if let Some(bearer) = crate::auth::stored_admin_token() {
+        let value = feedline_auth::bearer_value(&bearer).map_err(|_| {
+            Status::invalid_argument("the stored admin token is not valid metadata")
+        })?;
+        request.metadata_mut().insert("authorization", value);
+    }
+    Ok(())
+}
+
+/// Now, to the second, as a protobuf Timestamp: log records must be stamped within the last
+/// 7 days.
+pub fn now() -> feedline_proto::prost_types::Timestamp {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    feedline_proto::prost_types::Timestamp {
+        seconds: i64::try_from(seconds).unwrap_or(i64::MAX),
+        nanos: 0,
+    }
 }
 
 /// `cargo xtask logs-app create NAME`: prints the app id and the key.

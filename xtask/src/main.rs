@@ -1,5 +1,5 @@
 //! `cargo xtask`: the developer commands of the feedline workspace (`test`, `up`, `lint`, `bench`,
-//! `load`, `logs-app`, `replay`, `dead-letters`).
+//! `load`, `logs-app`, `replay`, `dead-letters`, `demo`).
 
 mod auth;
 mod banner;
@@ -7,6 +7,7 @@ mod bench;
 mod cli;
 mod database;
 mod dead_letters;
+mod demo;
 mod lint;
 mod load;
 mod logs_app;
@@ -51,6 +52,11 @@ async fn main() -> ExitCode {
             since_minutes,
         }) => replay::run(&addr, since_minutes).await,
         Ok(cli::Command::DeadLetters { addr, action }) => dead_letters::run(&addr, action).await,
+        Ok(cli::Command::Demo) => demo::run().await,
+        Ok(cli::Command::Version) => {
+            println!("xtask {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
         Ok(cli::Command::Help) => {
             println!("{}", cli::USAGE);
             return ExitCode::SUCCESS;

@@ -78,13 +78,16 @@ pub fn run(extra: &[String]) -> anyhow::Result<ExitCode> {
     if !status.success() {
         return Ok(workspace::exit_code(status));
     }
-    deploy_checks()
+    deploy_checks(in_ci)
 }
 
 /// The checks of the deployment material that need Python tools: the Compose schema, cfn-lint
 /// and botocore's ECS shapes (the Rust side, what the services read, is `xtask/tests/deploy.rs`).
-/// The script makes its own venv under `target/deploy-venv`.
-fn deploy_checks() -> anyhow::Result<ExitCode> {
+/// The script makes its own venv under `target/deploy-venv`. Where it cannot run (no
+/// `python3`, or the script's exit code [`DEPLOY_CHECKS_CANNOT_RUN`]: Python too old, no venv
+/// or pip, no package index), the checks are reported as skipped: a success, except in CI
+/// (`in_ci`), where every check must run.
+fn deploy_checks(in_ci: bool) -> anyhow::Result<ExitCode> {
     let script = workspace::root().join("deploy").join("check.py");
     if !script.is_file() {
         eprintln!(
@@ -98,16 +101,58 @@ fn deploy_checks() -> anyhow::Result<ExitCode> {
     python
         .arg(Path::new("deploy").join("check.py"))
         .current_dir(workspace::root());
-    let status = workspace::run(&mut python)?;
+    run_deploy_checks(python, in_ci)
+}
+
+/// Runs `checker` (deploy/check.py under an interpreter) and judges its outcome: a missing
+/// interpreter or [`DEPLOY_CHECKS_CANNOT_RUN`] is a skip (see [`skipped`]).
+fn run_deploy_checks(mut checker: Command, in_ci: bool) -> anyhow::Result<ExitCode> {
+    let shown = workspace::display(&checker);
+    println!("$ {shown}");
+    let status = match checker.status() {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let program = checker.get_program().to_string_lossy().into_owned();
+            return Ok(skipped(
+                &format!("{program} is not installed (Python 3.11 or newer runs them)"),
+                in_ci,
+            ));
+        }
+        Err(error) => {
+            return Err(anyhow::Error::new(error).context(format!("cannot run `{shown}`")));
+        }
+        Ok(status) => status,
+    };
+    if status.code() == Some(DEPLOY_CHECKS_CANNOT_RUN) {
+        return Ok(skipped(
+            "deploy/check.py cannot run on this machine (its line above says why)",
+            in_ci,
+        ));
+    }
     if status.success() {
         println!("deploy checks: all clean");
     } else {
-        eprintln!(
-            "deploy checks failed: `{}` ({status})",
-            workspace::display(&python)
-        );
+        eprintln!("deploy checks failed: `{shown}` ({status})");
     }
     Ok(workspace::exit_code(status))
+}
+
+/// deploy/check.py's exit code when its prerequisites are missing
+/// (`EXIT_MISSING_PREREQUISITES` there).
+const DEPLOY_CHECKS_CANNOT_RUN: i32 = 3;
+
+/// Reports the deploy checks as skipped for `why`: exit 0 on a developer's machine, a failure
+/// in CI, where a skipped check would pass unnoticed.
+fn skipped(why: &str, in_ci: bool) -> ExitCode {
+    if in_ci {
+        eprintln!("deploy checks: NOT RUN: {why}; CI is set, so a skipped check fails the run");
+        ExitCode::FAILURE
+    } else {
+        println!(
+            "deploy checks: SKIPPED: {why}. The Rust tests passed; the compose schema, cfn-lint \
+             and ECS shape checks did not run (the README lists what they need)"
+        );
+        ExitCode::SUCCESS
+    }
 }
 
 fn plan(backend: &Backend) -> Plan {
@@ -156,6 +201,30 @@ fn summary(plans: &[(&Backend, Plan)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        command
+    }
+
+    #[test]
+    fn a_skipped_deploy_check_fails_only_in_ci() {
+        let missing = || Command::new("python3-that-is-not-installed");
+        let cannot_run = || sh("echo 'cannot run: no pip' >&2; exit 3");
+        for (checker, in_ci, expected) in [
+            (missing(), false, ExitCode::SUCCESS),
+            (missing(), true, ExitCode::FAILURE),
+            (cannot_run(), false, ExitCode::SUCCESS),
+            (cannot_run(), true, ExitCode::FAILURE),
+            (sh("exit 0"), true, ExitCode::SUCCESS),
+            (sh("exit 1"), false, ExitCode::FAILURE),
+        ] {
+            let shown = workspace::display(&checker);
+            let code = run_deploy_checks(checker, in_ci).unwrap();
+            assert_eq!(code, expected, "{shown} in CI: {in_ci}");
+        }
+    }
 
     #[test]
     fn summary_lists_running_and_skipped_backends() {

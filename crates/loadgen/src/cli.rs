@@ -12,6 +12,7 @@ pub const USAGE: &str = "\
 usage: loadgen <scenario> [options]      (or: cargo xtask load <scenario> [options])
        loadgen dev-keys DIR              a dev signing key, its jwks.json, service.token and
                                          admin.token in DIR (docker-compose.yml's auth-init)
+       loadgen --version                 the version
 
 scenarios:
   fanout   F followers following A authors (or --graph: a power-law social graph); V virtual

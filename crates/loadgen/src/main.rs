@@ -20,6 +20,12 @@ async fn main() -> ExitCode {
     {
         return dev_keys(std::path::Path::new(dir));
     }
+    if let [flag] = args.as_slice()
+        && (flag == "--version" || flag == "-V")
+    {
+        println!("loadgen {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     let mut options = match cli::parse(&args) {
         Ok(Parsed::Run(options)) => *options,
         Ok(Parsed::Help) => {

@@ -4,6 +4,7 @@
 
 mod config;
 mod connect;
+mod errors;
 pub mod keys;
 mod maintain;
 
@@ -13,4 +14,5 @@ pub use config::{
 pub use connect::{
     DEFAULT_COMMAND_TIMEOUT, Reach, connect, connect_with, ping_masters, probe_masters,
 };
+pub use errors::{count_error, declare_errors};
 pub use maintain::{Cluster, maintain};

@@ -1,7 +1,7 @@
 //! The body of every service's `main`: config, telemetry, bind, run, flush, in that order; or,
-//! with the `healthcheck` argument, one health check of the server already running.
+//! with the `healthcheck` argument, one health check of the server already running; or the
+//! `--help` and `--version` texts (see `cli`).
 
-use std::ffi::OsString;
 use std::fmt::Display;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::{self, Mode};
 use crate::config::{ConfigError, Env, process_env};
 use crate::healthcheck::{self, local_target};
 use crate::{EXIT_CONFIG, shutdown_on_signals};
@@ -17,50 +18,21 @@ use crate::{EXIT_CONFIG, shutdown_on_signals};
 /// Exit code for a bad command line, as shells and most tools use it.
 const EXIT_USAGE: u8 = 2;
 
-/// What the command line asks for.
-#[derive(Debug, PartialEq, Eq)]
-enum Mode {
-    /// No argument: run the server.
-    Serve,
-    /// `healthcheck`: ask the running server whether it is SERVING.
-    Healthcheck,
-    /// `--help` or `-h`.
-    Help,
-}
-
-impl Mode {
-    /// Parses the arguments after the program name; `Err` is the one-line complaint.
-    fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Self, String> {
-        let mode = match args.next() {
-            None => return Ok(Mode::Serve),
-            Some(arg) => match arg.to_str() {
-                Some("healthcheck") => Mode::Healthcheck,
-                Some("--help" | "-h") => Mode::Help,
-                _ => return Err(format!("unknown argument {arg:?}")),
-            },
-        };
-        match args.next() {
-            None => Ok(mode),
-            Some(extra) => Err(format!("unexpected argument {extra:?}")),
-        }
-    }
-}
-
-/// The `--help` text.
-fn usage(service_name: &str) -> String {
-    let timeout = healthcheck::TIMEOUT;
-    [
-        format!("usage: {service_name} [healthcheck]"),
-        String::new(),
-        "With no argument, serves gRPC on FEEDLINE_LISTEN_ADDR; every setting is an".to_owned(),
-        "environment variable (see README.md).".to_owned(),
-        String::new(),
-        "  healthcheck  asks the server on FEEDLINE_LISTEN_ADDR (read from the same".to_owned(),
-        format!("               environment) for its gRPC health within {timeout:?}: exits 0"),
-        "               when SERVING, otherwise 1 with one line on stderr".to_owned(),
-        "  -h, --help   prints this text".to_owned(),
-    ]
-    .join("\n")
+/// The `--help` text of a service whose config `read_config` reads: it lists every variable
+/// the service looks up (found by reading the config from an empty environment, which also
+/// records the names whose defaults apply), the TLS settings and telemetry's.
+fn help<C>(service_name: &str, read_config: impl FnOnce(&Env) -> Result<C, ConfigError>) -> String {
+    let probe = Env::new();
+    // Defaults only: the outcome does not matter, the names looked up do.
+    let _ = read_config(&probe);
+    let _ = crate::tls::TlsConfig::from_env(&probe);
+    let mut read = probe.read_names();
+    read.extend(
+        feedline_telemetry::ENV_VARS
+            .iter()
+            .map(|name| (*name).to_owned()),
+    );
+    cli::usage(service_name, healthcheck::TIMEOUT, &read)
 }
 
 /// Runs a service process. With no argument: reads and validates its config before anything
@@ -68,7 +40,8 @@ fn usage(service_name: &str) -> String {
 /// telemetry, binds `listen_addr`, calls `run` with a token cancelled by SIGTERM / Ctrl-C, and
 /// flushes traces last so the spans of the shutdown itself are exported. With `healthcheck`:
 /// reads the same config and checks the server on its listen port (see [`healthcheck`]).
-/// Any other argument exits with code 2.
+/// `--help` prints the settings it reads, `--version` the version; any other argument exits
+/// with code 2.
 pub async fn launch<C, Fut, E>(
     service_name: &str,
     read_config: impl FnOnce(&Env) -> Result<C, ConfigError>,
@@ -86,11 +59,18 @@ where
             return check_health(service_name, &env, read_config, listen_addr).await;
         }
         Ok(Mode::Help) => {
-            println!("{}", usage(service_name));
+            println!("{}", help(service_name, read_config));
+            return ExitCode::SUCCESS;
+        }
+        Ok(Mode::Version) => {
+            println!("{service_name} {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
         Err(complaint) => {
-            eprintln!("{service_name}: {complaint}; usage: {service_name} [healthcheck | --help]");
+            eprintln!(
+                "{service_name}: {complaint}; {} (--help lists the settings)",
+                cli::short_usage(service_name)
+            );
             return ExitCode::from(EXIT_USAGE);
         }
     }
@@ -103,7 +83,14 @@ where
     };
     // Telemetry cannot depend on this crate: the names it reads are listed in
     // `feedline_telemetry::ENV_VARS` instead of being recorded by `Env`.
-    let telemetry_config = feedline_telemetry::TelemetryConfig::from_env(env.vars(), service_name);
+    let telemetry_config =
+        match feedline_telemetry::TelemetrySettings::from_env(env.vars(), service_name) {
+            Ok(settings) => settings,
+            Err(error) => {
+                eprintln!("{service_name}: configuration error: {error}");
+                return ExitCode::from(EXIT_CONFIG as u8);
+            }
+        };
     let telemetry = match feedline_telemetry::init(&telemetry_config) {
         Ok(guard) => guard,
         Err(error) => {
@@ -122,7 +109,8 @@ where
     };
     tracing::info!(
         %addr,
-        otlp = telemetry_config.otlp_endpoint.as_deref().unwrap_or("off"),
+        otlp = telemetry_config.config.otlp_endpoint.as_deref().unwrap_or("off"),
+        metrics = ?telemetry.metrics_addr(),
         version = env!("CARGO_PKG_VERSION"),
         "{service_name} listening"
     );
@@ -165,43 +153,5 @@ async fn check_health<C>(
             eprintln!("{service_name}: healthcheck: {line}");
             ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Mode, String> {
-        Mode::parse(args.iter().map(OsString::from))
-    }
-
-    #[test]
-    fn arguments_choose_the_mode() {
-        assert_eq!(parse(&[]), Ok(Mode::Serve));
-        assert_eq!(parse(&["healthcheck"]), Ok(Mode::Healthcheck));
-        assert_eq!(parse(&["--help"]), Ok(Mode::Help));
-        assert_eq!(parse(&["-h"]), Ok(Mode::Help));
-        assert_eq!(
-            parse(&["bogus"]),
-            Err("unknown argument \"bogus\"".to_owned())
-        );
-        assert_eq!(
-            parse(&["healthcheck", "bogus"]),
-            Err("unexpected argument \"bogus\"".to_owned())
-        );
-    }
-
-    #[test]
-    fn usage_names_the_service_and_the_subcommand() {
-        let text = usage("post-service");
-        assert!(
-            text.starts_with("usage: post-service [healthcheck]\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("  healthcheck  ") && text.contains("when SERVING"),
-            "{text}"
-        );
     }
 }

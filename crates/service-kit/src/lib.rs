@@ -5,6 +5,7 @@
 //! [`process_env`], binds, and hands a [`shutdown_on_signals`] token to `run`; [`launch`] does
 //! all of that, and answers the `healthcheck` subcommand with [`healthcheck::check`].
 
+mod cli;
 pub mod config;
 mod connect;
 mod connections;

@@ -84,6 +84,7 @@ pub async fn serve(
     }
     let layers = tower::ServiceBuilder::new()
         .layer(feedline_telemetry::GrpcTraceLayer)
+        .layer(feedline_telemetry::RpcMetricsLayer::new())
         .layer(feedline_auth::AuthLayer::new(verifier))
         .layer(StreamLimitLayer::for_feedline(config.max_open_streams))
         .layer(DeadlineLayer::new(config.request_timeout))

@@ -1,11 +1,18 @@
-//! Telemetry settings, read from the standard OpenTelemetry environment variables.
+//! Telemetry settings, read from the standard OpenTelemetry environment variables and feedline's
+//! own `FEEDLINE_METRICS_ADDR` and `FEEDLINE_LOG_FORMAT`.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
-/// The variables [`TelemetryConfig::from_env`] reads.
+/// The variables [`TelemetrySettings::from_env`] reads.
 const CONFIG_ENV_VARS: &[&str] = &[
+    "FEEDLINE_LOG_FORMAT",
+    "FEEDLINE_METRICS_ADDR",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_METRICS_EXPORTER",
     "OTEL_SDK_DISABLED",
     "OTEL_SERVICE_NAME",
     "OTEL_TRACES_EXPORTER",
@@ -15,13 +22,15 @@ const CONFIG_ENV_VARS: &[&str] = &[
 /// The variables the OpenTelemetry SDK reads from the process environment by itself and that
 /// feedline documents (checked in the opentelemetry_sdk and opentelemetry-otlp 0.33 sources):
 /// `Resource::builder()` runs the env detector (`OTEL_RESOURCE_ATTRIBUTES`), the default trace
-/// config reads the sampler, and the tonic exporter reads its timeout and headers.
+/// config reads the sampler, the tonic exporter reads its timeout and headers, and the periodic
+/// metric reader its interval.
 const SDK_ENV_VARS: &[&str] = &[
     "OTEL_RESOURCE_ATTRIBUTES",
     "OTEL_TRACES_SAMPLER",
     "OTEL_TRACES_SAMPLER_ARG",
     "OTEL_EXPORTER_OTLP_TIMEOUT",
     "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_METRIC_EXPORT_INTERVAL",
 ];
 
 /// Every variable telemetry reads, ours and the SDK's: a deployment file may set these besides
@@ -40,8 +49,22 @@ pub const ENV_VARS: &[&str] = &{
     all
 };
 
-/// What [`crate::init`] needs to know. Built from the environment by [`TelemetryConfig::from_env`]
-/// or directly by tests (which point it at an in-process receiver).
+/// The admin port (`/metrics`, `/healthz`) of each service when `FEEDLINE_METRICS_ADDR` is not
+/// set: one place, so compose, ECS and the README agree. Other processes default to off.
+const DEFAULT_METRICS_PORTS: &[(&str, u16)] = &[
+    ("post-service", 9651),
+    ("fanout-service", 9652),
+    ("feed-read-service", 9653),
+    ("log-ingest-service", 9654),
+];
+
+/// Where the OTLP exporters send when `OTEL_METRICS_EXPORTER=otlp` names no endpoint (the
+/// OpenTelemetry specification's default for gRPC).
+const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4317";
+
+/// Traces and the log filter: what [`crate::init`] needs for spans and log lines. Tests build
+/// it directly (pointing it at an in-process receiver); a service reads every setting with
+/// [`TelemetrySettings::from_env`].
 #[derive(Clone, Debug, Default)]
 pub struct TelemetryConfig {
     /// `service.name` of exported spans: `OTEL_SERVICE_NAME`, else the binary's default.
@@ -51,6 +74,53 @@ pub struct TelemetryConfig {
     pub otlp_endpoint: Option<String>,
     /// Log filter directives (`RUST_LOG` syntax); `None` means `info`.
     pub log_filter: Option<String>,
+}
+
+/// How log lines are written to stderr (`FEEDLINE_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (`text`, the default).
+    #[default]
+    Text,
+    /// One JSON object a line (`json`), with the OpenTelemetry `trace_id` and `span_id` of the
+    /// current span at the top level, so a log line finds its trace in Jaeger.
+    Json,
+}
+
+/// Where metrics go. The global meter provider is installed whatever these say; with neither
+/// set, instruments record into nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// The admin HTTP server's address (`FEEDLINE_METRICS_ADDR`): `/metrics` in the Prometheus
+    /// text format and `/healthz`. `None` (`off`) serves nothing.
+    pub admin_addr: Option<SocketAddr>,
+    /// OTLP/gRPC endpoint for metrics (`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, else
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`), pushed every `OTEL_METRIC_EXPORT_INTERVAL` ms (60 s by
+    /// default). `None` when `OTEL_METRICS_EXPORTER` says `none` or `prometheus`.
+    pub otlp_endpoint: Option<String>,
+}
+
+/// Every telemetry setting of a service process: traces and log filter, log format, metrics.
+#[derive(Clone, Debug, Default)]
+pub struct TelemetrySettings {
+    /// Traces and the log filter.
+    pub config: TelemetryConfig,
+    /// Text or JSON log lines.
+    pub log_format: LogFormat,
+    /// The admin port and OTLP metrics.
+    pub metrics: MetricsConfig,
+}
+
+/// A telemetry variable whose value cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}={value:?}: {reason}")]
+pub struct SettingError {
+    /// The variable's name.
+    pub variable: &'static str,
+    /// What it was set to.
+    pub value: String,
+    /// Why it is refused and what would be accepted.
+    pub reason: String,
 }
 
 impl TelemetryConfig {
@@ -66,7 +136,7 @@ impl TelemetryConfig {
         default_service_name: &str,
     ) -> Self {
         let get = |key: &str| lookup(key).map(str::trim).filter(|v| !v.is_empty());
-        let disabled = get("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        let disabled = sdk_disabled(&get)
             || get("OTEL_TRACES_EXPORTER").is_some_and(|v| v.eq_ignore_ascii_case("none"));
         let endpoint = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             .or_else(|| get("OTEL_EXPORTER_OTLP_ENDPOINT"))
@@ -82,6 +152,135 @@ impl TelemetryConfig {
     }
 }
 
+impl TelemetrySettings {
+    /// Reads and validates every telemetry variable from `env`; `default_service_name` (the
+    /// binary's name) also chooses the default admin port. Call it before binding any port: a
+    /// bad value is a configuration error (exit 64).
+    pub fn from_env(
+        env: &HashMap<String, String>,
+        default_service_name: &str,
+    ) -> Result<Self, SettingError> {
+        Self::from_lookup(|key| env.get(key).map(String::as_str), default_service_name)
+    }
+
+    /// [`TelemetrySettings::from_env`] over any lookup, so a test can see which names are read.
+    fn from_lookup<'a>(
+        lookup: impl Fn(&str) -> Option<&'a str>,
+        default_service_name: &str,
+    ) -> Result<Self, SettingError> {
+        let config = TelemetryConfig::from_lookup(&lookup, default_service_name);
+        let get = |key: &str| lookup(key).map(str::trim).filter(|v| !v.is_empty());
+        check_protocol(get("OTEL_EXPORTER_OTLP_PROTOCOL"))?;
+        let log_format = match get("FEEDLINE_LOG_FORMAT") {
+            None => LogFormat::Text,
+            Some(v) if v.eq_ignore_ascii_case("text") => LogFormat::Text,
+            Some(v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
+            Some(v) => return Err(refused("FEEDLINE_LOG_FORMAT", v, "expected text or json")),
+        };
+        let admin_addr = match get("FEEDLINE_METRICS_ADDR") {
+            None => default_metrics_addr(default_service_name),
+            Some(v) if v.eq_ignore_ascii_case("off") => None,
+            Some(v) => Some(v.parse().map_err(|_| {
+                refused(
+                    "FEEDLINE_METRICS_ADDR",
+                    v,
+                    "expected host:port (e.g. 0.0.0.0:9651) or off",
+                )
+            })?),
+        };
+        let endpoint = get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+            .or_else(|| get("OTEL_EXPORTER_OTLP_ENDPOINT"));
+        let otlp = match get("OTEL_METRICS_EXPORTER") {
+            None => endpoint.is_some(),
+            Some(v) => exporters_include_otlp(v)?,
+        };
+        let otlp_endpoint = (otlp && !sdk_disabled(&get))
+            .then(|| endpoint.unwrap_or(DEFAULT_OTLP_ENDPOINT).to_owned());
+        Ok(Self {
+            config,
+            log_format,
+            metrics: MetricsConfig {
+                admin_addr,
+                otlp_endpoint,
+            },
+        })
+    }
+}
+
+impl From<&TelemetryConfig> for TelemetrySettings {
+    /// Text logs, no admin port, and OTLP metrics to the traces' endpoint: what a test that
+    /// builds a [`TelemetryConfig`] by hand had before metrics had settings of their own.
+    fn from(config: &TelemetryConfig) -> Self {
+        Self {
+            config: config.clone(),
+            log_format: LogFormat::Text,
+            metrics: MetricsConfig {
+                admin_addr: None,
+                otlp_endpoint: config.otlp_endpoint.clone(),
+            },
+        }
+    }
+}
+
+impl From<&TelemetrySettings> for TelemetrySettings {
+    fn from(settings: &TelemetrySettings) -> Self {
+        settings.clone()
+    }
+}
+
+/// The admin address a service listens on when `FEEDLINE_METRICS_ADDR` is not set.
+pub fn default_metrics_addr(service_name: &str) -> Option<SocketAddr> {
+    DEFAULT_METRICS_PORTS
+        .iter()
+        .find(|(name, _)| *name == service_name)
+        .map(|&(_, port)| SocketAddr::from(([0, 0, 0, 0], port)))
+}
+
+fn sdk_disabled<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> bool {
+    get("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// Whether an `OTEL_METRICS_EXPORTER` list asks for OTLP. `prometheus` is accepted (the admin
+/// port serves it, governed by `FEEDLINE_METRICS_ADDR`); `none` stands alone.
+fn exporters_include_otlp(list: &str) -> Result<bool, SettingError> {
+    let names: Vec<String> = list.split(',').map(|n| n.trim().to_lowercase()).collect();
+    let unknown = names
+        .iter()
+        .any(|n| !matches!(n.as_str(), "otlp" | "prometheus" | "none"));
+    let none_with_others = names.len() > 1 && names.iter().any(|n| n == "none");
+    if unknown || none_with_others {
+        return Err(refused(
+            "OTEL_METRICS_EXPORTER",
+            list,
+            "expected otlp, prometheus, otlp,prometheus or none",
+        ));
+    }
+    Ok(names.iter().any(|n| n == "otlp"))
+}
+
+/// Only OTLP over gRPC is built in (the HTTP exporters would bring an HTTP client stack of
+/// their own): asking for HTTP is refused at start rather than silently sent over gRPC.
+fn check_protocol(protocol: Option<&str>) -> Result<(), SettingError> {
+    match protocol {
+        None => Ok(()),
+        Some(p) if p.eq_ignore_ascii_case("grpc") => Ok(()),
+        Some(p) => Err(refused(
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            p,
+            "feedline exports OTLP over gRPC only: expected grpc (http/protobuf and http/json \
+             are not built in; point the exporter at a collector's gRPC port, 4317)",
+        )),
+    }
+}
+
+fn refused(variable: &'static str, value: &str, reason: &str) -> SettingError {
+    SettingError {
+        variable,
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,10 +292,14 @@ mod tests {
             .collect()
     }
 
+    fn settings(pairs: &[(&str, &str)]) -> Result<TelemetrySettings, SettingError> {
+        TelemetrySettings::from_env(&env(pairs), "post-service")
+    }
+
     #[test]
     fn env_vars_lists_what_from_env_reads_and_the_sdk_variables() {
         let read = std::cell::RefCell::new(std::collections::BTreeSet::new());
-        TelemetryConfig::from_lookup(
+        let _ = TelemetrySettings::from_lookup(
             |key| {
                 read.borrow_mut().insert(key.to_owned());
                 None
@@ -118,6 +321,9 @@ mod tests {
         let c = TelemetryConfig::from_env(&env(&[]), "post-service");
         assert_eq!(c.otlp_endpoint, None);
         assert_eq!(c.service_name, "post-service");
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.metrics.otlp_endpoint, None);
+        assert_eq!(s.log_format, LogFormat::Text);
     }
 
     #[test]
@@ -132,13 +338,75 @@ mod tests {
         );
         assert_eq!(c.otlp_endpoint.as_deref(), Some("http://b:4317"));
         assert_eq!(c.service_name, "custom");
-        let c = TelemetryConfig::from_env(
-            &env(&[
-                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4317"),
-                ("OTEL_SDK_DISABLED", "true"),
-            ]),
-            "x",
+        let s = settings(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4317"),
+            ("OTEL_SDK_DISABLED", "true"),
+        ])
+        .unwrap();
+        assert_eq!(s.config.otlp_endpoint, None);
+        assert_eq!(s.metrics.otlp_endpoint, None);
+    }
+
+    #[test]
+    fn each_service_has_its_admin_port_and_off_turns_it_off() {
+        let port = |name| TelemetrySettings::from_env(&env(&[]), name).unwrap();
+        let ports: Vec<_> = DEFAULT_METRICS_PORTS
+            .iter()
+            .map(|(name, _)| port(name).metrics.admin_addr.map(|a| a.port()))
+            .collect();
+        assert_eq!(ports, [Some(9651), Some(9652), Some(9653), Some(9654)]);
+        assert_eq!(port("loadgen").metrics.admin_addr, None);
+        let s = settings(&[("FEEDLINE_METRICS_ADDR", "OFF")]).unwrap();
+        assert_eq!(s.metrics.admin_addr, None);
+        let s = settings(&[("FEEDLINE_METRICS_ADDR", "127.0.0.1:0")]).unwrap();
+        assert_eq!(s.metrics.admin_addr, Some("127.0.0.1:0".parse().unwrap()));
+        let error = settings(&[("FEEDLINE_METRICS_ADDR", "9651")]).unwrap_err();
+        assert_eq!(error.variable, "FEEDLINE_METRICS_ADDR");
+    }
+
+    #[test]
+    fn metrics_endpoint_and_exporter_choose_otlp_metrics() {
+        let otlp = |pairs: &[(&str, &str)]| settings(pairs).unwrap().metrics.otlp_endpoint;
+        let general = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4317");
+        let metrics = ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:4317");
+        assert_eq!(otlp(&[general]).as_deref(), Some("http://a:4317"));
+        assert_eq!(otlp(&[general, metrics]).as_deref(), Some("http://m:4317"));
+        // Metrics keep going when only traces are turned off, and the other way round.
+        let no_traces = ("OTEL_TRACES_EXPORTER", "none");
+        assert_eq!(
+            otlp(&[general, no_traces]).as_deref(),
+            Some("http://a:4317")
         );
-        assert_eq!(c.otlp_endpoint, None);
+        let s = settings(&[general, ("OTEL_METRICS_EXPORTER", "none")]).unwrap();
+        assert_eq!(s.metrics.otlp_endpoint, None);
+        assert_eq!(s.config.otlp_endpoint.as_deref(), Some("http://a:4317"));
+        assert_eq!(
+            otlp(&[general, ("OTEL_METRICS_EXPORTER", "prometheus")]),
+            None
+        );
+        let both = ("OTEL_METRICS_EXPORTER", "otlp, prometheus");
+        assert_eq!(otlp(&[general, both]).as_deref(), Some("http://a:4317"));
+        let explicit = ("OTEL_METRICS_EXPORTER", "otlp");
+        assert_eq!(otlp(&[explicit]).as_deref(), Some(DEFAULT_OTLP_ENDPOINT));
+        for bad in ["console", "none,otlp"] {
+            let error = settings(&[("OTEL_METRICS_EXPORTER", bad)]).unwrap_err();
+            assert_eq!(error.variable, "OTEL_METRICS_EXPORTER", "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_grpc_is_accepted_as_the_otlp_protocol() {
+        assert!(settings(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).is_ok());
+        let error = settings(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).unwrap_err();
+        assert_eq!(error.variable, "OTEL_EXPORTER_OTLP_PROTOCOL");
+        assert!(error.to_string().contains("gRPC only"), "{error}");
+    }
+
+    #[test]
+    fn log_format_is_text_or_json() {
+        let format = |v| settings(&[("FEEDLINE_LOG_FORMAT", v)]).map(|s| s.log_format);
+        assert_eq!(format("json").unwrap(), LogFormat::Json);
+        assert_eq!(format("TEXT").unwrap(), LogFormat::Text);
+        assert_eq!(format("yaml").unwrap_err().variable, "FEEDLINE_LOG_FORMAT");
     }
 }

@@ -1,6 +1,6 @@
 //! Fan-out lag: from a change's commit in post-service to its last timeline write here.
-//! Each event records it on its span and in the `feedline.fanout.lag` histogram (ms, exported
-//! over OTLP with the traces); this module also keeps a window of samples and logs a summary
+//! Each event records it on its span and in the `feedline.fanout.lag` histogram (seconds, with
+//! buckets from 5 ms to 2 min); this module also keeps a window of samples and logs a summary
 //! periodically, so the lag is visible without any backend.
 
 use std::sync::{Mutex, OnceLock};
@@ -36,22 +36,29 @@ pub fn since(commit: &feedline_proto::prost_types::Timestamp) -> Option<Duration
     ))
 }
 
+/// Bucket bounds of the lag histogram, in seconds: fine below a second (the admission bound's
+/// default is 500 ms), coarse up to the minutes of an outage.
+const LAG_BOUNDS: [f64; 15] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0,
+];
+
 /// The lag histogram, from the global meter provider (a no-op one when export is off). Made on
 /// first use, which comes after telemetry is installed.
-fn histogram() -> &'static Histogram<u64> {
-    static HISTOGRAM: OnceLock<Histogram<u64>> = OnceLock::new();
+fn histogram() -> &'static Histogram<f64> {
+    static HISTOGRAM: OnceLock<Histogram<f64>> = OnceLock::new();
     HISTOGRAM.get_or_init(|| {
         opentelemetry::global::meter("fanout-service")
-            .u64_histogram("feedline.fanout.lag")
-            .with_unit("ms")
+            .f64_histogram("feedline.fanout.lag")
+            .with_unit("s")
             .with_description("time from a change's commit to its last timeline write")
+            .with_boundaries(LAG_BOUNDS.to_vec())
             .build()
     })
 }
 
 /// Records one event's lag.
 pub fn record(lag: Duration) {
-    histogram().record(lag.as_millis().min(u128::from(u64::MAX)) as u64, &[]);
+    histogram().record(lag.as_secs_f64(), &[]);
     let mut window = WINDOW.lock().unwrap_or_else(|p| p.into_inner());
     if window.samples.len() < MAX_SAMPLES {
         window

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod config;
 pub mod lag;
+pub mod metrics;
 pub mod timelines;
 pub mod topology;
 
@@ -42,6 +43,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let health = Health::new(&[fanout_service_server::SERVICE_NAME]).await;
+    feedline_redis::declare_errors(metrics::SERVICE);
     let state = Arc::new(
         AppState::new(config.lanes, config.max_unacked, shutdown.clone())
             .with_max_unacked_bytes(config.max_unacked_bytes),

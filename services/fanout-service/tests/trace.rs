@@ -1,4 +1,6 @@
-//! One trace from CreatePost through the outbox relay to the fan-out writes, exported over OTLP.
+//! One trace from CreatePost through the outbox relay to the fan-out writes, exported over OTLP:
+//! the request, the event's wait in the outbox, the send, the wait for a lane, the apply and
+//! each node pipeline of it; and the fan-out and relay metrics, exported to the same collector.
 //! Its own test binary: the tracing subscriber is global to the process.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a failed test
 
@@ -103,22 +105,115 @@ async fn create_post_relay_and_fanout_share_one_trace() {
         "the send's parent was exported as part of the request's trace"
     );
 
-    // The lag is a metric too, exported to the same collector. The lag is recorded just after
-    // the writes that the timeline check saw, so flush until it has gone out.
-    let started = std::time::Instant::now();
-    while receiver
-        .wait_for_metric(Duration::from_millis(200), "feedline.fanout.lag")
+    // Every wait and step between the commit and the writes is a span of the trace. The time
+    // in the outbox: beside the send, under the same span of the request.
+    let wait = receiver
+        .wait_for_span(timeout, in_trace("outbox.wait"))
         .await
-        .is_err()
-    {
+        .unwrap();
+    assert_eq!(
+        wait.parent_span_id, send.parent_span_id,
+        "the outbox wait hangs where the send does: {wait:?}"
+    );
+    assert_eq!(
+        wait.attributes.get("event_id"),
+        send.attributes.get("event_id")
+    );
+    assert_eq!(
+        wait.attributes.get("event_kind").map(String::as_str),
+        Some("deliver_post")
+    );
+    let waited: i64 = wait.attributes["outbox_wait_ms"].parse().unwrap();
+    assert!((0..20_000).contains(&waited), "{wait:?}");
+    // The wait for a lane in fanout-service: a child of the send, beside the apply.
+    let queued = receiver
+        .wait_for_span(timeout, in_trace("fanout.queue_wait"))
+        .await
+        .unwrap();
+    assert_eq!(queued.parent_span_id, send.span_id, "{queued:?}");
+    assert_eq!(
+        queued.attributes.get("event_id"),
+        apply.attributes.get("event_id")
+    );
+    // One span per node pipeline of timeline writes, under the apply, with its node and size.
+    receiver
+        .wait_for_span(timeout, in_trace("fanout.pipeline"))
+        .await
+        .unwrap();
+    let spans = receiver.spans();
+    let pipelines: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "fanout.pipeline" && s.trace_id == TRACE_ID)
+        .collect();
+    assert_eq!(
+        pipelines.len().to_string(),
+        apply.attributes["pipelines"],
+        "one span per pipeline the apply counted: {pipelines:?}"
+    );
+    let mut commands = 0;
+    for pipeline in &pipelines {
         assert!(
-            started.elapsed() < timeout,
-            "no lag metric: {:?}",
-            receiver.metric_names()
+            descends_from(&spans, pipeline, &apply.span_id),
+            "{pipeline:?} is not under the apply"
         );
-        telemetry.flush().await;
+        let node = &pipeline.attributes["node"];
+        let port = node.rsplit_once(':').map(|(_, port)| port.parse::<u16>());
+        assert!(matches!(port, Some(Ok(_))), "node is host:port: {node}");
+        let sent: usize = pipeline.attributes["commands"].parse().unwrap();
+        assert!(sent >= 1, "{pipeline:?}");
+        commands += sent;
+    }
+    // Two followers' timelines: a ZADD each, at least.
+    assert!(commands >= 2, "{pipelines:?}");
+
+    // The metrics go to the same collector. The lag is recorded just after the writes that
+    // the timeline check saw, so flush until everything has gone out.
+    let metrics = [
+        "feedline.fanout.lag",
+        "feedline.fanout.recipients",
+        "feedline.fanout.pipeline.commands",
+        "feedline.relay.lag",
+        "feedline.outbox.backlog",
+        "feedline.outbox.oldest_age",
+    ];
+    let started = std::time::Instant::now();
+    for metric in metrics {
+        while receiver
+            .wait_for_metric(Duration::from_millis(200), metric)
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < timeout,
+                "no {metric}: {:?}",
+                receiver.metric_names()
+            );
+            telemetry.flush().await;
+        }
     }
 
     stack.stop().await;
     telemetry.shutdown().await;
+}
+
+/// Whether `span` has the span `ancestor` above it, through spans exported in its trace.
+fn descends_from(
+    spans: &[feedline_test_harness::ReceivedSpan],
+    span: &feedline_test_harness::ReceivedSpan,
+    ancestor: &str,
+) -> bool {
+    let mut parent = span.parent_span_id.as_str();
+    for _ in 0..spans.len() {
+        if parent == ancestor {
+            return true;
+        }
+        match spans
+            .iter()
+            .find(|s| s.span_id == parent && s.trace_id == span.trace_id)
+        {
+            Some(next) => parent = next.parent_span_id.as_str(),
+            None => return false,
+        }
+    }
+    false
 }

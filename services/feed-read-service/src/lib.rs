@@ -35,6 +35,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let health = Health::new(&[feed_service_server::SERVICE_NAME]).await;
+    feedline_redis::declare_errors("feed-read-service");
     let state = Arc::new(AppState::default());
     // Lazy: post-service may start after us; it is needed only for misses and rebuilds.
     let redis = tokio::spawn(feedline_redis::maintain(

@@ -55,6 +55,8 @@ pub async fn run(
         post_service_server::SERVICE_NAME,
     ])
     .await;
+    // The rate limiter is post-service's one Redis user.
+    feedline_redis::declare_errors("post-service");
     let state = Arc::new(AppState::new(
         Admission::new(config.admission),
         RateLimiter::new(config.rate_limits.clone()),

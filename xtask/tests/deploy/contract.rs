@@ -121,7 +121,9 @@ pub fn check_env(service: &Service, vars: &[(String, String)], platform: &Platfo
         }
     }
     for (variable, value) in vars {
-        if variable.starts_with("FEEDLINE_") {
+        if variable.starts_with("FEEDLINE_")
+            && !feedline_telemetry::ENV_VARS.contains(&variable.as_str())
+        {
             if !read.contains(variable) {
                 problems.push(format!(
                     "{name}: {variable} is set but {name} never reads it"

@@ -10,8 +10,8 @@ use feedline_telemetry::{W3cContext, context_from_w3c};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::lag;
 use crate::timelines::{Applied, GroupApplied, TimelineError, Timelines};
+use crate::{lag, metrics};
 
 /// Attempts per event or group before answering RETRY (the relay then backs off and resends).
 const ATTEMPTS: u32 = 3;
@@ -50,10 +50,25 @@ fn event_span(event: &FanoutEvent) -> tracing::Span {
         lag_ms = tracing::field::Empty,
         attempts = tracing::field::Empty,
     );
-    let _ = span.set_parent(context_from_w3c(&W3cContext {
-        traceparent: event.traceparent.clone(),
-        tracestate: event.tracestate.clone(),
-    }));
+    in_writers_trace(span, event)
+}
+
+/// The `fanout.queue_wait` span of one event: from when it is read off the stream until its
+/// unit starts applying it (waiting for room in the stream's window, then for a lane or for an
+/// earlier event of its key). Dropped when the wait ends; a sibling of its `fanout.apply`.
+pub(super) fn queue_span(event: &FanoutEvent) -> tracing::Span {
+    let span = tracing::info_span!("fanout.queue_wait", event_id = event.event_id);
+    in_writers_trace(span, event)
+}
+
+/// `span`, made a child of the relay's send that carried `event`, in the writer's trace.
+fn in_writers_trace(span: tracing::Span, event: &FanoutEvent) -> tracing::Span {
+    if !span.is_disabled() {
+        let _ = span.set_parent(context_from_w3c(&W3cContext {
+            traceparent: event.traceparent.clone(),
+            tracestate: event.tracestate.clone(),
+        }));
+    }
     span
 }
 
@@ -71,6 +86,7 @@ fn record(
     span.record("pipelines", applied.pipelines);
     span.record("batched_events", batched);
     span.record("attempts", attempts);
+    metrics::record_recipients(recipients);
     // A replayed event was counted when first applied; its age now says nothing of the lag.
     if event.replay {
         return;
@@ -91,7 +107,11 @@ where
     let mut tries = 0;
     loop {
         tries += 1;
-        match attempt().await {
+        let result = attempt().await;
+        if let Err(TimelineError::Redis(_)) = &result {
+            metrics::count_redis_error();
+        }
+        match result {
             Err(error) if !error.is_permanent() && tries < ATTEMPTS => {
                 tracing::debug!(%error, tries, "apply failed; retrying");
                 tokio::time::sleep(backoff(tries)).await;

@@ -22,6 +22,8 @@ pub(super) struct Job {
     event: FanoutEvent,
     /// Released once the event is answered: counts against the stream's unacked window.
     _room: Room,
+    /// Its `fanout.queue_wait` span, closed when its unit starts.
+    queued: tracing::Span,
 }
 
 impl HasEvent for Job {
@@ -57,11 +59,17 @@ impl Scheduler {
         Self { inbox }
     }
 
-    /// Queues `event` behind everything read before it.
-    pub(super) async fn dispatch(&self, event: FanoutEvent, room: Room) {
+    /// Queues `event` behind everything read before it; `queued` (its `fanout.queue_wait`
+    /// span) ends when it starts applying.
+    pub(super) async fn dispatch(&self, event: FanoutEvent, room: Room, queued: tracing::Span) {
         // Fails only if the scheduler task died, which only a panic does; the event then goes
         // unanswered and the relay resends it after its stream ends.
-        let _ = self.inbox.send(Job { event, _room: room }).await;
+        let job = Job {
+            event,
+            _room: room,
+            queued,
+        };
+        let _ = self.inbox.send(job).await;
     }
 }
 
@@ -129,7 +137,11 @@ async fn run(
 }
 
 /// Applies one unit: a group as one, or a single event.
-async fn apply_unit(timelines: Timelines, unit: Unit<Job>) -> Finished {
+async fn apply_unit(timelines: Timelines, mut unit: Unit<Job>) -> Finished {
+    // The wait is over: its spans end here, where the `fanout.apply` spans begin.
+    for job in &mut unit.jobs {
+        drop(std::mem::replace(&mut job.queued, tracing::Span::none()));
+    }
     let events: Vec<&FanoutEvent> = unit.jobs.iter().map(|job| &job.event).collect();
     let answers = match unit.group {
         Some(kind) => apply_group(&timelines, kind, &events).await,

@@ -76,6 +76,7 @@ pub(super) async fn run(
             break;
         }
         for event in request.events {
+            let queued = super::apply::queue_span(&event);
             let room = tokio::select! {
                 _ = state.shutdown.cancelled() => break 'stream,
                 room = window.admit(event.encoded_len()) => match room {
@@ -83,7 +84,7 @@ pub(super) async fn run(
                     Err(_) => break 'stream,
                 },
             };
-            scheduler.dispatch(event, room).await;
+            scheduler.dispatch(event, room, queued).await;
         }
     }
     state.streams.fetch_sub(1, Ordering::Relaxed);

@@ -15,6 +15,7 @@ use fred::interfaces::{
 use fred::types::config::Server;
 use fred::types::{ClusterHash, CustomCommand, Value};
 use futures::future::join_all;
+use tracing::Instrument as _;
 
 use super::{Applied, TimelineError, Timelines};
 
@@ -85,18 +86,40 @@ impl Timelines {
 
 /// Sends `writes` as per-node pipelines of at most `max_pipeline` commands (a single key with
 /// more goes alone in a bigger one), concurrently; Ok only when every reply is OK. On error,
-/// it still waits for every pipeline, so no write of this call lands after it returns.
+/// it still waits for every pipeline, so no write of this call lands after it returns. Each
+/// pipeline is a `fanout.pipeline` span (its node and commands) and a sample of
+/// `feedline.fanout.pipeline.commands`.
 pub(crate) async fn send_per_node(
     redis: &Client,
     writes: Vec<KeyWrites>,
     max_pipeline: usize,
 ) -> Result<Sent, TimelineError> {
     let batches = batch(group_by_node(redis, writes), max_pipeline.max(1));
-    let sent = Sent {
-        commands: batches.iter().flatten().map(|w| w.ops.len()).sum(),
+    let mut sent = Sent {
+        commands: 0,
         pipelines: batches.len(),
     };
-    let replies = join_all(batches.into_iter().map(|batch| send(redis, batch))).await;
+    let mut pipelines = Vec::with_capacity(batches.len());
+    for (node, batch) in batches {
+        let commands = batch.iter().map(|w| w.ops.len()).sum();
+        sent.commands += commands;
+        crate::metrics::record_pipeline_commands(commands);
+        let span = tracing::info_span!(
+            "fanout.pipeline",
+            otel.kind = "client",
+            db.system.name = "redis",
+            node = tracing::field::Empty,
+            commands,
+        );
+        if !span.is_disabled() {
+            match &node {
+                Some(server) => span.record("node", tracing::field::display(server)),
+                None => span.record("node", "unrouted"),
+            };
+        }
+        pipelines.push(send(redis, batch).instrument(span));
+    }
+    let replies = join_all(pipelines).await;
     replies.into_iter().collect::<Result<Vec<()>, _>>()?;
     Ok(sent)
 }
@@ -119,22 +142,23 @@ fn group_by_node(
     nodes
 }
 
-/// Splits each node's writes into batches of at most `max` commands, never splitting a key.
-fn batch<N>(nodes: BTreeMap<N, Vec<KeyWrites>>, max: usize) -> Vec<Vec<KeyWrites>> {
+/// Splits each node's writes into batches of at most `max` commands, never splitting a key;
+/// each batch with its node.
+fn batch<N: Clone>(nodes: BTreeMap<N, Vec<KeyWrites>>, max: usize) -> Vec<(N, Vec<KeyWrites>)> {
     let mut batches = Vec::new();
-    for writes in nodes.into_values() {
+    for (node, writes) in nodes {
         let mut current: Vec<KeyWrites> = Vec::new();
         let mut size = 0;
         for write in writes {
             if size > 0 && size + write.ops.len() > max {
-                batches.push(std::mem::take(&mut current));
+                batches.push((node.clone(), std::mem::take(&mut current)));
                 size = 0;
             }
             size += write.ops.len();
             current.push(write);
         }
         if !current.is_empty() {
-            batches.push(current);
+            batches.push((node, current));
         }
     }
     batches
@@ -185,8 +209,8 @@ mod tests {
         }
     }
 
-    fn sizes(batches: &[Vec<KeyWrites>]) -> Vec<usize> {
-        let size = |b: &Vec<KeyWrites>| b.iter().map(|w| w.ops.len()).sum();
+    fn sizes(batches: &[(i32, Vec<KeyWrites>)]) -> Vec<(i32, usize)> {
+        let size = |(n, b): &(i32, Vec<KeyWrites>)| (*n, b.iter().map(|w| w.ops.len()).sum());
         batches.iter().map(size).collect()
     }
 
@@ -208,6 +232,6 @@ mod tests {
         nodes.insert(2, vec![write("e", 7), write("f", 1)]);
         let batches = batch(nodes, 5);
         // Node 1: 2+2+1 | 2 (d would make 7); node 2: an oversized key alone, then the rest.
-        assert_eq!(sizes(&batches), vec![5, 2, 7, 1]);
+        assert_eq!(sizes(&batches), vec![(1, 5), (1, 2), (2, 7), (2, 1)]);
     }
 }

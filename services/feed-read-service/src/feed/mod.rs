@@ -136,6 +136,20 @@ impl Feed {
         size: usize,
         after: Option<Cursor>,
     ) -> Result<Page, FeedError> {
+        let page = self.read_page(user, size, after).await;
+        if let Err(FeedError::Redis(_)) = &page {
+            count_redis_error();
+        }
+        page
+    }
+
+    /// [`Feed::page`], uncounted.
+    async fn read_page(
+        &self,
+        user: i64,
+        size: usize,
+        after: Option<Cursor>,
+    ) -> Result<Page, FeedError> {
         let mut items = Vec::with_capacity(size);
         let mut cursor = after;
         for _ in 0..MAX_ROUNDS {
@@ -167,4 +181,9 @@ impl Feed {
     pub async fn ping(&self) -> Result<(), FeedError> {
         Ok(feedline_redis::ping_masters(&self.redis).await?)
     }
+}
+
+/// Counts a page read that Redis failed (an error or a timeout) in `feedline.redis.errors`.
+fn count_redis_error() {
+    feedline_redis::count_error("feed-read-service");
 }

@@ -2,7 +2,7 @@
 //! (RESOURCE_EXHAUSTED); its permit is returned only when its records are committed or failed
 //! back, so the budget bounds everything the pipeline holds, queued or being written.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 /// The shared budget.
 #[derive(Clone, Debug)]
@@ -63,6 +63,28 @@ impl Admission {
     pub fn used(&self) -> (usize, usize) {
         *self.inner.used.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// A reader of what is held that does not keep the budget alive (for the queue gauges).
+    pub(super) fn reader(&self) -> UseReader {
+        UseReader(Arc::downgrade(&self.inner))
+    }
+}
+
+/// Reads a budget's use while the budget lives.
+#[derive(Debug)]
+pub(super) struct UseReader(Weak<Inner>);
+
+impl UseReader {
+    /// (records, bytes) held now; `None` once the budget is gone.
+    pub(super) fn used(&self) -> Option<(usize, usize)> {
+        let inner = self.0.upgrade()?;
+        Some(*inner.used.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Whether the budget still lives.
+    pub(super) fn is_live(&self) -> bool {
+        self.0.strong_count() > 0
+    }
 }
 
 impl Drop for Permit {
@@ -90,5 +112,19 @@ mod tests {
         drop(p2);
         assert_eq!(a.used(), (0, 0));
         assert!(a.try_admit(10, 1000).is_some());
+    }
+
+    #[test]
+    fn a_reader_sees_the_use_while_the_budget_lives() {
+        let a = Admission::new(10, 1000);
+        let reader = a.reader();
+        let permit = a.try_admit(3, 200).unwrap();
+        assert_eq!(reader.used(), Some((3, 200)));
+        assert!(reader.is_live());
+        drop(a);
+        assert!(reader.is_live(), "a permit keeps the budget");
+        drop(permit);
+        assert_eq!(reader.used(), None, "the reader does not keep it");
+        assert!(!reader.is_live());
     }
 }

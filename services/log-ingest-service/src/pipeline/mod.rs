@@ -6,11 +6,13 @@
 //! - `leader`: the task that forms batches and hands them to free writers.
 //! - `writer`: one batch in one transaction, retried, answered.
 //! - `faults`: injected write failures for tests.
+//! - `metrics`: queue depth, batch sizes, commit latency, records committed.
 
 mod admission;
 mod batcher;
 mod faults;
 mod leader;
+mod metrics;
 mod writer;
 
 use std::sync::Arc;
@@ -117,9 +119,11 @@ impl Pipeline {
             closing,
             move |batch| writer.clone().write(batch),
         ));
+        let admission = Admission::new(config.queue_records, config.queue_bytes);
+        metrics::watch_queue(admission.reader());
         let pipeline = Self {
             intake,
-            admission: Admission::new(config.queue_records, config.queue_bytes),
+            admission,
             ids,
         };
         (pipeline, leader)

@@ -45,6 +45,7 @@ impl Writer {
     /// Writes `batch` and answers each of its calls.
     pub async fn write(self: Arc<Self>, batch: Vec<Submission>) {
         let records: usize = batch.iter().map(|s| s.records.len()).sum();
+        super::metrics::record_batch(records);
         let span = tracing::info_span!("write batch", calls = batch.len(), records);
         // Links, not a parent: one batch serves many traces.
         for caller in batch
@@ -90,7 +91,8 @@ impl Writer {
     /// Attempts until the write commits, fails for good, `retry_for` is spent, or the
     /// database's retry budget is.
     async fn write_with_retry(&self, records: &[NewRecord]) -> Result<Vec<bool>> {
-        let deadline = Instant::now() + self.retry_for;
+        let started = Instant::now();
+        let deadline = started + self.retry_for;
         let attempts = AtomicU32::new(0);
         let result = WRITE_RETRY
             .run_until(
@@ -106,9 +108,15 @@ impl Writer {
                 Error::is_retryable,
             )
             .await;
-        if result.is_err() {
-            let attempts = attempts.into_inner();
-            tracing::warn!(attempts, "batch write gave up; failing its calls");
+        match &result {
+            Ok(stored) => {
+                let committed = stored.iter().filter(|s| **s).count();
+                super::metrics::record_commit(started.elapsed(), committed);
+            }
+            Err(_) => {
+                let attempts = attempts.into_inner();
+                tracing::warn!(attempts, "batch write gave up; failing its calls");
+            }
         }
         result
     }

@@ -11,6 +11,7 @@ mod write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use feedline_service_kit::database::{PoolMetrics, pool_metrics};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait as _;
 
@@ -27,6 +28,8 @@ pub struct Store {
     db: DatabaseConnection,
     /// Whether first attempts take COPY (PostgreSQL); shared by the store's clones.
     copy_guard: Arc<copy::CopyGuard>,
+    /// Reports the pool's use (`db.client.connection.*`) while the store lives.
+    _pool_metrics: PoolMetrics,
 }
 
 impl Store {
@@ -51,6 +54,7 @@ impl Store {
         }
         Migrator::up(&db, None).await?;
         Ok(Self {
+            _pool_metrics: pool_metrics("log-ingest-service", &db),
             db,
             copy_guard: Arc::default(),
         })

@@ -61,10 +61,12 @@ impl RateLimiter {
         match tokio::time::timeout(REDIS_TIMEOUT, count).await {
             Ok(Ok(count)) => verdict(count, limit, quota, user, self.config.window),
             Ok(Err(error)) => {
+                feedline_redis::count_error("post-service");
                 self.warn_open(quota, &error.to_string());
                 Ok(())
             }
             Err(_) => {
+                feedline_redis::count_error("post-service");
                 self.warn_open(quota, "no answer from the redis cluster within 100 ms");
                 Ok(())
             }

@@ -1,5 +1,5 @@
 //! Turns outbox rows into `FanoutEvent`s, each carrying the trace context of a relay span that
-//! continues the trace of the request that wrote the row.
+//! continues the trace of the request that wrote the row (after an `outbox.wait` span: `wait`).
 
 use feedline_proto::fanout::v1::FanoutEvent;
 use feedline_proto::millis_to_timestamp;
@@ -26,7 +26,7 @@ pub(super) fn ordering_key(event: &FanoutEvent) -> Option<i64> {
 /// Completes `event`, decoded from `row`, for sending: its id, commit time and the trace
 /// context of a relay span that continues the writer's trace.
 pub(super) fn event_from_row(
-    row: outbox::Model,
+    mut row: outbox::Model,
     mut event: FanoutEvent,
     now_ms: i64,
 ) -> FanoutEvent {
@@ -38,10 +38,12 @@ pub(super) fn event_from_row(
         attempts = row.attempts,
         outbox_wait_ms = now_ms - row.created_at_ms,
     );
-    let _ = span.set_parent(context_from_w3c(&W3cContext {
-        traceparent: row.traceparent,
-        tracestate: row.tracestate,
-    }));
+    let parent = context_from_w3c(&W3cContext {
+        traceparent: std::mem::take(&mut row.traceparent),
+        tracestate: std::mem::take(&mut row.tracestate),
+    });
+    super::wait::record(&row, &parent, now_ms, !span.is_disabled());
+    let _ = span.set_parent(parent);
     // fanout-service's work becomes a child of this send span, in the writer's trace.
     let context = span.in_scope(current_trace_context);
     event.event_id = row.id;

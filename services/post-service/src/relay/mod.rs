@@ -28,6 +28,7 @@ mod leader;
 pub mod prune;
 mod replay;
 mod session;
+mod wait;
 
 use std::time::Duration;
 

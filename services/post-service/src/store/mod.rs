@@ -71,6 +71,8 @@ impl<T> PageOf<T> {
 #[derive(Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Reports the pool's use (`db.client.connection.*`) while the store lives.
+    _pool_metrics: feedline_service_kit::database::PoolMetrics,
     /// Refuses once the node-id lease is lost (the caller hears UNAVAILABLE).
     ids: Arc<IdGenerator>,
     /// Keeps `ids` leased; released by [`Store::close`], and dropped with the store (then the
@@ -138,6 +140,7 @@ impl Store {
             GroupCommit::start(db.clone(), gate.clone(), outbox_signal.clone(), MAX_QUEUED)
         });
         Ok(Self {
+            _pool_metrics: feedline_service_kit::database::pool_metrics("post-service", &db),
             db,
             ids,
             lease,
