@@ -14,6 +14,9 @@ use crate::{ephemeral_listener, wait_for_serving};
 /// How long a started service may take to report SERVING.
 const READY_DEADLINE: Duration = Duration::from_secs(60);
 
+/// The services' admin (`/metrics`) address setting.
+const METRICS_ADDR: &str = "FEEDLINE_METRICS_ADDR";
+
 /// `binary ARGS` with only `env` for an environment, so nothing leaks in from the test's own,
 /// and no stdin.
 pub fn isolated_command<I, K, V>(binary: &str, env: I, args: &[&str]) -> Command
@@ -25,6 +28,8 @@ where
     let mut command = Command::new(binary);
     command
         .env_clear()
+        // Each binary would bind its fixed default admin port: two copies would clash.
+        .env(METRICS_ADDR, "off")
         .envs(env)
         .args(args)
         .stdin(Stdio::null());
@@ -42,6 +47,15 @@ impl ServiceProcess {
     /// Starts `command` (stdout discarded, stderr the test's own) and waits until the service
     /// at `addr` is SERVING, as a client would see it (60 s at most).
     pub async fn spawn(command: &mut Command, addr: SocketAddr) -> Result<Self> {
+        // `/metrics` only where the test asks for it: the fixed default admin port would clash
+        // between two copies of one service (and with a stack the developer runs).
+        if !command
+            .as_std()
+            .get_envs()
+            .any(|(key, _)| key == METRICS_ADDR)
+        {
+            command.env(METRICS_ADDR, "off");
+        }
         let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -43,6 +43,8 @@ impl Proc {
         let child = Command::new(bin)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("RUST_LOG", "info")
+            // Several replicas of one service: no fixed default admin port each.
+            .env("FEEDLINE_METRICS_ADDR", "off")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
