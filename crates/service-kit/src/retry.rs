@@ -64,6 +64,22 @@ pub fn outgoing_timeout(default: Duration) -> Duration {
     }
 }
 
+/// An outgoing call given up on: no answer within its timeout ([`within`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no answer within {} ms", .0.as_millis())]
+pub struct TimedOut(pub Duration);
+
+/// Runs one outgoing call that has no timeout of its own (a SQL statement, a transaction)
+/// under [`outgoing_timeout`]`(default)`: its output, or [`TimedOut`] once that has passed. The
+/// call's future is then dropped, as a failed call's would end: the caller takes its usual
+/// error path (a transaction dropped uncommitted rolls back).
+pub async fn within<F: Future>(default: Duration, call: F) -> Result<F::Output, TimedOut> {
+    let timeout = outgoing_timeout(default);
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_| TimedOut(timeout))
+}
+
 /// An outgoing gRPC request carrying `message`, its `grpc-timeout` set to
 /// [`outgoing_timeout`]`(default)`: the callee stops working on it when the caller would stop
 /// waiting.
@@ -458,6 +474,31 @@ mod tests {
             assert_eq!(outgoing_timeout(default), MIN_OUTGOING, "spent");
         })
         .await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_past_its_timeout_is_given_up_on() {
+        let stuck = std::future::pending::<()>();
+        let start = Instant::now();
+        assert_eq!(
+            within(Duration::from_secs(5), stuck).await,
+            Err(TimedOut(Duration::from_secs(5)))
+        );
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+        assert_eq!(within(Duration::from_secs(5), async { 7 }).await, Ok(7));
+        let deadline = Instant::now() + Duration::from_millis(500);
+        let shortened = with_deadline(
+            deadline,
+            within(Duration::from_secs(5), async {
+                std::future::pending::<()>().await
+            }),
+        )
+        .await;
+        assert_eq!(
+            shortened,
+            Err(TimedOut(Duration::from_millis(480))),
+            "the inbound deadline wins"
+        );
     }
 
     #[tokio::test(start_paused = true)]

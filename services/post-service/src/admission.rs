@@ -133,7 +133,8 @@ impl Admission {
     }
 
     /// Measures the outbox every `refresh` until `shutdown`. A failed measurement keeps the
-    /// last one (the database's own errors reach callers through their writes).
+    /// last one (the database's own errors reach callers through their writes); one that takes
+    /// longer than the relay's SQL deadline fails, so a stuck query never freezes it.
     pub async fn watch(&self, store: &Store, shutdown: CancellationToken) {
         gauges::register();
         let mut tick = tokio::time::interval(self.config.refresh);
@@ -146,7 +147,7 @@ impl Admission {
             }
             // Taken first: a write admitted during the measurement counts twice at worst.
             let admitted = self.admitted.load(Ordering::Relaxed);
-            match store.outbox_front().await {
+            match crate::relay::deadline::sql(store.outbox_front()).await {
                 Ok(front) => self.record(&mut drain, Instant::now(), front, admitted),
                 Err(error) => tracing::debug!(%error, "measuring the outbox backlog"),
             }

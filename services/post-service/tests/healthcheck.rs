@@ -94,9 +94,13 @@ async fn a_bad_argument_is_a_usage_error_and_help_is_not() {
         let output = run(&[], &[flag]).await;
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.starts_with("post-service "), "{text}");
         assert!(
-            text.starts_with("usage: post-service [healthcheck]"),
+            text.contains("\nusage: post-service [healthcheck | --help | --version]\n"),
             "{text}"
         );
+        // Self-contained: the settings with their defaults, not a pointer to a README.
+        assert!(text.contains("FEEDLINE_LISTEN_ADDR"), "{text}");
+        assert!(text.contains("FEEDLINE_METRICS_ADDR"), "{text}");
     }
 }

@@ -2,6 +2,11 @@
 //! for the clock to pass the node's high-water mark), renewed every third of its TTL with the
 //! reservation raised before the generator may use it, revoked when a renewal finds another
 //! holder or when renewals failed for a whole TTL, then acquired again.
+//!
+//! Every call to the database has a deadline of half the TTL ([`call_timeout`]), a renewal at
+//! most until the lease lapses: a call stuck on a lock or a frozen connection fails like a
+//! failed one, so the renewal task keeps its schedule (and gives the lease up in time) and a
+//! release never holds a stopping replica.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,10 +18,26 @@ use tokio_util::sync::CancellationToken;
 
 use super::IdGenerator;
 use super::lease::{self, LeaseError, LeaseSettings, Terms, Won};
+use crate::retry::within;
 
 /// Longest single sleep while waiting for the clock to pass a high-water mark: the clock is
 /// read again after it, so a clock that jumps is noticed.
 const CLOCK_POLL: Duration = Duration::from_millis(50);
+
+/// The deadline of one lease call under `settings`: half its TTL.
+fn call_timeout(settings: &LeaseSettings) -> Duration {
+    settings.ttl / 2
+}
+
+/// `call` under `timeout`; past it, [`LeaseError::Unavailable`] (worth retrying).
+async fn bounded<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<T, LeaseError>>,
+) -> Result<T, LeaseError> {
+    within(timeout, call)
+        .await
+        .map_err(|timed_out| LeaseError::Unavailable(format!("node lease: {timed_out}")))?
+}
 
 /// The node id this replica holds and what it reserved.
 #[derive(Clone, Copy, Debug)]
@@ -111,7 +132,10 @@ impl NodeLease {
             .take();
         if let Some(held) = held {
             let shared = &self.shared;
-            match lease::release(&shared.db, held.node_id, &shared.holder, last_ms).await {
+            let release = async {
+                Ok(lease::release(&shared.db, held.node_id, &shared.holder, last_ms).await?)
+            };
+            match bounded(call_timeout(&shared.settings), release).await {
                 Ok(_) => tracing::info!(node_id = held.node_id, "node id released"),
                 Err(error) => tracing::warn!(%error, "releasing the node id; it will expire"),
             }
@@ -138,8 +162,8 @@ impl Shared {
     /// Acquires a node id, waits for the clock to reach its start, and grants it.
     async fn acquire(&self) -> Result<(), LeaseError> {
         let clock = self.ids.clock().clone();
-        let won: Won =
-            lease::acquire(&self.db, &self.settings, &self.holder, clock.as_ref()).await?;
+        let acquire = lease::acquire(&self.db, &self.settings, &self.holder, clock.as_ref());
+        let won: Won = bounded(call_timeout(&self.settings), acquire).await?;
         // Bounded by FEEDLINE_NODE_CLOCK_WAIT_MS, which acquire checked.
         let deadline = Instant::now() + self.settings.max_clock_wait + CLOCK_POLL;
         loop {
@@ -149,7 +173,13 @@ impl Shared {
             }
             if Instant::now() >= deadline {
                 // The clock went further back while waiting: give the node id back unused.
-                let _ = lease::release(&self.db, won.node_id, &self.holder, won.start_ms - 1).await;
+                let release = async {
+                    Ok(
+                        lease::release(&self.db, won.node_id, &self.holder, won.start_ms - 1)
+                            .await?,
+                    )
+                };
+                let _ = bounded(call_timeout(&self.settings), release).await;
                 return Err(LeaseError::Fatal(format!(
                     "the clock stays {behind} ms behind node id {}'s high-water mark",
                     won.node_id
@@ -231,7 +261,10 @@ async fn renew_until(shared: Arc<Shared>, stop: CancellationToken) {
             continue;
         };
         let attempt = Instant::now();
-        match shared.renew(held).await {
+        // Never past `valid_until`: a renewal still unanswered then loses the lease.
+        let timeout =
+            call_timeout(&shared.settings).min(valid_until.saturating_duration_since(attempt));
+        match bounded(timeout, shared.renew(held)).await {
             Ok(true) => {
                 valid_until = attempt + shared.settings.ttl;
                 warned = false;

@@ -1,6 +1,11 @@
 //! What each app key was found to be, remembered for a short TTL: a steady sender costs one
 //! database lookup per key per TTL on each replica, and a key revoked through any replica is
 //! refused by every other one once its entry expires.
+//!
+//! A lookup has a deadline ([`LOOKUP_TIMEOUT`], shortened to the inbound call's): a long
+//! IngestStream rechecks its key per batch with no deadline of its own, and a lookup stuck on
+//! the database must fail (UNAVAILABLE) rather than hold the stream and every caller of that
+//! key waiting on it.
 
 use std::future::Future;
 use std::time::Duration;
@@ -9,6 +14,9 @@ use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::store::AppKey;
+
+/// How long one key lookup may take when the call has no sooner deadline.
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Distinct keys remembered at most; beyond, the least used are forgotten (and looked up again).
 const CACHED_KEYS: usize = 65_536;
@@ -62,7 +70,12 @@ impl KeyCache {
                     self.entries.remove_if(hash, |entry| !fresh(entry));
                 }
                 let load = async {
-                    let status = match lookup().await? {
+                    let found = feedline_service_kit::retry::within(LOOKUP_TIMEOUT, lookup())
+                        .await
+                        .map_err(|timed_out| {
+                            Error::Unavailable(format!("app key lookup: {timed_out}"))
+                        })??;
+                    let status = match found {
                         None => return Err(Error::Unauthenticated("unknown app key".into())),
                         Some(key) if key.revoke_unix_nano.is_some() => KeyStatus::Revoked,
                         Some(key) => KeyStatus::Valid(key.app_id),
@@ -202,6 +215,20 @@ mod tests {
             );
         }
         assert_eq!(db.lookups(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stuck_lookup_fails_at_its_deadline_and_is_not_remembered() {
+        let (cache, db) = (KeyCache::new(TTL), Db::with(7));
+        let start = Instant::now();
+        let stuck = cache.app_of("h", std::future::pending).await;
+        assert!(
+            matches!(&stuck, Err(Error::Unavailable(m)) if m.contains("no answer within")),
+            "{stuck:?}"
+        );
+        assert_eq!(start.elapsed(), LOOKUP_TIMEOUT);
+        assert_eq!(cache.app_of("h", || db.lookup()).await.unwrap(), 7);
+        assert_eq!(db.lookups(), 1, "the failure was not cached");
     }
 
     #[tokio::test(start_paused = true)]

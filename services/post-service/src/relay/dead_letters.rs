@@ -28,8 +28,7 @@ pub(super) async fn bury(store: &Store, burials: Vec<Burial>) -> Result<(), Stri
         return Ok(());
     }
     let letters: Vec<GiveUp> = burials.iter().map(|b| b.letter.clone()).collect();
-    store
-        .bury_outbox(&letters)
+    super::deadline::sql(store.bury_outbox(&letters))
         .await
         .map_err(|e| format!("dead letter: {e}"))?;
     for Burial { letter, author } in burials {

@@ -7,6 +7,11 @@
 //! may take the lease over, so two replicas never relay at once (the last quarter covers clock
 //! skew between replicas and a session's stop). Standbys try to take it every fifth of it; a
 //! clean shutdown releases it, so a standby takes over at once.
+//!
+//! Each lease call has a deadline of half the TTL ([`call_timeout`]), a renewal at most until
+//! the lease may no longer be relied on: a call stuck on a lock or a frozen connection fails
+//! like any failed call, so a leader never relays past its lease, and a standby or a stopping
+//! replica is never stuck behind one.
 
 use std::time::Duration;
 
@@ -14,6 +19,7 @@ use feedline_service_kit::CancellationToken;
 use tokio::time::Instant;
 
 use super::RelayConfig;
+use super::deadline::sql_within;
 use crate::ids::now_ms;
 use crate::store::Store;
 
@@ -35,7 +41,7 @@ pub(super) async fn run(store: &Store, config: &RelayConfig, shutdown: &Cancella
         };
         tokio::join!(leading, keep(store, &holder, ttl, valid_until, &term));
         if shutdown.is_cancelled() {
-            match store.release_relay_lease(&holder).await {
+            match sql_within(call_timeout(ttl), store.release_relay_lease(&holder)).await {
                 Ok(()) => tracing::info!(%holder, "relay leader: released the relay lease"),
                 Err(error) => tracing::warn!(%error, "releasing the relay lease"),
             }
@@ -43,6 +49,12 @@ pub(super) async fn run(store: &Store, config: &RelayConfig, shutdown: &Cancella
         }
         tracing::warn!(%holder, "relay leader: lost the relay lease; standing by");
     }
+}
+
+/// The deadline of one lease call: half the TTL, so a lease taken by a call that answers just
+/// in time is still good for half of it.
+fn call_timeout(ttl: Duration) -> Duration {
+    ttl / 2
 }
 
 /// Until when a lease renewed at `renewed` may be relied on.
@@ -65,10 +77,8 @@ async fn take(
         }
         let started = Instant::now();
         let now = now_ms();
-        match store
-            .take_relay_lease(holder, now, now + ttl.as_millis() as i64)
-            .await
-        {
+        let attempt = store.take_relay_lease(holder, now, now + ttl.as_millis() as i64);
+        match sql_within(call_timeout(ttl), attempt).await {
             Ok(true) => return Some(valid_until(started, ttl)),
             Ok(false) if !waiting_logged => {
                 tracing::info!("relay leader: another replica relays the outbox; standing by");
@@ -107,22 +117,22 @@ async fn keep(
         let started = Instant::now();
         let now = now_ms();
         let renewal = store.take_relay_lease(holder, now, now + ttl.as_millis() as i64);
-        match tokio::time::timeout_at(valid, renewal).await {
-            Ok(Ok(true)) => {
+        // Never past `valid`: a renewal that times out there makes the next turn stop.
+        let timeout = call_timeout(ttl).min(valid.saturating_duration_since(started));
+        match sql_within(timeout, renewal).await {
+            Ok(true) => {
                 valid = valid_until(started, ttl);
                 every = ttl / 3;
             }
-            Ok(Ok(false)) => {
+            Ok(false) => {
                 tracing::warn!("relay leader: another replica took the relay lease; stopping");
                 term.cancel();
                 return;
             }
-            Ok(Err(error)) => {
+            Err(error) => {
                 tracing::warn!(%error, "renewing the relay lease");
                 every = ttl / 10;
             }
-            // Past `valid`: the next turn stops.
-            Err(_) => {}
         }
     }
 }

@@ -15,6 +15,9 @@
 //! `outbox_dead` with its last error (a warning and a counter say so), and its author's later
 //! events go on. An operator lists and requeues them (`ListDeadLetters`, `RequeueDeadLetters`).
 //!
+//! Deadlines: every SQL call of the relay has one (`deadline`); past it the call fails like
+//! any other failure.
+//!
 //! Replay: when fanout-service asks on the stream (its Redis Cluster changed topology, or an
 //! operator called `ReplayOutbox`), the relay stops claiming new rows, waits until everything in
 //! flight is answered, re-sends the retained events in id order (marked `replay`), then goes
@@ -22,6 +25,7 @@
 //! event left it, so the timelines converge; new events never overtake replayed ones.
 
 mod dead_letters;
+pub mod deadline;
 mod events;
 mod holds;
 mod leader;
@@ -82,11 +86,6 @@ pub async fn run(store: &Store, config: RelayConfig, shutdown: CancellationToken
 
 /// What the leader does until `term`: relays and prunes.
 async fn lead(store: &Store, config: &RelayConfig, term: &CancellationToken) {
-    // The only relay of this database now: claims left by a crashed or deposed leader can be
-    // taken back at once (the previous leader stopped before this one could take the lease).
-    if let Err(error) = store.release_all_claims().await {
-        tracing::warn!(%error, "releasing stale outbox claims");
-    }
     tokio::join!(
         sessions(store, config, term),
         prune::run(store, config.retention, term)
@@ -100,13 +99,36 @@ async fn sessions(store: &Store, config: &RelayConfig, shutdown: &CancellationTo
     let mut failures = 0u64;
     // A replay asked for and not finished: it survives a broken stream.
     let mut replay = None;
+    // Claims may be left over: at first (a previous leader's), and after a session that claimed.
+    let mut stale_claims = true;
     for endpoint in config.endpoints.iter().cycle() {
         if shutdown.is_cancelled() {
             return;
         }
-        match run_session(store, config, endpoint, shutdown, &mut replay).await {
+        // The only relay of this database (the leader), with nothing in flight between
+        // sessions: every claim is stale. Left by a crashed or deposed leader (which stopped
+        // before this one could take the lease), or by this one's last session, whose claim
+        // may have committed after its deadline, or whose release failed. Their rows would
+        // stay hidden until their lease expires while later rows of their authors went out
+        // first, so no session starts before they are released.
+        let released = if stale_claims {
+            deadline::sql(store.release_all_claims()).await
+        } else {
+            Ok(())
+        };
+        // A session that ends sets `stale_claims` again below, whatever it claimed.
+        let session = match released {
+            Ok(()) => run_session(store, config, endpoint, shutdown, &mut replay).await,
+            Err(error) => Err(session::SessionEnd {
+                error: format!("releasing stale outbox claims: {error}"),
+                made_progress: false,
+                left_claims: true,
+            }),
+        };
+        match session {
             Ok(()) => return,
             Err(session) => {
+                stale_claims = session.left_claims;
                 // Log the first failure of a streak and then every 50th: a fanout-service that is
                 // down for an hour is one line a few minutes, not one per retry.
                 if failures.is_multiple_of(50) {

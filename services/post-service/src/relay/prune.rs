@@ -1,5 +1,6 @@
 //! Pruning the retained window: every few seconds, applied events older than
-//! `FEEDLINE_OUTBOX_RETENTION_MIN` are deleted from `outbox_applied` in bounded chunks.
+//! `FEEDLINE_OUTBOX_RETENTION_MIN` are deleted from `outbox_applied` in bounded chunks, each
+//! under the relay's SQL deadline (a chunk that times out is retried at the next turn).
 
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ pub(super) async fn run(store: &Store, retention: Duration, shutdown: &Cancellat
 pub async fn prune(store: &Store, before_ms: i64) -> crate::error::Result<u64> {
     let mut total = 0;
     loop {
-        let deleted = store.prune_applied(before_ms, CHUNK).await?;
+        let deleted = super::deadline::sql(store.prune_applied(before_ms, CHUNK)).await?;
         total += deleted;
         if deleted < CHUNK {
             return Ok(total);

@@ -13,6 +13,7 @@ use tonic::transport::Endpoint;
 
 use super::RelayConfig;
 use super::dead_letters::{Burial, bury};
+use super::deadline::sql;
 use super::events::{decode_row, event_from_row, ordering_key, replay_from_row};
 use super::holds::{Holds, backoff};
 use super::replay::{Replay, earliest};
@@ -26,6 +27,10 @@ pub struct SessionEnd {
     pub error: String,
     /// True when at least one event was acknowledged.
     pub made_progress: bool,
+    /// True when it claimed rows (or tried to): some may still be claimed, by a claim that
+    /// committed after its deadline or a release that failed, so the next session must
+    /// release every claim first.
+    pub left_claims: bool,
 }
 
 /// A new row sent and not yet answered.
@@ -44,6 +49,8 @@ struct InFlight {
     live: BTreeMap<i64, Sent>,
     /// Replayed events (from `outbox_applied`): never the same ids as `live`.
     replayed: BTreeSet<i64>,
+    /// Set at the first claim: see [`SessionEnd::left_claims`].
+    claimed: bool,
 }
 
 /// Runs one session against `endpoint` until shutdown (`Ok`) or a failure (`Err`). Rows still
@@ -69,7 +76,7 @@ pub(super) async fn run_session(
     )
     .await;
     let ids: Vec<i64> = inflight.live.into_keys().collect();
-    if let Err(error) = store.release_outbox(&ids, false).await {
+    if let Err(error) = sql(store.release_outbox(&ids, false)).await {
         tracing::warn!(%error, "releasing in-flight outbox rows");
     }
     if let (Some(replay), Some(first)) = (replay.as_mut(), inflight.replayed.first()) {
@@ -78,6 +85,7 @@ pub(super) async fn run_session(
     result.map_err(|error| SessionEnd {
         error,
         made_progress,
+        left_claims: inflight.claimed,
     })
 }
 
@@ -140,8 +148,9 @@ async fn drive(
         } else if !rescan && inflight.live.len() < config.window {
             let room = (config.window - inflight.live.len()).min(config.batch) as u64;
             let mut decoded = HashMap::new();
-            let claim = store
-                .claim_outbox_picking(after, room, lease_ms, |row, now| {
+            inflight.claimed = true;
+            let claim = sql(
+                store.claim_outbox_picking(after, room, lease_ms, |row, now| {
                     if inflight.live.contains_key(&row.id) {
                         return false;
                     }
@@ -152,9 +161,10 @@ async fn drive(
                         decoded.insert(row.id, (event, key));
                     }
                     take
-                })
-                .await
-                .map_err(|e| format!("claim: {e}"))?;
+                }),
+            )
+            .await
+            .map_err(|e| format!("claim: {e}"))?;
             if let Some(last) = claim.last_seen {
                 after = Some(last);
                 send_claimed(store, &tx, inflight, claim.rows, decoded).await?;
@@ -258,8 +268,7 @@ async fn send_replay(
         return Ok(false);
     }
     let room = (config.window - inflight.replayed.len()).min(config.batch) as u64;
-    let rows = store
-        .applied_page(replay.after, replay.since_ms, room)
+    let rows = sql(store.applied_page(replay.after, replay.since_ms, room))
         .await
         .map_err(|e| format!("replay read: {e}"))?;
     let Some(last) = rows.last().map(|r| r.id) else {
@@ -364,8 +373,7 @@ async fn apply_acks(
             }),
         }
     }
-    store
-        .complete_outbox(&applied, !config.retention.is_zero())
+    sql(store.complete_outbox(&applied, !config.retention.is_zero()))
         .await
         .map_err(|e| format!("complete: {e}"))?;
     failed.sort_by_key(|f| f.id);
@@ -416,12 +424,10 @@ async fn apply_acks(
         }
     }
     bury(store, burials).await?;
-    store
-        .release_outbox(&knock_on, false)
+    sql(store.release_outbox(&knock_on, false))
         .await
         .map_err(|e| format!("release: {e}"))?;
-    store
-        .retry_outbox(&retries)
+    sql(store.retry_outbox(&retries))
         .await
         .map_err(|e| format!("retry: {e}"))?;
     Ok(round)
