@@ -2,14 +2,19 @@
 //! runs the services on (created when missing, kept between runs like `.feedline/`'s SQLite
 //! files), and the URL surgery the benchmarks share.
 
+#[cfg(feature = "dev")]
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+#[cfg(feature = "dev")]
+use anyhow::Context as _;
+use anyhow::{Result, bail};
+#[cfg(feature = "dev")]
 use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DbBackend, Statement};
 
 /// post-service's database when the URL names none.
 const DEFAULT_NAME: &str = "feedline";
 /// How long the server may take to accept a connection.
+#[cfg(feature = "dev")]
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where `up --database` puts each database service.
@@ -52,6 +57,7 @@ impl ServerDatabases {
     }
 
     /// Creates both databases where they do not exist yet.
+    #[cfg(feature = "dev")]
     pub async fn create(&self) -> Result<()> {
         for url in [&self.post, &self.logs] {
             create_if_missing(url).await?;
@@ -88,6 +94,7 @@ impl Kind {
 }
 
 /// Creates the database `url` names unless the server has it.
+#[cfg(feature = "dev")]
 async fn create_if_missing(url: &str) -> Result<()> {
     let kind = Kind::of(url)?;
     let name = database_name(url)?.context("the URL names no database")?;

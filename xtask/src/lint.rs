@@ -16,6 +16,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
         "clippy",
         "--workspace",
         "--all-targets",
+        "--features",
+        "xtask/dev",
         "--",
         "-D",
         "warnings",

@@ -1,9 +1,8 @@
 //! Makes sure `redis-server` is installed: tests and `up` start throwaway Redis Clusters with it.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::bail;
-use feedline_test_harness::redis_server_available;
 
 use crate::workspace;
 
@@ -45,4 +44,14 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|out| out.status.success() && out.stdout.trim_ascii() == b"0")
+}
+
+/// Whether `redis-server --version` runs (the test harness asks the same before it starts nodes).
+fn redis_server_available() -> bool {
+    Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }

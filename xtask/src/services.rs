@@ -218,4 +218,14 @@ mod tests {
         ports.dedup();
         assert_eq!(ports.len(), SERVICES.len());
     }
+
+    #[test]
+    fn the_front_door_builds_every_started_service() {
+        let started: Vec<&str> = SERVICES
+            .iter()
+            .filter(|s| s.started)
+            .map(|s| s.bin)
+            .collect();
+        assert_eq!(started, crate::handoff::SERVICE_BINS);
+    }
 }

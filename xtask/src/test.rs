@@ -44,7 +44,7 @@ enum Plan {
     Skipped(String),
 }
 
-/// Runs `cargo test --workspace --all-targets EXTRA`, then, if it passed, `deploy/check.py`;
+/// Runs `cargo test --workspace --all-targets --features xtask/dev EXTRA`, then, if it passed, `deploy/check.py`;
 /// returns the exit code of the first that failed.
 pub fn run(extra: &[String]) -> anyhow::Result<ExitCode> {
     redis::ensure_redis_server()?;
@@ -66,7 +66,9 @@ pub fn run(extra: &[String]) -> anyhow::Result<ExitCode> {
 
     let mut cargo = workspace::cargo();
     cargo
-        .args(["test", "--workspace", "--all-targets"])
+        // `xtask/dev`: xtask-dev's own tests, and its binary for a later `up --no-build`.
+        .args(["test", "--workspace", "--all-targets", "--features"])
+        .arg("xtask/dev")
         .args(extra);
     for (backend, plan) in &plans {
         if let Plan::Detected(url) = plan {
