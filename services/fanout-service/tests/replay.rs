@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::Stack;
 use feedline_proto::fanout::v1::ReplayOutboxRequest;
 use feedline_proto::fanout::v1::fanout_service_client::FanoutServiceClient;
-use fred::prelude::SortedSetsInterface as _;
+use fred::prelude::{KeysInterface as _, SortedSetsInterface as _};
 use tonic::Code;
 
 /// Fan-out is asynchronous: every assertion polls with this deadline.
@@ -84,6 +84,28 @@ async fn a_replay_repairs_lost_writes_and_keeps_unfollows_and_deletes() {
             false,
             (2.0, feedline_redis::keys::member(gone.post_id).as_str()),
         )
+        .await
+        .unwrap();
+    // Bob's keys lost the retract's writes too: the deleted post is back in his list, and his
+    // recent deletions are gone. Its tombstone (another key, another node) survived, so the
+    // replayed delivery drops the post from `ap:` before the replayed unfollow runs: only
+    // `ar:`, rebuilt by that delivery, still names it for the unfollow.
+    let (score, member) = feedline_redis::keys::entry_of(&bobs_deleted).unwrap();
+    let _: i64 = stack
+        .redis
+        .zadd(
+            feedline_redis::keys::author_posts(bob),
+            None,
+            None,
+            false,
+            false,
+            (score, member.as_str()),
+        )
+        .await
+        .unwrap();
+    let _: i64 = stack
+        .redis
+        .del(feedline_redis::keys::author_retracted(bob))
         .await
         .unwrap();
     let wrong = damage(&stack, &fans, &expected, carol).await;

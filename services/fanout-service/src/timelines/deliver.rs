@@ -187,6 +187,17 @@ impl Timelines {
                     key: keys::author_posts(post.author_id),
                     ops: vec![Op::Zrem(vec![entry.1.clone()])],
                 });
+                // And into the author's recent deletions, as its retraction put it: in a
+                // replay after a failover that lost `ar:`, an unfollow replayed between this
+                // delivery and the retraction must still take the post out of the former
+                // follower's timeline (it is no longer in `ap:`).
+                retracted.push(KeyWrites {
+                    key: keys::author_retracted(post.author_id),
+                    ops: vec![
+                        Op::Zadd(vec![encode(&(0.0, entry.1.clone()))]),
+                        Op::ZremRangeByRank(0, -(self.retracted_cap() + 1)),
+                    ],
+                });
             }
             deleted.push(tombstone);
         }
