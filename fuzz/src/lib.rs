@@ -4,16 +4,16 @@
 //! name but do not test (`store::AppRef`, `error::FeedError`) are declared here as the
 //! services declare them.
 
-/// post-service's `validate.rs`.
-#[path = "../../services/post-service/src/validate.rs"]
+/// post-service's `api/validate.rs`.
+#[path = "../../services/post-service/src/api/validate.rs"]
 pub mod post_validate;
 
 /// post-service's `page_token.rs`.
 #[path = "../../services/post-service/src/page_token.rs"]
 pub mod post_page_token;
 
-/// log-ingest-service's `validate.rs`.
-#[path = "../../services/log-ingest-service/src/validate.rs"]
+/// log-ingest-service's `api/validate/`.
+#[path = "../../services/log-ingest-service/src/api/validate/mod.rs"]
 pub mod log_validate;
 
 /// log-ingest-service's `record.rs` (as `crate::record`, where `validate.rs` finds it).

@@ -8,9 +8,6 @@ use feedline_proto::post::v1::post_service_client::PostServiceClient;
 use feedline_proto::post::v1::{ListDeadLettersRequest, RequeueDeadLettersRequest};
 use tonic::Request;
 
-/// post-service's well-known address.
-pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
-
 /// What to do with the dead letters.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action {

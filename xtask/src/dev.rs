@@ -1,20 +1,18 @@
 //! `xtask-dev`: the `cargo xtask` commands that need gRPC, Redis or SQL crates (`up`, `token`,
-//! `bench`, `logs-app`, `replay`, `dead-letters`, `demo`). The `xtask` front door (src/main.rs)
-//! builds it, with the services for `up`, and execs it; it parses the whole command line again.
+//! `logs-app`, `replay`, `dead-letters`, `demo`). The `xtask` front door (src/main.rs) builds
+//! it, with the services for `up`, and execs it; it parses the whole command line again.
 
 mod auth;
 mod banner;
-mod bench;
 mod cli;
 mod database;
 mod dead_letters;
 mod demo;
-// Only its list of service binaries, checked against `services::SERVICES`.
-#[cfg(test)]
+// `load` and `bench` for a direct run of xtask-dev; its list of service binaries is checked
+// against `services::SERVICES` by a test.
 #[allow(dead_code)]
 mod handoff;
 mod lint;
-mod load;
 mod logs_app;
 mod redis;
 mod replay;
@@ -27,48 +25,60 @@ mod workspace;
 
 use std::process::ExitCode;
 
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command, DeadLetters, LogsApp};
+use crate::dead_letters::Action;
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match cli::parse(&args) {
-        Ok(cli::Command::Test { extra }) => test::run(&extra),
-        Ok(cli::Command::Up {
-            build,
-            perf,
-            database,
-            auth,
-            redis_replicas,
-        }) => up::run(build, perf, database.as_deref(), auth, redis_replicas).await,
-        Ok(cli::Command::Token {
+    let result = match Cli::parse().command {
+        Command::Test { extra } => test::run(&extra),
+        Command::Up { flags } if cli::asks_for_help(&flags) => {
+            cli::print_help("up");
+            return ExitCode::SUCCESS;
+        }
+        Command::Up { flags } => match up_flags::UpFlags::parse(&flags) {
+            Ok(up) => {
+                let database = up.database.as_deref();
+                up::run(up.build, up.perf, database, up.auth, up.redis_replicas).await
+            }
+            Err(problem) => return usage::error(&problem),
+        },
+        Command::Token {
             subject,
             admin,
             service,
-        }) => auth::run_token(&subject, admin, service),
-        Ok(cli::Command::Lint) => lint::run(),
-        Ok(cli::Command::BenchFanout(options)) => bench::run_fanout(options).await,
-        Ok(cli::Command::BenchLogs(options)) => bench::run_logs(options).await,
-        Ok(cli::Command::BenchFeed(options)) => bench::run_feed(options).await,
-        Ok(cli::Command::Load { args }) => load::run(&args).await,
-        Ok(cli::Command::LogsAppCreate {
+        } => auth::run_token(&subject, admin, service),
+        Command::Lint => lint::run(),
+        // The front door's own; here too for a direct run of xtask-dev.
+        Command::Bench { args } => handoff::bench(&args),
+        Command::Load { args } => handoff::load(&args),
+        Command::LogsApp(LogsApp::Create {
             name,
             addr,
             admin_token,
         }) => logs_app::run_create(&name, &addr, admin_token).await,
-        Ok(cli::Command::Replay {
+        Command::Replay {
             addr,
             since_minutes,
-        }) => replay::run(&addr, since_minutes).await,
-        Ok(cli::Command::DeadLetters { addr, action }) => dead_letters::run(&addr, action).await,
-        Ok(cli::Command::Demo) => demo::run().await,
-        Ok(cli::Command::Version) => {
+        } => replay::run(&addr, since_minutes).await,
+        Command::DeadLetters(DeadLetters::List(addr)) => {
+            dead_letters::run(&addr.addr, Action::List).await
+        }
+        Command::DeadLetters(DeadLetters::Requeue { ids, all, addr }) => {
+            let action = if all {
+                Action::RequeueAll
+            } else {
+                Action::Requeue(ids)
+            };
+            dead_letters::run(&addr.addr, action).await
+        }
+        Command::Demo => demo::run().await,
+        Command::Version => {
             println!("xtask {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
-        Ok(cli::Command::Help) => {
-            println!("{}", cli::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(problem) => return usage::error(&problem),
     };
     result.unwrap_or_else(|error| {
         eprintln!("xtask: {error:#}");

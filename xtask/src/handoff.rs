@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context as _, Result, anyhow};
 
+use crate::cli::BENCHES;
 use crate::up_flags::UpFlags;
 use crate::workspace;
 
@@ -138,16 +139,36 @@ pub fn up(args: &[String]) -> Result<ExitCode> {
 /// working directory (so `--json out.json` lands where the command was typed); loadgen
 /// checks its own command line (`load --help` lists every option).
 pub fn load(args: &[String]) -> Result<ExitCode> {
-    if args.is_empty() {
-        return Ok(crate::usage::error(
-            "load: a scenario is needed: fanout, read, mixed, logs or follow-storm",
-        ));
-    }
     let status = workspace::run(&mut build("perf", &["loadgen"]))?;
     if !status.success() {
         return Ok(workspace::exit_code(status));
     }
     exec(&binary("perf", "loadgen"), args)
+}
+
+/// `cargo xtask bench NAME ARGS`: builds loadgen (with its `bench` feature, which `xtask/dev`
+/// turns on) and the services benchmark NAME starts, all with the `perf` profile, then runs
+/// `loadgen bench NAME ARGS`, which starts them from its own folder. A NAME it does not know
+/// (or `--help`) builds loadgen alone, and loadgen answers.
+pub fn bench(args: &[String]) -> Result<ExitCode> {
+    let name = args.first().map_or("", String::as_str);
+    let services = BENCHES
+        .iter()
+        .find(|(bench, _)| *bench == name)
+        .map_or(&[][..], |(_, services)| *services);
+    if matches!(name, "fanout" | "feed") {
+        // Their throwaway Redis Cluster is made of redis-server processes.
+        crate::redis::ensure_redis_server()?;
+    }
+    let mut bins = services.to_vec();
+    bins.push("loadgen");
+    let status = workspace::run(&mut build("perf", &bins))?;
+    if !status.success() {
+        return Ok(workspace::exit_code(status));
+    }
+    let mut loadgen_args = vec!["bench".to_owned()];
+    loadgen_args.extend_from_slice(args);
+    exec(&binary("perf", "loadgen"), &loadgen_args)
 }
 
 #[cfg(test)]

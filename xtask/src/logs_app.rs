@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 use tonic::{Request, Status};
 
 /// log-ingest-service's well-known address.
-pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50054";
+pub const DEFAULT_ADDR: &str = crate::cli::LOGS_ADDR;
 /// The variable log-ingest-service reads its admin token from; we send the same value.
 pub const ADMIN_TOKEN_ENV: &str = "FEEDLINE_ADMIN_TOKEN";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

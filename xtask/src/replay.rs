@@ -8,9 +8,6 @@ use feedline_proto::fanout::v1::ReplayOutboxRequest;
 use feedline_proto::fanout::v1::fanout_service_client::FanoutServiceClient;
 use tonic::Request;
 
-/// fanout-service's well-known address.
-pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50052";
-
 /// Sends ReplayOutbox to `addr`; `since_minutes` 0 replays the whole window.
 pub async fn run(addr: &str, since_minutes: u32) -> Result<ExitCode> {
     let channel = crate::logs_app::connect(addr).await?;

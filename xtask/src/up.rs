@@ -1,22 +1,24 @@
 //! `cargo xtask up`: a local Redis Cluster and the services, running until Ctrl-C or SIGTERM.
 
-use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{ExitCode, ExitStatus, Stdio};
+use std::process::{ExitCode, ExitStatus};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow};
-use feedline_test_harness::{RedisCluster, wait_for_serving};
+use feedline_test_harness::{Output, RedisCluster, ServiceProcess};
 use futures::future::{self, FutureExt as _};
-use tokio::process::{Child, Command};
-use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::process::Command;
 use tonic::Code;
 
 use crate::database::ServerDatabases;
 use crate::logs_app::{self, CreatedApp};
 use crate::services::{SERVICES, Service, Stack};
 use crate::{banner, redis, workspace};
+
+mod signals;
+
+use signals::Signals;
 
 const REDIS_FIRST_PORT: u16 = 30001;
 const REDIS_MASTERS: usize = 3;
@@ -116,7 +118,7 @@ pub async fn run(
     };
     for service in started {
         let process = Process::spawn(service, profile, &stack, &logs_dir)?;
-        println!("started {} (pid {})", service.name, process.pid);
+        println!("started {} (pid {})", service.name, process.process.pid());
         running.processes.push(process);
     }
 
@@ -195,9 +197,8 @@ struct Running {
 /// A started service.
 struct Process {
     service: &'static Service,
-    /// Spawned with `kill_on_drop`: dropping it SIGKILLs the service.
-    child: Child,
-    pid: u32,
+    /// The harness's launcher: dropping it SIGKILLs the service.
+    process: ServiceProcess,
     log: PathBuf,
 }
 
@@ -218,20 +219,16 @@ impl Process {
     ) -> anyhow::Result<Self> {
         let bin = workspace::target_dir().join(profile).join(service.bin);
         let log = logs_dir.join(format!("{}.log", service.name));
-        let out = File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
-        let err = out.try_clone()?;
-        let child = Command::new(&bin)
+        let mut command = Command::new(&bin);
+        command
             .envs(service.env(stack))
             .current_dir(workspace::root())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
             // Its own process group: Ctrl-C in the terminal reaches only xtask, which then
             // stops the services before the Redis nodes they talk to.
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| {
+            .process_group(0);
+        let output = Output::File(log.clone());
+        let process =
+            ServiceProcess::start(&mut command, service.addr(), output).with_context(|| {
                 format!(
                     "cannot start {} (build it with `cargo build --profile {} --bin {}`)",
                     bin.display(),
@@ -239,13 +236,9 @@ impl Process {
                     service.bin
                 )
             })?;
-        let pid = child
-            .id()
-            .ok_or_else(|| anyhow!("{} exited at once", service.name))?;
         Ok(Self {
             service,
-            child,
-            pid,
+            process,
             log,
         })
     }
@@ -271,14 +264,7 @@ impl Running {
     async fn wait_healthy(&mut self) -> Option<(ProcessInfo, anyhow::Error)> {
         for process in &mut self.processes {
             let addr = process.service.addr();
-            let problem = tokio::select! {
-                ready = wait_for_serving(addr, "", HEALTH_DEADLINE) => ready.err(),
-                status = process.child.wait() => Some(match status {
-                    Ok(status) => anyhow!("it exited during startup ({status})"),
-                    Err(error) => anyhow!(error).context("cannot wait for it"),
-                }),
-            };
-            if let Some(problem) = problem {
+            if let Err(problem) = process.process.ready(HEALTH_DEADLINE).await {
                 return Some((process.info(), problem));
             }
             println!("{} is serving on {addr}", process.service.name);
@@ -293,8 +279,8 @@ impl Running {
         }
         let waits = self.processes.iter_mut().map(|process| {
             async move {
-                let status = process.child.wait().await;
-                let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+                let status = process.process.wait().await;
+                let status = status.map_or_else(|e| format!("{e:#}"), |s| s.to_string());
                 (process.info(), status)
             }
             .boxed()
@@ -305,21 +291,23 @@ impl Running {
     /// SIGTERM to every service, up to `STOP_GRACE` for them to exit, SIGKILL for the rest,
     /// then the Redis Cluster.
     async fn stop(&mut self) {
-        for process in &mut self.processes {
-            if matches!(process.child.try_wait(), Ok(None)) {
-                terminate(process.pid);
+        for Process { process, .. } in &mut self.processes {
+            if process.running()
+                && let Err(error) = process.send_terminate()
+            {
+                eprintln!("cannot send SIGTERM to pid {}: {error:#}", process.pid());
             }
         }
         let deadline = tokio::time::Instant::now() + STOP_GRACE;
         for process in &mut self.processes {
             let name = process.service.name;
-            match tokio::time::timeout_at(deadline, process.child.wait()).await {
+            match tokio::time::timeout_at(deadline, process.process.wait()).await {
                 Ok(Ok(status)) => println!("{name} stopped ({})", describe(status)),
-                Ok(Err(error)) => eprintln!("cannot wait for {name}: {error}"),
+                Ok(Err(error)) => eprintln!("cannot wait for {name}: {error:#}"),
                 Err(_) => {
                     eprintln!("{name} did not stop within {STOP_GRACE:?}: killing it");
-                    if let Err(error) = process.child.kill().await {
-                        eprintln!("cannot kill {name}: {error}");
+                    if let Err(error) = process.process.kill().await {
+                        eprintln!("cannot kill {name}: {error:#}");
                     }
                 }
             }
@@ -358,16 +346,6 @@ async fn create_demo_app(service: &Service) -> anyhow::Result<CreatedApp> {
     tokio::time::timeout(DEMO_APP_DEADLINE, attempt)
         .await
         .map_err(|_| anyhow!("CreateApp did not answer within {DEMO_APP_DEADLINE:?}"))?
-}
-
-/// Sends SIGTERM by shelling out to `kill` (libc is not a dependency).
-fn terminate(pid: u32) {
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    if !sent.is_ok_and(|status| status.success()) {
-        eprintln!("cannot send SIGTERM to pid {pid}");
-    }
 }
 
 fn describe(status: ExitStatus) -> String {
@@ -412,27 +390,4 @@ fn print_log_tail(log: &Path) {
         eprintln!("{line}");
     }
     eprintln!("---");
-}
-
-/// Ctrl-C (SIGINT) and SIGTERM, both meaning "stop everything".
-struct Signals {
-    interrupt: Signal,
-    terminate: Signal,
-}
-
-impl Signals {
-    fn install() -> anyhow::Result<Self> {
-        Ok(Self {
-            interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
-            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
-        })
-    }
-
-    /// Waits for the next signal and names it.
-    async fn recv(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.interrupt.recv() => "Ctrl-C",
-            _ = self.terminate.recv() => "SIGTERM",
-        }
-    }
 }

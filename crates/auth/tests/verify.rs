@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use feedline_auth::{AuthConfig, DevKeys, KeySet, TokenError, TokenSpec, Verifier};
+use feedline_test_harness::eventually;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode, get_current_timestamp};
 
 const ISSUER: &str = "https://idp.example";
@@ -184,14 +185,13 @@ async fn a_cached_token_still_expires() {
     assert!(verifier.verify(&token).is_ok());
     assert!(verifier.verify(&token).is_ok(), "from the cache");
     // Expiry is judged in whole seconds: wait until exp + leeway has passed.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually("the token expired", Duration::from_secs(10), || async {
         match verifier.verify(&token) {
-            Err(TokenError::Expired) => break,
-            Ok(_) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            other => panic!("still {other:?} past its expiry"),
+            Err(TokenError::Expired) => Ok(()),
+            Ok(_) => anyhow::bail!("still valid"),
+            other => panic!("{other:?} instead of expired"),
         }
-    }
+    })
+    .await
+    .unwrap();
 }

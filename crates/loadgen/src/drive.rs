@@ -170,6 +170,7 @@ where
             let (op, recorder) = (self.op.clone(), self.recorder.clone());
             tasks.spawn(async move {
                 let _permit = permit;
+                recorder.send_lag(due.elapsed());
                 let outcome = op(Call {
                     vu: (n % vus as u64) as usize,
                     n,

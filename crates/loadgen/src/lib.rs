@@ -10,11 +10,13 @@
 //! - `read`: GetFeed over many users; `mixed`: DeathStarBench's 60/30/10 mix.
 //! - `logs`: Ingest or IngestStream load, then every acknowledged record counted in the DB.
 //!
-//! [`run`] takes [`Options`] (from [`cli::parse`] or built by hand) and returns a [`Report`]:
+//! [`run`] takes [`Options`] (from [`cli::parse`], clap, or built by hand) and returns a [`Report`]:
 //! `report::text::render` is the summary, `report::json::to_json` the figures under stable
 //! keys, `report::html::render` a self-contained page with charts. It writes `--json` and
 //! `--html` itself.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod cli;
 pub mod connect;
 pub mod drive;

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use feedline_loadgen::cli::{self, Parsed, UsageError};
+use feedline_loadgen::cli::{self, Parsed};
 use feedline_loadgen::{Scenario, report};
 use tokio_util::sync::CancellationToken;
 
@@ -15,27 +15,12 @@ const ADMIN_TOKEN_ENV: &str = "FEEDLINE_ADMIN_TOKEN";
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [command, dir] = args.as_slice()
-        && command == "dev-keys"
-    {
-        return dev_keys(std::path::Path::new(dir));
-    }
-    if let [flag] = args.as_slice()
-        && (flag == "--version" || flag == "-V")
-    {
-        println!("loadgen {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
-    }
-    let mut options = match cli::parse(&args) {
-        Ok(Parsed::Run(options)) => *options,
-        Ok(Parsed::Help) => {
-            println!("{}", cli::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(UsageError(problem)) => {
-            eprintln!("loadgen: {problem} (see `loadgen --help`)");
-            return ExitCode::from(2);
-        }
+    // Help and version exit 0 here, a bad command line 2.
+    let mut options = match cli::parse(&args).unwrap_or_else(|error| error.exit()) {
+        Parsed::Run(options) => *options,
+        Parsed::DevKeys(dir) => return dev_keys(&dir),
+        #[cfg(feature = "bench")]
+        Parsed::Bench(bench) => return run_bench(bench).await,
     };
     if let Scenario::Logs(logs) = &mut options.scenario
         && logs.admin_token.is_none()
@@ -69,6 +54,19 @@ async fn main() -> ExitCode {
         }
         Err(error) => {
             eprintln!("loadgen: {}", format!("{error:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `loadgen bench <fanout|logs|feed> [options]`: what `cargo xtask bench` runs, with the
+/// services' `perf` binaries beside this one.
+#[cfg(feature = "bench")]
+async fn run_bench(bench: feedline_loadgen::bench::Bench) -> ExitCode {
+    match feedline_loadgen::bench::run(bench).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("loadgen bench: {error:#}");
             ExitCode::FAILURE
         }
     }

@@ -15,42 +15,55 @@ pub use time::{millis_to_timestamp, timestamp_to_millis};
 /// Encoded `FileDescriptorSet` of every feedline package, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("feedline_descriptor");
 
-/// Users and the follow graph (`feedline.graph.v1`).
-pub mod graph {
-    /// Version 1.
-    pub mod v1 {
-        tonic::include_proto!("feedline.graph.v1");
-    }
+/// One proto package: `pub mod $area { pub mod v1 { .. } }` holding its generated code, and
+/// the glue modules written beside it (in `src/$area/v1/`).
+macro_rules! package {
+    ($(#[$doc:meta])* $area:ident, $package:literal $(, $($glue:item)+)?) => {
+        $(#[$doc])*
+        pub mod $area {
+            /// Version 1.
+            pub mod v1 {
+                tonic::include_proto!($package);
+                $($($glue)+)?
+            }
+        }
+    };
 }
 
-/// Posts (`feedline.post.v1`).
-pub mod post {
-    /// Version 1.
-    pub mod v1 {
-        tonic::include_proto!("feedline.post.v1");
-    }
-}
+package!(
+    /// Users and the follow graph (`feedline.graph.v1`).
+    graph,
+    "feedline.graph.v1"
+);
 
-/// Fan-out events between the outbox relay and fanout-service (`feedline.fanout.v1`).
-pub mod fanout {
-    /// Version 1.
-    pub mod v1 {
-        tonic::include_proto!("feedline.fanout.v1");
-    }
-}
+package!(
+    /// Posts (`feedline.post.v1`).
+    post,
+    "feedline.post.v1"
+);
 
-/// Home timeline reads (`feedline.feed.v1`).
-pub mod feed {
-    /// Version 1.
-    pub mod v1 {
-        tonic::include_proto!("feedline.feed.v1");
-    }
-}
+package!(
+    /// Fan-out events between the outbox relay and fanout-service (`feedline.fanout.v1`),
+    /// with what every hop of the fan-out path shares: the event kinds, their labels and
+    /// ordering key (`kind`), and the event encoded once (`encoded`, `relay_client`).
+    fanout,
+    "feedline.fanout.v1",
+    mod encoded;
+    mod kind;
+    mod relay_client;
+    pub use encoded::{EncodedFanoutRequest, Envelope, OutboxPayload};
+    pub use kind::{EventKind, NO_KIND_LABEL};
+    pub use relay_client::RelayClient;
+);
 
-/// Log ingestion and queries (`feedline.logs.v1`).
-pub mod logs {
-    /// Version 1.
-    pub mod v1 {
-        tonic::include_proto!("feedline.logs.v1");
-    }
-}
+package!(
+    /// Home timeline reads (`feedline.feed.v1`).
+    feed,
+    "feedline.feed.v1"
+);
+
+package!(
+    /// Log ingestion and queries (`feedline.logs.v1`).
+    logs,
+    "feedline.logs.v1"
+);

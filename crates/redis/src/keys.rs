@@ -1,5 +1,6 @@
 //! The Redis layout both sides of the timelines rely on: key names, the member encoding and
-//! the trim rule. fanout-service writes it; feed-read-service reads it (and rebuilds `tl:`).
+//! which inserts trim. How each key is written and read (the sentinel, the trim ranks, `SET NX`,
+//! the TTL) is `crate::timeline`'s, which fanout-service and feed-read-service both call.
 //! post-service keeps its per-user rate-limit counters here too (`rl:`).
 //!
 //! `{..}` is a cluster hash tag: a user's `tl:`, `ap:`, `ar:` and `fl:` keys share one slot, so the

@@ -1,5 +1,6 @@
 //! The Redis Cluster as feedline uses it: the key layout that fanout-service writes and
-//! feed-read-service reads (`keys`), the settings both read alike, connecting a clustered
+//! feed-read-service reads (`keys`), the rules both follow to write and read it (`timeline`),
+//! the settings both read alike, connecting a clustered
 //! client and probing its masters, and the connect-then-probe life both services share.
 
 mod config;
@@ -7,6 +8,7 @@ mod connect;
 mod errors;
 pub mod keys;
 mod maintain;
+pub mod timeline;
 
 pub use config::{
     DEFAULT_POST_CACHE_TTL, DEFAULT_TIMELINE_CAP, DEFAULT_URL, TimelineEnv, URL_SCHEMES, redis_url,

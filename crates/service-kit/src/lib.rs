@@ -4,15 +4,20 @@
 //! A service's `lib.rs` builds its routes and calls [`serve`]; its `main.rs` reads config with
 //! [`process_env`], binds, and hands a [`shutdown_on_signals`] token to `run`; [`launch`] does
 //! all of that, and answers the `healthcheck` subcommand with [`healthcheck::check`].
+//!
+//! The feature `database` adds what the SQL-backed services share (`database`, the leased
+//! `ids`) and, with it, sea-orm and its sqlx drivers; services without SQL leave it off.
 
 mod cli;
 pub mod config;
 mod connect;
 mod connections;
+#[cfg(feature = "database")]
 pub mod database;
 mod errors;
 mod health;
 pub mod healthcheck;
+#[cfg(feature = "database")]
 pub mod ids;
 mod launch;
 pub mod layers;

@@ -223,7 +223,7 @@ impl ProcessStack {
     ) -> Result<Self> {
         let mut ports = BTreeSet::new();
         while ports.len() < 2 * Service::ALL.len() {
-            ports.insert(free_addr().await?);
+            ports.insert(free_addr()?);
         }
         let ports: Vec<SocketAddr> = ports.into_iter().collect();
         let grpc = |service: Service| ports[service as usize];

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -57,9 +57,7 @@ struct Shared {
 impl GrpcProxy {
     /// Listens on an ephemeral port and forwards each connection to `upstream`.
     pub async fn start(upstream: SocketAddr) -> Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("binding 127.0.0.1:0")?;
+        let listener = crate::ephemeral_listener().await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         let accept = tokio::spawn(accept_loop(listener, upstream, shared.clone()));

@@ -1,14 +1,14 @@
-//! Readiness for gRPC servers in tests: an ephemeral listener and a health poll with a deadline.
+//! Readiness for gRPC servers in tests: a health poll with a deadline.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use tokio::net::TcpListener;
-use tokio::time::Instant;
+use anyhow::{Context, Result, ensure};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+use crate::eventually;
 
 /// Polls `grpc.health.v1.Health/Check` for `service` ("" = the whole server) at `addr` every ~25 ms
 /// until it is SERVING, retrying connection errors; after `deadline`, fails with the last
@@ -53,25 +53,17 @@ async fn poll_health(
     } else {
         ServingStatus::NotServing
     };
-    let end = Instant::now() + deadline;
     // A server that accepts TCP but never speaks HTTP/2 must not eat the whole deadline in one try.
     let endpoint = endpoint
         .connect_timeout(Duration::from_millis(500))
         .timeout(Duration::from_millis(500));
-    loop {
-        let last = match check(&endpoint, service).await {
-            Ok(status) if status == want => return Ok(()),
-            Ok(status) => format!("status {}", status.as_str_name()),
-            Err(error) => format!("{error:#}"),
-        };
-        if Instant::now() >= end {
-            bail!(
-                "{addr} service {service:?} not {} within {deadline:?}; last: {last}",
-                want.as_str_name()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let what = format!("{addr} service {service:?} {}", want.as_str_name());
+    eventually(&what, deadline, || async {
+        let status = check(&endpoint, service).await?;
+        ensure!(status == want, "status {}", status.as_str_name());
+        Ok(())
+    })
+    .await
 }
 
 /// One Check on a fresh connection, so a restarted server is picked up on the next poll.
@@ -82,11 +74,4 @@ async fn check(endpoint: &Endpoint, service: &str) -> Result<ServingStatus> {
     };
     let response = HealthClient::new(channel).check(request).await?;
     Ok(response.into_inner().status())
-}
-
-/// Binds 127.0.0.1:0 and returns the listener, to hand to a server's `run()`.
-pub async fn ephemeral_listener() -> Result<TcpListener> {
-    TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding 127.0.0.1:0")
 }

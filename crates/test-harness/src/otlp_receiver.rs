@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -21,9 +21,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value::Value};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
+
+use crate::eventually;
 
 type SpanStore = Arc<Mutex<Vec<ReceivedSpan>>>;
 type MetricStore = Arc<Mutex<Vec<String>>>;
@@ -62,7 +63,7 @@ pub struct ReceivedSpan {
 impl OtlpReceiver {
     /// Serves on 127.0.0.1:0 on the current tokio runtime until dropped.
     pub async fn start() -> Result<OtlpReceiver> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = crate::ephemeral_listener()
             .await
             .context("binding the OTLP receiver")?;
         let addr = listener.local_addr()?;
@@ -116,17 +117,13 @@ impl OtlpReceiver {
     /// Polls until a metric called `name` has been exported; after `timeout`, fails listing
     /// the metric names that did arrive.
     pub async fn wait_for_metric(&self, timeout: Duration, name: &str) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
+        let what = format!("metric {name:?} exported");
+        eventually(&what, timeout, || async {
             let names = self.metric_names();
-            if names.iter().any(|n| n == name) {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                bail!("no metric {name:?} within {timeout:?}; received {names:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            ensure!(names.iter().any(|n| n == name), "received {names:?}");
+            Ok(())
+        })
+        .await
     }
 
     /// Polls until some span matches `pred` and returns it; after `timeout`, fails listing the
@@ -136,18 +133,15 @@ impl OtlpReceiver {
         timeout: Duration,
         pred: impl Fn(&ReceivedSpan) -> bool,
     ) -> Result<ReceivedSpan> {
-        let deadline = Instant::now() + timeout;
-        loop {
+        eventually("a matching span", timeout, || async {
             let spans = self.spans();
             if let Some(span) = spans.iter().find(|span| pred(span)) {
                 return Ok(span.clone());
             }
-            if Instant::now() >= deadline {
-                let names: Vec<&str> = spans.iter().map(|span| span.name.as_str()).collect();
-                bail!("no matching span within {timeout:?}; received {names:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            let names: Vec<&str> = spans.iter().map(|span| span.name.as_str()).collect();
+            bail!("received {names:?}")
+        })
+        .await
     }
 }
 

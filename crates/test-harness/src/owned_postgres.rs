@@ -1,7 +1,7 @@
 //! A PostgreSQL server process owned by one test, which the test can crash and start again to see
 //! how a service copes with its database going away and coming back.
 
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -9,15 +9,14 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database};
 use tempfile::TempDir;
-use tokio::time::Instant;
 
+use crate::eventually;
 use crate::tls::TestCa;
 
 /// How long a server may take to come up (crash recovery included) or go down.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound on any single initdb / pg_ctl run, a little above pg_ctl's own `-t 60`.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
-const POLL_INTERVAL: Duration = Duration::from_millis(25);
 /// Ports picked by binding port 0 can be taken again before the server binds them; `start` then
 /// tries a fresh port this many times in all.
 const START_ATTEMPTS: usize = 3;
@@ -92,7 +91,7 @@ impl OwnedPostgres {
             pg.install_certificate(ca).await?;
         }
         for attempt in 1..=START_ATTEMPTS {
-            pg.port = free_port()?;
+            pg.port = crate::free_addr()?.port();
             let log_len = std::fs::metadata(pg.log_path()).map_or(0, |m| m.len());
             match pg.pg_ctl_start().await {
                 Ok(()) => break,
@@ -129,19 +128,16 @@ impl OwnedPostgres {
             .context("pg_ctl stop -m immediate")
             .map_err(|error| self.with_log(error))?;
         // pg_ctl returns once postmaster.pid is gone; the port is what clients see, so wait on it.
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
+        let what = format!("port {} refusing connections after pg_ctl stop", self.port);
+        eventually(&what, READY_TIMEOUT, || async {
             match tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).await {
-                Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
-                    return Ok(());
-                }
-                _ if Instant::now() >= deadline => {
-                    let error = anyhow::anyhow!("port {} still open after pg_ctl stop", self.port);
-                    return Err(self.with_log(error));
-                }
-                _ => tokio::time::sleep(POLL_INTERVAL).await,
+                Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => Ok(()),
+                Err(error) => Err(anyhow::Error::from(error)),
+                Ok(_) => Err(anyhow::anyhow!("still open")),
             }
-        }
+        })
+        .await
+        .map_err(|error| self.with_log(error))
     }
 
     /// Starts it again on the same data dir and port; returns once it accepts connections and
@@ -231,19 +227,9 @@ impl OwnedPostgres {
     /// Polls a real connection and `SELECT 1` over TCP until it works or the deadline passes;
     /// pg_ctl's readiness check alone does not prove the TCP listener serves queries.
     async fn wait_for_queries(&self) -> Result<()> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            match select_one(&self.url()).await {
-                Ok(()) => return Ok(()),
-                Err(error) if Instant::now() >= deadline => {
-                    return Err(error.context(format!(
-                        "PostgreSQL on port {} did not answer SELECT 1 within {READY_TIMEOUT:?}",
-                        self.port
-                    )));
-                }
-                Err(_) => tokio::time::sleep(POLL_INTERVAL).await,
-            }
-        }
+        let what = format!("PostgreSQL on port {} answering SELECT 1", self.port);
+        let url = self.url();
+        eventually(&what, READY_TIMEOUT, || select_one(&url)).await
     }
 
     /// True when the log written after byte `from` shows the server could not bind its port.
@@ -367,13 +353,6 @@ fn find_bindir() -> Option<PathBuf> {
     std::env::split_paths(&path).find(|dir| has_tools(dir))
 }
 
-/// A loopback port free right now: the kernel picks it for a listener we drop at once.
-fn free_port() -> Result<u16> {
-    let listener =
-        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("binding 127.0.0.1:0 for a port")?;
-    Ok(listener.local_addr()?.port())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,10 +370,5 @@ mod tests {
         command.args(["-c", "echo oops >&2; exit 3"]);
         let error = format!("{:#}", run(command).await.unwrap_err());
         assert!(error.contains("oops"), "{error}");
-    }
-
-    #[test]
-    fn free_port_is_nonzero() {
-        assert_ne!(free_port().unwrap(), 0);
     }
 }

@@ -2,26 +2,18 @@
 
 use std::ffi::OsStr;
 use std::fmt::Debug;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::os::unix::process::CommandExt as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use tempfile::TempDir;
 use tokio::time::Instant;
 
+use crate::eventually;
 use crate::tls::TestCa;
 
-/// `start` takes node ports from 10000..15000, so their bus ports (+10000) are 20000..25000: the
-/// two ranges never overlap (one cluster's bus port is never another's node port), both stay below
-/// Linux's ephemeral range (32768+), where outgoing connections would grab ports between probe and
-/// bind, and 15000..20000 (bus 25000..30000) is left for fixed-port clusters (`start_in`).
-const PORT_LOW: u16 = 10_000;
-const PORT_SPAN: u16 = 5_000;
-const BUS_OFFSET: u16 = 10_000;
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often `start` picks a new port when a node dies at startup (another process won the port).
 const SPAWN_ATTEMPTS: usize = 5;
@@ -31,9 +23,9 @@ const SPAWN_ATTEMPTS: usize = 5;
 pub(crate) const NODE_TIMEOUT: Duration = Duration::from_millis(2_000);
 
 mod failover;
+mod node;
 
-/// Next port offset to probe; starts at a random point so parallel test binaries rarely collide.
-static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+use node::{TlsFlags, kill, next_free_port, port_pair_free, spawn_node};
 
 /// A running Redis Cluster; dropping it SIGKILLs every node.
 pub struct RedisCluster {
@@ -50,45 +42,6 @@ pub struct RedisCluster {
     /// With TLS (`start_tls`): the redis-cli flags that reach the nodes (`--tls --cacert ..`),
     /// and the server flags each node starts with.
     tls: Option<TlsFlags>,
-}
-
-/// How nodes serve TLS and how redis-cli reaches them.
-#[derive(Clone, Debug)]
-struct TlsFlags {
-    server: Vec<String>,
-    cli: Vec<String>,
-}
-
-impl TlsFlags {
-    /// Every node serves TLS only (client port and cluster bus), with `ca`'s certificate for
-    /// 127.0.0.1; clients are not asked for certificates (ElastiCache does not either).
-    fn new(ca: &TestCa) -> TlsFlags {
-        let path = |p: std::path::PathBuf| p.display().to_string();
-        let (cert, key, ca_file) = (
-            path(ca.cert_file()),
-            path(ca.key_file()),
-            path(ca.ca_file()),
-        );
-        TlsFlags {
-            server: [
-                "--tls-cert-file",
-                &cert,
-                "--tls-key-file",
-                &key,
-                "--tls-ca-cert-file",
-                &ca_file,
-                "--tls-cluster",
-                "yes",
-                "--tls-replication",
-                "yes",
-                "--tls-auth-clients",
-                "no",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-            cli: ["--tls", "--cacert", &ca_file].map(str::to_owned).to_vec(),
-        }
-    }
 }
 
 impl RedisCluster {
@@ -258,19 +211,9 @@ impl RedisCluster {
             "--cluster-yes".into(),
         ]);
         self.cli(&args).await?;
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            match self.check_ready(masters).await {
-                Ok(found) => {
-                    self.masters = found;
-                    return Ok(());
-                }
-                Err(error) if Instant::now() >= deadline => {
-                    return Err(error.context("cluster not ready within 30 s"));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
+        let ready = || self.check_ready(masters);
+        self.masters = eventually("the cluster ready", READY_TIMEOUT, ready).await?;
+        Ok(())
     }
 
     /// Ok with the master addresses once every node agrees the cluster is whole: state ok, all
@@ -331,87 +274,6 @@ pub fn redis_server_available() -> bool {
         .is_ok_and(|status| status.success())
 }
 
-/// SIGKILLs and reaps one node; errors mean it is already gone, which is what we want.
-fn kill(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// Starts one cluster node in `dir/node-<port>` (its nodes.conf and redis.log live there).
-/// With `tls`, the node serves TLS only on `port`.
-fn spawn_node(dir: &Path, port: u16, tls: Option<&TlsFlags>) -> Result<(Child, SocketAddr)> {
-    let node_dir = dir.join(format!("node-{port}"));
-    std::fs::create_dir_all(&node_dir)
-        .with_context(|| format!("creating {}", node_dir.display()))?;
-    let port = port.to_string();
-    let ports: Vec<&str> = match tls {
-        None => vec!["--port", &port],
-        Some(tls) => ["--port", "0", "--tls-port", &port]
-            .into_iter()
-            .chain(tls.server.iter().map(String::as_str))
-            .collect(),
-    };
-    let child = Command::new("redis-server")
-        .args(ports)
-        .args(["--bind", "127.0.0.1"])
-        .args([
-            "--cluster-enabled",
-            "yes",
-            "--cluster-config-file",
-            "nodes.conf",
-        ])
-        .args(["--save", "", "--appendonly", "no", "--logfile", "redis.log"])
-        .args([
-            "--cluster-node-timeout",
-            &NODE_TIMEOUT.as_millis().to_string(),
-        ])
-        // A replica fails over however long it was cut off from its master: in a test, the
-        // newest data it has is the data there is.
-        .args(["--cluster-replica-validity-factor", "0"])
-        // A replica's first sync starts at once, not after Redis's 5 s wait for more replicas.
-        .args(["--repl-diskless-sync-delay", "0"])
-        // Relative paths (nodes.conf, redis.log, the default `dir ./`) resolve against this.
-        .current_dir(&node_dir)
-        // Its own process group: a Ctrl-C at a terminal (cargo xtask up) must reach only our
-        // process, which stops the services first and the cluster last.
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("spawning redis-server (is it on PATH?)")?;
-    let port = port.parse().context("port")?;
-    Ok((child, SocketAddr::from((Ipv4Addr::LOCALHOST, port))))
-}
-
-impl RedisCluster {
-    /// Polls PING until the node answers; fails early with its log if the process exits.
-    async fn wait_for_ping(
-        &self,
-        child: &mut Child,
-        addr: SocketAddr,
-        dir: &Path,
-        deadline: Instant,
-    ) -> Result<()> {
-        loop {
-            if let Some(status) = child.try_wait()? {
-                let log =
-                    std::fs::read_to_string(dir.join(format!("node-{}/redis.log", addr.port())))
-                        .unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(5).collect();
-                bail!("redis-server on {addr} exited ({status}): {:?}", tail);
-            }
-            match self.cli(&["-p", &addr.port().to_string(), "PING"]).await {
-                Ok(pong) if pong.trim() == "PONG" => return Ok(()),
-                answer if Instant::now() >= deadline => {
-                    bail!("redis-server on {addr} did not answer PING: {answer:?}");
-                }
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-    }
-}
-
 /// Runs redis-cli with `args` and returns its stdout; fails when it exits non-zero.
 async fn redis_cli<S: AsRef<OsStr> + Debug>(args: &[S]) -> Result<String> {
     let output = tokio::process::Command::new("redis-cli")
@@ -431,28 +293,4 @@ async fn redis_cli<S: AsRef<OsStr> + Debug>(args: &[S]) -> Result<String> {
         "redis-cli {args:?} failed: {stdout}{stderr}"
     );
     Ok(stdout)
-}
-
-/// Probes ports from a process-wide cursor until both the port and its bus port are free.
-fn next_free_port() -> Result<u16> {
-    let _ = NEXT_PORT.compare_exchange(
-        0,
-        rand::random_range(1..PORT_SPAN),
-        Ordering::Relaxed,
-        Ordering::Relaxed,
-    );
-    for _ in 0..PORT_SPAN {
-        let port = PORT_LOW + NEXT_PORT.fetch_add(1, Ordering::Relaxed) % PORT_SPAN;
-        if port_pair_free(port) {
-            return Ok(port);
-        }
-    }
-    bail!("no free port pair in {PORT_LOW}..{}", PORT_LOW + PORT_SPAN)
-}
-
-/// True when both `port` and `port + 10000` can be bound on loopback right now.
-fn port_pair_free(port: u16) -> bool {
-    let free = |p: u16| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok();
-    port.checked_add(BUS_OFFSET)
-        .is_some_and(|bus| free(port) && free(bus))
 }

@@ -6,6 +6,11 @@
 //! once every write for it is confirmed. `topology` watches the cluster's slot owners and asks
 //! a relay to replay its retained outbox window when they change.
 
+// The event path's futures nest deeply (a stream, its scheduler, an event, a phase, a pipeline,
+// `feedline_redis::timeline`'s writes, fred's commands): computing their layout goes past the
+// default depth of 128. A compile-time setting only.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod config;
 pub mod lag;

@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::Stack;
+use feedline_test_harness::eventually;
 
 /// Fan-out is asynchronous: every assertion polls with this deadline.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -159,27 +160,22 @@ async fn health_follows_the_cluster() {
         .connect()
         .await
         .unwrap();
-    let mut health = HealthClient::new(channel);
+    let health = HealthClient::new(channel);
     stack.cluster.stop();
-    let started = std::time::Instant::now();
-    loop {
+    eventually("NOT_SERVING with the cluster down", DEADLINE, || async {
         let status = health
+            .clone()
             .check(HealthCheckRequest {
                 service: "feedline.fanout.v1.FanoutService".into(),
             })
-            .await
-            .unwrap()
+            .await?
             .into_inner()
             .status;
-        if status == ServingStatus::NotServing as i32 {
-            break;
-        }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "still {status} with the cluster down"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        anyhow::ensure!(status == ServingStatus::NotServing as i32, "still {status}");
+        Ok(())
+    })
+    .await
+    .unwrap();
     stack.stop().await;
 }
 

@@ -5,12 +5,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use anyhow::Context as _;
 use common::Stack;
 use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::fanout::v1::{AddFollow, FanoutEvent};
-use feedline_test_harness::Backend;
+use feedline_test_harness::{Backend, eventually};
 use prost::Message as _;
 use sea_orm::{ConnectionTrait as _, Database, DbBackend, Statement, TransactionTrait as _};
 
@@ -74,26 +75,21 @@ async fn a_follow_that_commits_late_is_sent_and_backfills_the_post_it_missed() {
     stack
         .wait_for_timeline(carol, &[second, first], DEADLINE)
         .await;
-    let start = Instant::now();
-    loop {
+    let what = format!("outbox row {late_id} acknowledged");
+    eventually(&what, DEADLINE, || async {
         let left = db
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT count(*) AS n FROM outbox WHERE id = $1",
                 [late_id.into()],
             ))
-            .await
-            .unwrap()
-            .unwrap();
-        if left.try_get::<i64>("", "n").unwrap() == 0 {
-            break;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "outbox row {late_id} was never acknowledged"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+            .await?
+            .context("no count")?;
+        anyhow::ensure!(left.try_get::<i64>("", "n")? == 0, "still there");
+        Ok(())
+    })
+    .await
+    .unwrap();
     db.close().await.unwrap();
     stack.stop().await;
 }

@@ -63,7 +63,7 @@ async fn stream_floods_and_open_stream_limits() {
     }
     let cluster = RedisCluster::start(3, 0).await.unwrap();
     let keys = DevKeys::generate("feedline-test", "feedline");
-    let addr = free_addr().await.unwrap();
+    let addr = free_addr().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_fanout-service"));
     command
         .env("FEEDLINE_LISTEN_ADDR", addr.to_string())
@@ -73,7 +73,7 @@ async fn stream_floods_and_open_stream_limits() {
         .env("FEEDLINE_AUTH_JWKS", keys.jwks_json())
         .env("FEEDLINE_MAX_OPEN_STREAMS", MAX_OPEN_STREAMS.to_string())
         .env("RUST_LOG", "error");
-    let service = ServiceProcess::spawn(&mut command, addr).await.unwrap();
+    let mut service = ServiceProcess::spawn(&mut command, addr).await.unwrap();
     let token = keys.service_token("post-service");
     let channel = Channel::from_shared(format!("http://{addr}")).unwrap();
     let client = FanoutServiceClient::new(channel.connect().await.unwrap());

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use feedline_proto::post::v1::CreatePostRequest;
 use feedline_telemetry::TelemetryConfig;
-use feedline_test_harness::OtlpReceiver;
+use feedline_test_harness::{OtlpReceiver, eventually};
 use tonic::Request;
 
 use common::Stack;
@@ -176,20 +176,17 @@ async fn create_post_relay_and_fanout_share_one_trace() {
         "feedline.outbox.backlog",
         "feedline.outbox.oldest_age",
     ];
-    let started = std::time::Instant::now();
     for metric in metrics {
-        while receiver
-            .wait_for_metric(Duration::from_millis(200), metric)
-            .await
-            .is_err()
-        {
-            assert!(
-                started.elapsed() < timeout,
-                "no {metric}: {:?}",
-                receiver.metric_names()
-            );
-            telemetry.flush().await;
-        }
+        eventually(&format!("{metric} exported"), timeout, || async {
+            let found = receiver.wait_for_metric(Duration::from_millis(200), metric);
+            if let Err(error) = found.await {
+                telemetry.flush().await;
+                return Err(error);
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
     }
 
     stack.stop().await;

@@ -99,13 +99,6 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn defaults_and_validation() {
         let c = Config::from_env(&Env::new()).unwrap();
@@ -122,14 +115,14 @@ mod tests {
             ("FEEDLINE_APP_KEY_CACHE_TTL_MS", "300001"),
         ] {
             assert_eq!(
-                Config::from_env(&env(&[(var, value)]))
+                Config::from_env(&Env::from_pairs(&[(var, value)]))
                     .unwrap_err()
                     .variable,
                 var
             );
         }
         // The writer pool must leave a connection for reads.
-        let e = Config::from_env(&env(&[
+        let e = Config::from_env(&Env::from_pairs(&[
             ("FEEDLINE_DB_MAX_CONNECTIONS", "4"),
             ("FEEDLINE_INGEST_WORKERS", "4"),
         ]))

@@ -1,7 +1,7 @@
 //! log-ingest-service: log records written to the database in bulk and acknowledged only once
 //! committed.
 //!
-//! A call is validated (`validate.rs`), admitted against the queue's budget or refused at once
+//! A call is validated (`api/validate/`), admitted against the queue's budget or refused at once
 //! (RESOURCE_EXHAUSTED), batched by one leader with other calls, written in one transaction by
 //! one of a bounded pool of writers, and answered with its counts only after the commit
 //! (`pipeline/`). `api/` adapts gRPC to that; `apps/` is apps and their keys (issued, revoked,
@@ -15,7 +15,6 @@ pub mod migration;
 pub mod pipeline;
 pub mod record;
 pub mod store;
-pub mod validate;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -1,4 +1,5 @@
-//! The records of the domain: a validated record on its way to the database, and a stored one.
+//! The records of the domain: a validated record on its way to the database, a stored one,
+//! and a validated query of stored ones.
 
 use std::mem::size_of;
 
@@ -55,4 +56,39 @@ pub struct Outcome {
     pub accepted: u32,
     /// Records skipped because their client_record_id was already stored.
     pub duplicates: u32,
+}
+
+/// A validated QueryLogs request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogQuery {
+    /// Minimum level number, 0 for any.
+    pub min_level: i16,
+    /// Inclusive lower bound, Unix nanoseconds.
+    pub start: Option<i64>,
+    /// Exclusive upper bound, Unix nanoseconds.
+    pub end: Option<i64>,
+    /// Only this trace.
+    pub trace_id: Option<String>,
+    /// Only this service.
+    pub service: Option<String>,
+    /// Only messages containing this text.
+    pub message_contains: Option<String>,
+    /// Page size.
+    pub page_size: u64,
+}
+
+impl LogQuery {
+    /// The filters as bytes, so a page token is bound to them.
+    pub fn scope(&self, app_id: i64) -> Vec<u8> {
+        format!(
+            "logs|{app_id}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.min_level,
+            self.start,
+            self.end,
+            self.trace_id,
+            self.service,
+            self.message_contains
+        )
+        .into_bytes()
+    }
 }

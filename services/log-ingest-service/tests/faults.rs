@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use feedline_test_harness::{Backend, OwnedPostgres, TestDatabase, wait_for_health};
+use feedline_test_harness::{
+    Backend, OwnedPostgres, TestDatabase, eventually, free_addr, wait_for_health,
+};
 use sea_orm::Database;
 use tokio::time::Instant;
 
 use common::oracle::{self, ClientIds, Load};
-use common::process::{ServiceProcess, free_addr};
+use common::process::ServiceProcess;
 use common::{client, count_rows, create_app, record, service_env, with_key};
 use feedline_proto::logs::v1::IngestRequest;
 use feedline_proto::logs::v1::log_service_client::LogServiceClient;
@@ -33,31 +35,36 @@ async fn database() -> TestDatabase {
 
 /// Polls `count` until it reaches `at_least`, within a deadline.
 async fn until_rows(db: &sea_orm::DatabaseConnection, at_least: i64) {
-    let end = Instant::now() + Duration::from_secs(60);
-    while count_rows(db).await < at_least {
-        assert!(
-            Instant::now() < end,
-            "the load did not reach {at_least} rows"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let what = format!("the load reaching {at_least} rows");
+    eventually(&what, Duration::from_secs(60), || async {
+        let rows = count_rows(db).await;
+        anyhow::ensure!(rows >= at_least, "{rows} rows");
+        Ok(())
+    })
+    .await
+    .unwrap();
 }
 
 /// Sends one-record calls until one is answered UNAVAILABLE, within a deadline.
 async fn until_unavailable(client: &LogServiceClient<Channel>, key: &str) {
-    let end = Instant::now() + Duration::from_secs(60);
-    loop {
-        let request = with_key(
-            key,
-            IngestRequest {
-                records: vec![record("outage-probe", "")],
-            },
-        );
-        match client.clone().ingest(request).await {
-            Err(status) if status.code() == tonic::Code::Unavailable => return,
-            other => assert!(Instant::now() < end, "never UNAVAILABLE; last: {other:?}"),
-        }
-    }
+    eventually(
+        "a call answered UNAVAILABLE",
+        Duration::from_secs(60),
+        || async {
+            let request = with_key(
+                key,
+                IngestRequest {
+                    records: vec![record("outage-probe", "")],
+                },
+            );
+            match client.clone().ingest(request).await {
+                Err(status) if status.code() == tonic::Code::Unavailable => Ok(()),
+                other => anyhow::bail!("{other:?}"),
+            }
+        },
+    )
+    .await
+    .unwrap();
 }
 
 fn load(tag: &str) -> Load {
@@ -87,7 +94,7 @@ const KILLS: usize = 3;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_three_times_mid_load_loses_and_duplicates_nothing() {
     let database = database().await;
-    let addr = free_addr().await;
+    let addr = free_addr().unwrap();
     let env = service_env(database.url(), addr, &[]);
     let mut running = ServiceProcess::spawn(&env, addr).await;
     let client = client(addr).await;
@@ -140,7 +147,7 @@ async fn database_outage_mid_load_loses_nothing_and_the_service_recovers() {
         eprintln!("skipped: no PostgreSQL server binaries to own an instance");
         return;
     };
-    let addr = free_addr().await;
+    let addr = free_addr().unwrap();
     // Short retries: calls caught by the outage are failed back (UNAVAILABLE) and retried.
     let env = service_env(&pg.url(), addr, &[("FEEDLINE_INGEST_RETRY_MS", "300")]);
     let service = ServiceProcess::spawn(&env, addr).await;
@@ -179,7 +186,7 @@ async fn database_outage_mid_load_loses_nothing_and_the_service_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_flushes_what_is_queued_and_exits() {
     let database = database().await;
-    let addr = free_addr().await;
+    let addr = free_addr().unwrap();
     // A long linger: calls sit in the batcher when SIGTERM comes, and must still commit.
     let env = service_env(
         database.url(),

@@ -7,9 +7,9 @@ mod common;
 use std::process::Output;
 use std::time::Duration;
 
-use common::process::{ServiceProcess, free_addr};
+use common::process::ServiceProcess;
 use feedline_service_kit::Env;
-use feedline_test_harness::{TestDatabase, isolated_command};
+use feedline_test_harness::{TestDatabase, free_addr, isolated_command};
 
 /// Runs `log-ingest-service ARGS` with only `env`, to completion (the check gives up at 3 s).
 async fn run(env: &Env, args: &[&str]) -> (Option<i32>, String) {
@@ -25,7 +25,7 @@ async fn run(env: &Env, args: &[&str]) -> (Option<i32>, String) {
 #[tokio::test]
 async fn healthcheck_follows_the_server_lifecycle() {
     let database = TestDatabase::sqlite().await.unwrap();
-    let addr = free_addr().await;
+    let addr = free_addr().unwrap();
     let env = common::service_env(database.url(), addr, &[]);
 
     let (code, stderr) = run(&env, &["healthcheck"]).await;

@@ -13,14 +13,14 @@ use std::time::Duration;
 use feedline_proto::logs::v1::IngestRequest;
 use feedline_proto::logs::v1::log_service_client::LogServiceClient;
 use feedline_service_kit::ids::node_of;
-use feedline_test_harness::{Backend, TestDatabase};
+use feedline_test_harness::{Backend, TestDatabase, free_addr};
 use log_ingest_service::error::Error;
 use log_ingest_service::record::NewRecord;
 use log_ingest_service::store::Store;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use tonic::transport::Channel;
 
-use common::process::{ServiceProcess, free_addr};
+use common::process::ServiceProcess;
 use common::{client, count_rows, create_app, record, service_env, with_key};
 
 const RECEIVED: i64 = 1_700_000_000_000_000_000;
@@ -117,7 +117,7 @@ async fn two_processes_lease_distinct_node_ids(backend: Backend) {
         eprintln!("skipped: {} backend not enabled", backend.name());
         return;
     };
-    let (addr_a, addr_b) = (free_addr().await, free_addr().await);
+    let (addr_a, addr_b) = (free_addr().unwrap(), free_addr().unwrap());
     let a = ServiceProcess::spawn(&service_env(database.url(), addr_a, &[]), addr_a).await;
     let b = ServiceProcess::spawn(&service_env(database.url(), addr_b, &[]), addr_b).await;
     let (client_a, client_b) = (client(addr_a).await, client(addr_b).await);

@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use feedline_proto::logs::v1::IngestRequest;
-use feedline_test_harness::{Backend, TestDatabase, retry_delay};
+use feedline_test_harness::{Backend, TestDatabase, free_addr, retry_delay};
 use sea_orm::Database;
 use tokio::time::Instant;
 use tonic::Code;
 
-use common::process::{ServiceProcess, free_addr};
+use common::process::ServiceProcess;
 use common::{client, count_rows, create_app, record, service_env, with_key};
 
 /// The queue budget of this test, in MiB (the smallest the config allows).
@@ -37,7 +37,7 @@ async fn overload_is_refused_at_once_and_memory_stays_bounded() {
             .unwrap()
             .unwrap(),
     };
-    let addr = free_addr().await;
+    let addr = free_addr().unwrap();
     // Capacity made small on purpose: one writer, small batches.
     let env = service_env(
         database.url(),

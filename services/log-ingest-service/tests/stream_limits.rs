@@ -8,11 +8,11 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::process::{ServiceProcess, free_addr};
+use common::process::ServiceProcess;
 use common::{client, create_app, record, service_env, with_key};
 use feedline_proto::logs::v1::log_service_client::LogServiceClient;
 use feedline_proto::logs::v1::{IngestRequest, IngestStreamRequest, IngestStreamResponse};
-use feedline_test_harness::{TestDatabase, eventually, retry_delay};
+use feedline_test_harness::{TestDatabase, eventually, free_addr, retry_delay};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
@@ -60,7 +60,7 @@ fn batch(request_id: u64, message: &str) -> IngestStreamRequest {
 }
 
 async fn start(database: &TestDatabase) -> (ServiceProcess, SocketAddr) {
-    let addr = free_addr().await;
+    let addr = free_addr().unwrap();
     let max = MAX_OPEN_STREAMS.to_string();
     let env = service_env(
         database.url(),

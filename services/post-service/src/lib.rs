@@ -13,12 +13,10 @@ pub mod convert;
 pub mod entity;
 pub mod error;
 pub mod migration;
-pub mod ordering;
 pub mod page_token;
 pub mod rate_limit;
 pub mod relay;
 pub mod store;
-pub mod validate;
 
 /// Time-ordered ids, shared with log-ingest-service.
 pub use feedline_service_kit::ids;

@@ -33,7 +33,7 @@ fn stderr(output: &Output) -> String {
 async fn healthcheck_follows_the_server_lifecycle() {
     let database = TestDatabase::sqlite().await.unwrap();
     // A port nothing listens on until the service binds it.
-    let addr: SocketAddr = free_addr().await.unwrap();
+    let addr: SocketAddr = free_addr().unwrap();
     let env = [
         ("FEEDLINE_DATABASE_URL", database.url().to_owned()),
         ("FEEDLINE_LISTEN_ADDR", addr.to_string()),
@@ -53,7 +53,7 @@ async fn healthcheck_follows_the_server_lifecycle() {
     assert_eq!(stderr(&before).lines().count(), 1, "{}", stderr(&before));
 
     // Readiness as the harness sees it, so the check below cannot pass vacuously.
-    let service = ServiceProcess::spawn(&mut command(&env, &[]), addr)
+    let mut service = ServiceProcess::spawn(&mut command(&env, &[]), addr)
         .await
         .expect("post-service became healthy");
     let serving = run(&env, &["healthcheck"]).await;

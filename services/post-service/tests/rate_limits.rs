@@ -12,7 +12,7 @@ use common::TestServer;
 use feedline_proto::graph::v1::*;
 use feedline_proto::post::v1::*;
 use feedline_service_kit::auth::DevKeys;
-use feedline_test_harness::{Backend, RedisCluster, TestDatabase, retry_delay};
+use feedline_test_harness::{Backend, RedisCluster, TestDatabase, eventually, retry_delay};
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt as _;
 
@@ -60,20 +60,16 @@ impl Setup {
     async fn until_counting(&self, s: &TestServer) {
         let (follower, token) = self.user_on(s, "warmup").await;
         let (followee, _) = self.user_on(s, "warmup_target").await;
-        let started = Instant::now();
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        loop {
-            tick.tick().await;
+        let what = "the limiter reaching the cluster (a follow refused)";
+        eventually(what, CONNECT_DEADLINE, || async {
             match follow(s, &token, follower, followee).await {
-                Ok(_) => {}
-                Err(status) if status.code() == Code::ResourceExhausted => return,
+                Ok(_) => anyhow::bail!("admitted"),
+                Err(status) if status.code() == Code::ResourceExhausted => Ok(()),
                 Err(status) => panic!("warm-up follow: {status:?}"),
             }
-            assert!(
-                started.elapsed() < CONNECT_DEADLINE,
-                "the limiter never reached the cluster"
-            );
-        }
+        })
+        .await
+        .unwrap();
     }
 
     /// The user bound to `handle`'s subject on `s`'s database (created by the first call),

@@ -4,6 +4,7 @@
 
 pub mod html;
 pub mod json;
+mod sections;
 pub mod svg;
 pub mod text;
 

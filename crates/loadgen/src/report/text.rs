@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::{FailoverFigures, FollowFigures, Report};
+use super::Report;
+use super::sections::{failover_section, follow_section};
 use crate::stats::{Latency, Totals};
 
 const LABEL: usize = 26;
@@ -37,7 +38,7 @@ pub fn ms(value: f64) -> String {
     }
 }
 
-fn opt_ms(value: Option<f64>) -> String {
+pub(super) fn opt_ms(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_owned(), ms)
 }
 
@@ -60,73 +61,21 @@ pub struct Section {
 }
 
 impl Section {
-    fn new(title: Option<&str>) -> Self {
+    pub(super) fn new(title: Option<&str>) -> Self {
         Self {
             title: title.map(str::to_owned),
             rows: Vec::new(),
         }
     }
 
-    fn row(&mut self, label: impl Into<String>, value: impl Into<String>) {
+    pub(super) fn row(&mut self, label: impl Into<String>, value: impl Into<String>) {
         self.rows.push((label.into(), value.into()));
     }
 
     /// A row under the one before it: its label indented.
-    fn detail(&mut self, label: &str, value: impl Into<String>) {
+    pub(super) fn detail(&mut self, label: &str, value: impl Into<String>) {
         self.row(format!("  {label}"), value);
     }
-}
-
-/// `--kill-master-after`: the master killed and the recovery of the lag.
-fn failover_section(f: &FailoverFigures) -> Section {
-    let mut s = Section::new(Some("redis failover"));
-    s.row(
-        "master killed",
-        format!(
-            "{} (holding {} of {} follower timelines)",
-            f.node,
-            count(f.timelines as f64),
-            count(f.of_timelines as f64)
-        ),
-    );
-    let Some(kill_s) = f.kill_s else {
-        s.row("killed at", "not killed: the load ended first");
-        return s;
-    };
-    s.row(
-        "killed at",
-        format!("{kill_s:.2} s into the load (SHUTDOWN NOW NOSAVE FORCE)"),
-    );
-    let r = &f.recovery;
-    s.row(
-        "recovery",
-        r.after_s.map_or_else(
-            || "lag not back under 1 s by the end of the load".to_owned(),
-            |after| {
-                format!(
-                    "{after:.2} s (from the kill to the first sampled post from which on every \
-                     one reached all its timelines within 1 s)"
-                )
-            },
-        ),
-    );
-    let unseen = if r.window_unseen > 0 {
-        format!(", {} never seen everywhere", r.window_unseen)
-    } else {
-        String::new()
-    };
-    s.row(
-        "lag in the window",
-        format!(
-            "p99={}  max={}  ({} sampled posts acknowledged in [kill, kill + recovery], {} \
-             over 1 s after the kill{unseen})",
-            opt_ms(r.window_p99_ms),
-            opt_ms(r.window_max_ms),
-            count(r.window_samples as f64),
-            count(r.over_target as f64)
-        ),
-    );
-    s
 }
 
 /// Every figure of `report`, grouped.
@@ -308,7 +257,7 @@ pub fn sections(report: &Report) -> Vec<Section> {
 
 /// Errors by kind under the calls: count, latency p99 when known (refusals must be fast),
 /// and the first message.
-fn error_rows(s: &mut Section, totals: &Totals) {
+pub(super) fn error_rows(s: &mut Section, totals: &Totals) {
     for (kind, error) in &totals.errors {
         let first = &error.first_message;
         let p99 = match error.latency.quantile_ms(0.99) {
@@ -322,62 +271,14 @@ fn error_rows(s: &mut Section, totals: &Totals) {
     }
 }
 
-fn follow_section(f: &FollowFigures) -> Section {
-    let mut s = Section::new(Some("follows"));
-    s.row(
-        "follows accepted",
-        format!(
-            "{} of {} in {:.1} s   {}/s",
-            count(f.accepted as f64),
-            count(f.planned as f64),
-            f.storm.as_secs_f64(),
-            count(f.accepted_per_s)
-        ),
-    );
-    s.row(
-        "Follow latency",
-        latency_line(&f.totals.all().latency.summary()),
-    );
-    error_rows(&mut s, &f.totals);
-    s.row(
-        "follows applied",
-        format!(
-            "{} when the last Follow was answered, {} in all",
-            count(f.applied_at_storm_end as f64),
-            count(f.applied as f64)
-        ),
-    );
-    s.row(
-        "applied rate",
-        match f.all_applied {
-            Some(took) => format!(
-                "{}/s (all applied {:.1} s after the first Follow)",
-                count(f.applied_per_s),
-                took.as_secs_f64()
-            ),
-            None => format!(
-                "{}/s (not all applied within the limit)",
-                count(f.applied_per_s)
-            ),
-        },
-    );
-    let checked = format!(
-        "{} follows checked in the follower indexes ({} unexpected)",
-        count(f.planned as f64),
-        count(f.unexpected as f64)
-    );
-    missing_rows(
-        &mut s,
-        "missing followers",
-        f.missing,
-        &checked,
-        &f.examples,
-    );
-    s
-}
-
 /// "`missing` of `checked`", then the examples.
-fn missing_rows(s: &mut Section, label: &str, missing: u64, checked: &str, examples: &[String]) {
+pub(super) fn missing_rows(
+    s: &mut Section,
+    label: &str,
+    missing: u64,
+    checked: &str,
+    examples: &[String],
+) {
     s.row(label, format!("{} of {checked}", count(missing as f64)));
     for example in examples {
         s.detail("e.g.", example.clone());

@@ -278,7 +278,7 @@ async fn follow(
         if stop.is_cancelled() {
             return Err(anyhow!("stopped while Follow was refused ({kind})"));
         }
-        recorder.retry();
+        recorder.retry(&kind);
         tokio::time::sleep(delay).await;
     }
 }

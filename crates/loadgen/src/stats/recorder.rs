@@ -63,6 +63,10 @@ pub struct Totals {
     /// Calls sent again after RESOURCE_EXHAUSTED, UNAVAILABLE or DEADLINE_EXCEEDED (not
     /// counted as errors).
     pub retries: u64,
+    /// The same retries by the code that asked for them ("ResourceExhausted").
+    pub retried: BTreeMap<String, u64>,
+    /// Open loop only: how late each call left after it was due (a full pool, a coarse timer).
+    pub send_lag: Histogram,
     pub series: Vec<Second>,
     /// From the start of the load to [`Recorder::finish`], called once the last call is
     /// answered.
@@ -170,9 +174,17 @@ impl Recorder {
         }
     }
 
-    /// A call sent again (the service asked for it, or its outcome is unknown).
-    pub fn retry(&self) {
-        self.lock().totals.retries += 1;
+    /// A call sent again after an answer of `kind` (the service asked for it, or its outcome
+    /// is unknown).
+    pub fn retry(&self, kind: &str) {
+        let mut inner = self.lock();
+        inner.totals.retries += 1;
+        *inner.totals.retried.entry(kind.to_owned()).or_default() += 1;
+    }
+
+    /// An open-loop call that left `lag` after it was due.
+    pub fn send_lag(&self, lag: Duration) {
+        self.lock().totals.send_lag.record(lag);
     }
 
     /// Closes the current window into the time series and says where the load is.
@@ -249,13 +261,14 @@ mod tests {
             "full",
             Duration::from_millis(3),
         );
-        recorder.retry();
+        recorder.retry("Unavailable");
         let totals = recorder.finish();
         assert_eq!(totals.series.len(), 2);
         assert_eq!((totals.series[0].ok, totals.series[0].errors), (2, 2));
         assert_eq!(totals.series[1].ok, 1);
         assert_eq!(totals.series[1].p50_ms, Some(10.0));
         assert_eq!(totals.retries, 1);
+        assert_eq!(totals.retried["Unavailable"], 1);
         let all = totals.all();
         assert_eq!((all.ok, all.errors), (3, 3));
         assert_eq!(all.latency.max_ms(), Some(10.0));

@@ -4,17 +4,18 @@
 //! of two replicas racing for one node id, exactly one statement matches and the other replica
 //! tries the next id.
 
+mod table;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sea_orm::sea_query::{ColumnDef, Table, TableCreateStatement, TableDropStatement};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, DeriveIden, Statement, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 
 use super::{Clock, MAX_NODE_ID};
 use crate::config::{ConfigError, Env, check_range, parse_or};
 use crate::database::{is_unavailable, is_unique_violation};
+
+pub use table::{NodeLeases, create_table, drop_table};
 
 /// How node ids are leased: `FEEDLINE_NODE_ID`, `FEEDLINE_NODE_LEASE_TTL_SECS`,
 /// `FEEDLINE_NODE_CLOCK_WAIT_MS`.
@@ -97,54 +98,6 @@ impl From<DbErr> for LeaseError {
     fn from(err: DbErr) -> Self {
         Self::Unavailable(format!("node lease: {err}"))
     }
-}
-
-/// `node_leases` and its columns.
-#[derive(DeriveIden, Clone, Copy)]
-pub enum NodeLeases {
-    /// `node_leases`.
-    Table,
-    /// The node id (0 to 1023), the key.
-    NodeId,
-    /// Who holds it: a token unique to one process's lease.
-    Holder,
-    /// Until when, Unix ms by the holder's clock; expired leases may be taken over.
-    ExpiresAtMs,
-    /// The highest millisecond an id of this node may carry; a next holder starts after it.
-    HighWaterMs,
-}
-
-/// The `node_leases` table, for each service's migration (one definition for every service).
-pub fn create_table() -> TableCreateStatement {
-    Table::create()
-        .table(NodeLeases::Table)
-        .if_not_exists()
-        .col(
-            ColumnDef::new(NodeLeases::NodeId)
-                .integer()
-                .not_null()
-                .primary_key(),
-        )
-        .col(ColumnDef::new(NodeLeases::Holder).text().not_null())
-        .col(
-            ColumnDef::new(NodeLeases::ExpiresAtMs)
-                .big_integer()
-                .not_null(),
-        )
-        .col(
-            ColumnDef::new(NodeLeases::HighWaterMs)
-                .big_integer()
-                .not_null(),
-        )
-        .to_owned()
-}
-
-/// Drops `node_leases`, for the migrations' `down`.
-pub fn drop_table() -> TableDropStatement {
-    Table::drop()
-        .table(NodeLeases::Table)
-        .if_exists()
-        .to_owned()
 }
 
 /// A lease just won.

@@ -7,9 +7,11 @@
 //! derive their timeouts from it ([`crate::retry::outgoing_timeout`]).
 
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::guard::{Guard, Guarded};
 
 /// Bounds the time until a call's response head is ready by the earlier of `grpc-timeout`
 /// and the server's timeout. A streaming call's body is not bounded here: only its opening is.
@@ -29,55 +31,38 @@ impl<S> tower::Layer<S> for DeadlineLayer {
     type Service = DeadlineService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        DeadlineService {
-            inner,
-            timeout: self.timeout,
-        }
+        Guarded::new(inner, *self)
     }
 }
 
 /// The service made by [`DeadlineLayer`].
-#[derive(Clone, Debug)]
-pub struct DeadlineService<S> {
-    inner: S,
-    timeout: Duration,
-}
+pub type DeadlineService<S> = Guarded<S, DeadlineLayer>;
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+impl Guard for DeadlineLayer {
+    /// The call's deadline, and its timeout for the message.
+    type Ticket = (Instant, Duration);
 
-impl<S, B, RB> tower::Service<http::Request<B>> for DeadlineService<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
-    S::Future: Send + 'static,
-    RB: Default + Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<S::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if super::is_exempt(request.uri().path()) {
-            return Box::pin(self.inner.call(request));
-        }
+    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<Self::Ticket, tonic::Status> {
         let timeout = crate::retry::grpc_timeout(request.headers())
             .map_or(self.timeout, |t| t.min(self.timeout));
-        let deadline = tokio::time::Instant::now() + timeout;
-        let future = self.inner.call(request);
-        Box::pin(async move {
-            let future = crate::retry::with_deadline(deadline, future);
-            match tokio::time::timeout_at(deadline, future).await {
-                Ok(response) => response,
-                Err(_) => Ok(tonic::Status::deadline_exceeded(format!(
-                    "call did not complete within {} ms",
-                    timeout.as_millis()
-                ))
-                .into_http()),
-            }
-        })
+        Ok((Instant::now() + timeout, timeout))
+    }
+
+    fn run<T: 'static>(
+        (deadline, timeout): Self::Ticket,
+        response: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = Result<T, tonic::Status>> + Send + 'static {
+        let response = crate::retry::with_deadline(deadline, response);
+        async move {
+            tokio::time::timeout_at(deadline, response)
+                .await
+                .map_err(|_| {
+                    tonic::Status::deadline_exceeded(format!(
+                        "call did not complete within {} ms",
+                        timeout.as_millis()
+                    ))
+                })
+        }
     }
 }
 

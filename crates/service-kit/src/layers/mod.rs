@@ -11,12 +11,15 @@
 //! 6. [`ShedLayer`]: beyond the concurrency limit, RESOURCE_EXHAUSTED at once instead of a queue.
 //!
 //! Each answers with a proper gRPC status rather than a transport error, so clients see the code.
+//! The kit's own three are [`Guard`]s: one [`Guarded`] service does the tower plumbing for all.
 
 mod deadline;
+mod guard;
 mod shed;
 mod streams;
 
 pub use deadline::{DeadlineLayer, DeadlineService};
+pub use guard::{Guard, Guarded};
 pub use shed::{ShedLayer, ShedService};
 pub use streams::{
     Held, OpenStream, StreamLimitLayer, StreamLimitService, hold, streaming_methods,

@@ -1,11 +1,10 @@
 //! Global concurrency limit that sheds excess calls immediately with RESOURCE_EXHAUSTED.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::guard::{Guard, Guarded};
 
 /// Admits at most `max` calls at once across all connections (tonic applies layers per
 /// connection, so the semaphore is shared through an `Arc` rather than made per layer call).
@@ -29,62 +28,28 @@ impl<S> tower::Layer<S> for ShedLayer {
     type Service = ShedService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ShedService {
-            inner,
-            permits: self.permits.clone(),
-        }
+        Guarded::new(inner, self.clone())
     }
 }
 
 /// The service made by [`ShedLayer`].
-#[derive(Clone, Debug)]
-pub struct ShedService<S> {
-    inner: S,
-    permits: Arc<Semaphore>,
-}
+pub type ShedService<S> = Guarded<S, ShedLayer>;
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+impl Guard for ShedLayer {
+    /// The concurrency permit, released when the response head is ready; a stream's body is
+    /// not counted, streams bound their own work.
+    type Ticket = OwnedSemaphorePermit;
 
-impl<S, B, RB> tower::Service<http::Request<B>> for ShedService<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
-    S::Future: Send + 'static,
-    RB: Default + Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<S::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if super::is_exempt(request.uri().path()) {
-            return Box::pin(self.inner.call(request));
-        }
-        match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let future = self.inner.call(request);
-                Box::pin(async move {
-                    // Held until the response head is ready; a stream's body is not counted,
-                    // streams bound their own work.
-                    let response = future.await;
-                    drop(permit);
-                    response
-                })
-            }
-            Err(_) => {
-                tracing::warn!(
-                    path = request.uri().path(),
-                    "shedding call: concurrency limit reached"
-                );
-                let status = tonic::Status::resource_exhausted(
-                    "server is at its concurrency limit; retry with backoff",
-                );
-                Box::pin(async move { Ok(status.into_http()) })
-            }
-        }
+    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<Self::Ticket, tonic::Status> {
+        self.permits.clone().try_acquire_owned().map_err(|_| {
+            tracing::warn!(
+                path = request.uri().path(),
+                "shedding call: concurrency limit reached"
+            );
+            tonic::Status::resource_exhausted(
+                "server is at its concurrency limit; retry with backoff",
+            )
+        })
     }
 }
 

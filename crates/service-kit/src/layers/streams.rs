@@ -2,7 +2,6 @@
 //! until their response head (which is all [`super::ShedLayer`] sees of a stream).
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,6 +11,8 @@ use feedline_proto::prost::Message as _;
 use feedline_proto::prost_types::FileDescriptorSet;
 use futures::Stream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::guard::{Guard, Guarded};
 
 /// What a refused stream is told to wait before it tries again: streams of this service last
 /// long, so a slot seldom frees within milliseconds.
@@ -78,72 +79,44 @@ impl<S> tower::Layer<S> for StreamLimitLayer {
     type Service = StreamLimitService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        StreamLimitService {
-            inner,
-            layer: self.clone(),
-        }
+        Guarded::new(inner, self.clone())
     }
 }
 
 /// The service made by [`StreamLimitLayer`].
-#[derive(Clone, Debug)]
-pub struct StreamLimitService<S> {
-    inner: S,
-    layer: StreamLimitLayer,
-}
+pub type StreamLimitService<S> = Guarded<S, StreamLimitLayer>;
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S, B, RB> tower::Service<http::Request<B>> for StreamLimitService<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
-    S::Future: Send + 'static,
-    RB: Default + Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<S::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+impl Guard for StreamLimitLayer {
+    /// Only the streaming methods: unary calls are bounded by the shed layer.
+    fn applies(&self, path: &str) -> bool {
+        self.streaming.contains(path)
     }
 
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let path = request.uri().path();
-        if super::is_exempt(path) || !self.layer.streaming.contains(path) {
-            return Box::pin(self.inner.call(request));
-        }
-        match self.layer.permits.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let open = OpenStream {
-                    _permit: Arc::new(permit),
-                };
-                request.extensions_mut().insert(open.clone());
-                let future = self.inner.call(request);
-                Box::pin(async move {
-                    let response = future.await;
-                    // The handler's copy, if it took one, now holds the slot alone.
-                    drop(open);
-                    response
-                })
-            }
-            Err(_) => {
-                tracing::warn!(
-                    path,
-                    max = self.layer.max,
-                    "refusing stream: open stream limit reached"
-                );
-                let status = crate::status::with_retry_after(
-                    tonic::Code::ResourceExhausted,
-                    format!(
-                        "server has {} streams open, its limit; retry with backoff",
-                        self.layer.max
-                    ),
-                    RETRY_AFTER,
-                );
-                Box::pin(async move { Ok(status.into_http()) })
-            }
-        }
+    /// The stream's slot; the handler's copy, if it took one, holds it alone once the response
+    /// head is ready.
+    type Ticket = OpenStream;
+
+    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<Self::Ticket, tonic::Status> {
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            tracing::warn!(
+                path = request.uri().path(),
+                max = self.max,
+                "refusing stream: open stream limit reached"
+            );
+            return Err(crate::status::with_retry_after(
+                tonic::Code::ResourceExhausted,
+                format!(
+                    "server has {} streams open, its limit; retry with backoff",
+                    self.max
+                ),
+                RETRY_AFTER,
+            ));
+        };
+        let open = OpenStream {
+            _permit: Arc::new(permit),
+        };
+        request.extensions_mut().insert(open.clone());
+        Ok(open)
     }
 }
 

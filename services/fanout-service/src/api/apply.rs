@@ -3,38 +3,18 @@
 
 use std::time::Duration;
 
-use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::fanout::v1::{FanoutAck, FanoutEvent, FanoutOutcome};
 use feedline_service_kit::Backoff;
 use feedline_telemetry::{W3cContext, context_from_w3c};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+use super::group::GroupKind;
 use crate::timelines::{Applied, GroupApplied, TimelineError, Timelines};
 use crate::{lag, metrics};
 
 /// Attempts per event or group before answering RETRY (the relay then backs off and resends).
 const ATTEMPTS: u32 = 3;
-
-/// How a group is applied: its events are all deliveries, or all follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(super) enum GroupKind {
-    /// DeliverPost events of any authors.
-    Deliveries,
-    /// AddFollow events of any followees.
-    Follows,
-}
-
-/// The name of an event's kind, for spans and logs.
-pub(super) fn kind_name(event: &FanoutEvent) -> &'static str {
-    match &event.kind {
-        Some(Kind::DeliverPost(_)) => "deliver_post",
-        Some(Kind::RetractPost(_)) => "retract_post",
-        Some(Kind::AddFollow(_)) => "add_follow",
-        Some(Kind::RemoveFollow(_)) => "remove_follow",
-        None => "none",
-    }
-}
 
 /// The `fanout.apply` span of one event, a child of the relay's send in the writer's trace.
 fn event_span(event: &FanoutEvent) -> tracing::Span {
@@ -42,7 +22,7 @@ fn event_span(event: &FanoutEvent) -> tracing::Span {
         "fanout.apply",
         otel.kind = "consumer",
         event_id = event.event_id,
-        event_kind = kind_name(event),
+        event_kind = event.kind_label(),
         recipients = tracing::field::Empty,
         pipeline_commands = tracing::field::Empty,
         pipelines = tracing::field::Empty,

@@ -11,7 +11,6 @@ use feedline_proto::fanout::v1::{
 };
 use feedline_service_kit::CancellationToken;
 use feedline_service_kit::layers::{OpenStream, hold};
-use feedline_service_kit::validation::FieldViolation;
 use futures::Stream;
 use tokio::sync::{OnceCell, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -28,9 +27,6 @@ pub const DEFAULT_MAX_UNACKED_BYTES: usize = 64 << 20;
 /// post (up to 8000 bytes of UTF-8) and its envelope fit, with room; tonic's 4 MiB default did
 /// not. A larger message ends the stream with OUT_OF_RANGE before it is buffered whole.
 pub const MAX_REQUEST_BYTES: usize = 16 << 20;
-
-/// The longest replay an operator may ask for, in minutes (a week, the longest retention).
-const MAX_REPLAY_MINUTES: u32 = 10_080;
 
 /// Shared by every stream: the timelines once Redis is reachable, and the limits.
 pub struct AppState {
@@ -126,15 +122,7 @@ impl FanoutService for FanoutApi {
         &self,
         request: Request<ReplayOutboxRequest>,
     ) -> Result<Response<ReplayOutboxResponse>, Status> {
-        let minutes = request.into_inner().since_minutes;
-        if minutes > MAX_REPLAY_MINUTES {
-            return Err(feedline_service_kit::status::invalid_argument(&[
-                FieldViolation::new(
-                    "since_minutes",
-                    format!("at most {MAX_REPLAY_MINUTES} (0 replays the whole retained window)"),
-                ),
-            ]));
-        }
+        let minutes = super::validate::replay_minutes(request.into_inner().since_minutes)?;
         let since = (minutes > 0).then(|| {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)

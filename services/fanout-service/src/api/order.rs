@@ -10,10 +10,10 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::fanout::v1::{FanoutAck, FanoutEvent, FanoutOutcome};
 
-use super::apply::{GroupKind, answer};
+use super::apply::answer;
+use super::group::GroupKind;
 
 /// How much may run at once, and how large a group grows.
 #[derive(Clone, Copy, Debug)]
@@ -24,13 +24,6 @@ pub(super) struct Limits {
     pub groups_per_kind: usize,
     /// Events in one group, at most.
     pub group_events: usize,
-}
-
-/// What one key's events were sorted into during one planning pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Class {
-    Group(GroupKind),
-    Single,
 }
 
 /// A piece of work ready to run: its events are in arrival order.
@@ -89,7 +82,8 @@ impl<J: HasEvent> Order<J> {
         let mut units: Vec<Unit<J>> = Vec::new();
         let mut answered = Vec::new();
         let mut groups: HashMap<GroupKind, Unit<J>> = HashMap::new();
-        let mut taken: HashMap<i64, Class> = HashMap::new();
+        // What each key's events joined in this pass: a group, or `None` (a unit alone).
+        let mut taken: HashMap<i64, Option<GroupKind>> = HashMap::new();
         let mut blocked: HashSet<i64> = HashSet::new();
         let mut rest = VecDeque::with_capacity(self.pending.len());
         let mut room = limits.units.saturating_sub(self.running_units);
@@ -100,7 +94,7 @@ impl<J: HasEvent> Order<J> {
                 answered.push((job, ack));
                 continue;
             };
-            let key = ordering_key(kind);
+            let key = kind.ordering_key();
             if let Some(&failed) = self.failed.get(&key) {
                 if event.event_id <= failed {
                     self.failed.remove(&key); // the resend has begun
@@ -116,10 +110,10 @@ impl<J: HasEvent> Order<J> {
                 rest.push_back(job);
                 continue;
             }
-            let class = class_of(kind);
+            let class = GroupKind::of(kind.event_kind());
             let fits = match (taken.get(&key), class) {
-                (None, Class::Single) => room > 0,
-                (None, Class::Group(kind)) => match groups.get(&kind) {
+                (None, None) => room > 0,
+                (None, Some(kind)) => match groups.get(&kind) {
                     Some(group) => group.jobs.len() < limits.group_events,
                     None => {
                         room > 0
@@ -127,7 +121,7 @@ impl<J: HasEvent> Order<J> {
                                 < limits.groups_per_kind
                     }
                 },
-                (Some(Class::Group(held)), Class::Group(kind)) if *held == kind => groups
+                (Some(Some(held)), Some(kind)) if *held == kind => groups
                     .get(&kind)
                     .is_some_and(|group| group.jobs.len() < limits.group_events),
                 _ => false,
@@ -138,7 +132,7 @@ impl<J: HasEvent> Order<J> {
                 continue;
             }
             match class {
-                Class::Single => {
+                None => {
                     room -= 1;
                     units.push(Unit {
                         group: None,
@@ -146,7 +140,7 @@ impl<J: HasEvent> Order<J> {
                         keys: vec![key],
                     });
                 }
-                Class::Group(kind) => {
+                Some(kind) => {
                     let group = groups.entry(kind).or_insert_with(|| {
                         room -= 1;
                         Unit {
@@ -199,27 +193,10 @@ impl<J: HasEvent> Order<J> {
     }
 }
 
-/// The key whose events must stay in order: a post's author, a follow's followee.
-pub(super) fn ordering_key(kind: &Kind) -> i64 {
-    match kind {
-        Kind::DeliverPost(d) => d.post.as_ref().map_or(0, |p| p.author_id),
-        Kind::RetractPost(r) => r.author_id,
-        Kind::AddFollow(f) => f.followee_id,
-        Kind::RemoveFollow(f) => f.followee_id,
-    }
-}
-
-fn class_of(kind: &Kind) -> Class {
-    match kind {
-        Kind::DeliverPost(_) => Class::Group(GroupKind::Deliveries),
-        Kind::AddFollow(_) => Class::Group(GroupKind::Follows),
-        Kind::RetractPost(_) | Kind::RemoveFollow(_) => Class::Single,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use feedline_proto::fanout::v1::fanout_event::Kind;
     use feedline_proto::fanout::v1::{AddFollow, DeliverPost, RemoveFollow};
     use feedline_proto::post::v1::Post;
 
@@ -229,40 +206,37 @@ mod tests {
         }
     }
 
-    fn post(id: i64, author: i64) -> FanoutEvent {
+    fn event(id: i64, kind: Kind) -> FanoutEvent {
         FanoutEvent {
             event_id: id,
-            kind: Some(Kind::DeliverPost(DeliverPost {
-                post: Some(Post {
-                    post_id: id,
-                    author_id: author,
-                    ..Default::default()
-                }),
-            })),
+            kind: Some(kind),
             ..Default::default()
         }
     }
 
-    fn follow(id: i64, follower: i64, followee: i64) -> FanoutEvent {
-        FanoutEvent {
-            event_id: id,
-            kind: Some(Kind::AddFollow(AddFollow {
-                follower_id: follower,
-                followee_id: followee,
-            })),
+    fn post(id: i64, author_id: i64) -> FanoutEvent {
+        let post = Some(Post {
+            post_id: id,
+            author_id,
             ..Default::default()
-        }
+        });
+        event(id, Kind::DeliverPost(DeliverPost { post }))
     }
 
-    fn unfollow(id: i64, follower: i64, followee: i64) -> FanoutEvent {
-        FanoutEvent {
-            event_id: id,
-            kind: Some(Kind::RemoveFollow(RemoveFollow {
-                follower_id: follower,
-                followee_id: followee,
-            })),
-            ..Default::default()
-        }
+    fn follow(id: i64, follower_id: i64, followee_id: i64) -> FanoutEvent {
+        let edge = AddFollow {
+            follower_id,
+            followee_id,
+        };
+        event(id, Kind::AddFollow(edge))
+    }
+
+    fn unfollow(id: i64, follower_id: i64, followee_id: i64) -> FanoutEvent {
+        let edge = RemoveFollow {
+            follower_id,
+            followee_id,
+        };
+        event(id, Kind::RemoveFollow(edge))
     }
 
     const LIMITS: Limits = Limits {

@@ -8,8 +8,9 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::apply::{GroupKind, apply_group, apply_one};
-use super::order::{HasEvent, Limits, Order, Unit, ordering_key};
+use super::apply::{apply_group, apply_one};
+use super::group::GroupKind;
+use super::order::{HasEvent, Limits, Order, Unit};
 use super::window::Room;
 use crate::timelines::Timelines;
 
@@ -121,10 +122,7 @@ async fn run(
                     .iter()
                     .zip(&finished.jobs)
                     .filter(|(ack, _)| ack.outcome == FanoutOutcome::Retry as i32)
-                    .filter_map(|(ack, job)| {
-                        let key = ordering_key(job.event.kind.as_ref()?);
-                        Some((key, ack.event_id))
-                    })
+                    .filter_map(|(ack, job)| Some((job.event.ordering_key()?, ack.event_id)))
                     .collect();
                 order.finish(finished.group, &finished.keys, &retried);
                 for ack in finished.answers {

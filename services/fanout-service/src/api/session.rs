@@ -14,8 +14,6 @@ use super::scheduler::Scheduler;
 use super::window::Window;
 use crate::timelines::Timelines;
 
-/// Most events in one request, as the contract says.
-const MAX_EVENTS_PER_REQUEST: usize = 1000;
 /// Most acks per response.
 const MAX_ACKS_PER_RESPONSE: usize = 1000;
 /// Groups of one kind applied at once: one is written while the next fills.
@@ -67,11 +65,7 @@ pub(super) async fn run(
                 break;
             }
         };
-        if request.events.is_empty() || request.events.len() > MAX_EVENTS_PER_REQUEST {
-            let status = Status::invalid_argument(format!(
-                "a FanoutRequest holds 1 to {MAX_EVENTS_PER_REQUEST} events, got {}",
-                request.events.len()
-            ));
+        if let Err(status) = super::validate::request_events(&request) {
             let _ = out.send(Err(status)).await;
             break;
         }

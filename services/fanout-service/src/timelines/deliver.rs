@@ -11,16 +11,9 @@ use std::collections::HashMap;
 
 use feedline_proto::fanout::v1::DeliverPost;
 use feedline_proto::post::v1::Post;
-use feedline_proto::prost::Message as _;
-use fred::bytes::Bytes;
-use fred::interfaces::{KeysInterface as _, SetsInterface as _, SortedSetsInterface as _};
-use fred::types::{SetOptions, Value};
-
-use feedline_redis::keys::{Entry, entry_of};
-
-use super::index::{parse_ids, sentinel_present};
-use super::pipeline::{Encoded, KeyWrites, Op, encode, send_per_node};
-use feedline_redis::keys;
+use feedline_redis::keys::{self, Entry, entry_of};
+use feedline_redis::timeline::{self, Encoded, Read, encode, queue_all, read};
+use fred::types::Value;
 
 use super::{Applied, TimelineError, Timelines};
 
@@ -53,35 +46,40 @@ pub struct GroupApplied {
     pub recipients: Vec<usize>,
 }
 
-impl Timelines {
-    /// Applies a DeliverPost: a group of one. The caller must apply one author's events in
-    /// order: run concurrently with an unfollow of this author, the ZADD could land after its
-    /// ZREM.
-    pub(super) async fn deliver(&self, event: &DeliverPost) -> Result<Applied, TimelineError> {
-        let group = self.deliver_many(&[event]).await?;
-        Ok(Applied {
-            recipients: group.recipients.first().copied().unwrap_or(0),
-            ..group.total
-        })
+impl GroupApplied {
+    /// Nothing done yet for `events` events.
+    pub(super) fn of(events: usize) -> Self {
+        Self {
+            recipients: vec![0; events],
+            ..Self::default()
+        }
     }
 
+    /// What the only event of a group of one did.
+    pub(super) fn single(self) -> Applied {
+        Applied {
+            recipients: self.recipients.first().copied().unwrap_or(0),
+            ..self.total
+        }
+    }
+}
+
+impl Timelines {
     /// Applies DeliverPosts of any authors at once, with the end state of applying them one
     /// after another. Deliveries commute (distinct members, the trim spares the newest), so
     /// this is valid for any group with no other event of its authors between its posts: the
-    /// caller keeps each author's other events out of the group and after it.
+    /// caller keeps each author's other events out of the group and after it (run concurrently
+    /// with an unfollow of an author, a ZADD could land after its ZREM).
     #[tracing::instrument(skip_all, fields(posts = events.len()))]
     pub(super) async fn deliver_many(
         &self,
         events: &[&DeliverPost],
     ) -> Result<GroupApplied, TimelineError> {
-        let mut posts = Vec::with_capacity(events.len());
-        for event in events {
-            posts.push(validate(event)?);
-        }
-        let mut group = GroupApplied {
-            recipients: vec![0; posts.len()],
-            ..GroupApplied::default()
-        };
+        let posts = events
+            .iter()
+            .map(|event| validate(event))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut group = GroupApplied::of(posts.len());
         if posts.is_empty() {
             return Ok(group);
         }
@@ -112,16 +110,7 @@ impl Timelines {
         }
         let writes = timelines
             .into_iter()
-            .map(|(follower, (entries, trim))| {
-                let mut ops = vec![Op::Zadd(entries)];
-                if trim {
-                    ops.push(self.list_trim());
-                }
-                KeyWrites {
-                    key: keys::timeline(follower),
-                    ops,
-                }
-            })
+            .map(|(follower, (entries, trim))| self.rules().fan_in(follower, entries, trim))
             .collect::<Vec<_>>();
         self.write_timelines(writes, &mut group.total).await?;
         Ok(group)
@@ -137,28 +126,14 @@ impl Timelines {
         applied: &mut Applied,
     ) -> Result<(HashMap<i64, AuthorState>, Vec<bool>), TimelineError> {
         let pipeline = self.inner.redis.pipeline();
-        let (start, stop) = self.author_posts_trim_ranks();
         for (post, entry) in posts {
-            let author_posts = keys::author_posts(post.author_id);
-            let followers = keys::followers(post.author_id);
-            let cache = keys::post_cache(post.post_id);
-            let () = pipeline
-                .zadd(&author_posts, None, None, false, false, entry.clone())
-                .await?;
-            let () = pipeline.zremrangebyrank(&author_posts, start, stop).await?;
-            let () = pipeline.zscore(&author_posts, keys::SENTINEL).await?;
-            let () = pipeline.sismember(&followers, keys::SENTINEL).await?;
-            let () = pipeline.scard(&followers).await?;
-            let () = pipeline
-                .set(
-                    &cache,
-                    Bytes::from(post.encode_to_vec()),
-                    Some(self.cache_expiration()),
-                    Some(SetOptions::NX),
-                    false,
-                )
-                .await?;
-            let () = pipeline.strlen(&cache).await?;
+            let record = self.rules().record_post(post.author_id, entry);
+            queue_all(&pipeline, vec![record]).await?;
+            read::<_, ()>(&pipeline, Read::PostsBuilt(post.author_id)).await?;
+            read::<_, ()>(&pipeline, Read::FollowersBuilt(post.author_id)).await?;
+            read::<_, ()>(&pipeline, Read::FollowerCount(post.author_id)).await?;
+            queue_all(&pipeline, vec![self.rules().cache_post(post)]).await?;
+            read::<_, ()>(&pipeline, Read::CacheLength(post.post_id)).await?;
         }
         // `all`, not `last`: `last` would hide an error reply.
         let replies: Vec<Value> = pipeline.all().await?;
@@ -170,41 +145,27 @@ impl Timelines {
         let mut retracted = Vec::new();
         for (index, (post, entry)) in posts.iter().enumerate() {
             let base = index * RECORD_COMMANDS;
-            let cardinality = reply(base + 4).as_u64().unwrap_or(0);
             states.insert(
                 post.author_id,
                 AuthorState {
-                    posts_built: sentinel_present(&reply(base + 2)),
-                    followers_built: sentinel_present(&reply(base + 3)),
-                    follower_count: usize::try_from(cardinality.saturating_sub(1))
-                        .unwrap_or(usize::MAX),
+                    posts_built: timeline::built(&reply(base + 2)),
+                    followers_built: timeline::built(&reply(base + 3)),
+                    follower_count: timeline::follower_count(&reply(base + 4)),
                 },
             );
-            // An encoded post is never empty: it has an id and a body.
-            let tombstone = reply(base + 6).as_u64() == Some(0);
+            let tombstone = timeline::is_tombstone(&reply(base + 6));
             if tombstone {
-                retracted.push(KeyWrites {
-                    key: keys::author_posts(post.author_id),
-                    ops: vec![Op::Zrem(vec![entry.1.clone()])],
-                });
+                retracted.push(timeline::unlist_post(post.author_id, &entry.1));
                 // And into the author's recent deletions, as its retraction put it: in a
                 // replay after a failover that lost `ar:`, an unfollow replayed between this
                 // delivery and the retraction must still take the post out of the former
                 // follower's timeline (it is no longer in `ap:`).
-                retracted.push(KeyWrites {
-                    key: keys::author_retracted(post.author_id),
-                    ops: vec![
-                        Op::Zadd(vec![encode(&(0.0, entry.1.clone()))]),
-                        Op::ZremRangeByRank(0, -(self.retracted_cap() + 1)),
-                    ],
-                });
+                retracted.push(self.rules().retracted(post.author_id, &entry.1));
             }
             deleted.push(tombstone);
         }
         if !retracted.is_empty() {
-            let sent =
-                send_per_node(&self.inner.redis, retracted, self.inner.config.max_pipeline).await?;
-            applied.commands += sent.commands;
+            self.send_writes(retracted, applied).await?;
         }
         Ok((states, deleted))
     }
@@ -240,13 +201,13 @@ impl Timelines {
         if !to_read.is_empty() {
             let pipeline = self.inner.redis.pipeline();
             for &author in &to_read {
-                let () = pipeline.smembers(keys::followers(author)).await?;
+                read::<_, ()>(&pipeline, Read::Followers(author)).await?;
             }
             let replies: Vec<Value> = pipeline.all().await?;
             applied.commands += to_read.len();
             for (author, reply) in to_read.into_iter().zip(replies) {
-                let members: Vec<String> = reply.convert()?;
-                audiences.insert(author, Audience::Followers(parse_ids(&members)));
+                let followers = timeline::follower_ids(reply)?;
+                audiences.insert(author, Audience::Followers(followers));
             }
         }
         Ok(audiences)

@@ -4,27 +4,13 @@
 use std::collections::HashMap;
 
 use feedline_proto::fanout::v1::{AddFollow, RemoveFollow};
-use fred::interfaces::{SetsInterface as _, SortedSetsInterface as _};
-use fred::types::Value;
-
 use feedline_redis::keys::Entry;
-
-use super::index::sentinel_present;
-use super::pipeline::{KeyWrites, Op, zadd};
-use feedline_redis::keys;
+use feedline_redis::timeline::{self, KeyWrites, Read, queue_all, read};
+use fred::types::Value;
 
 use super::{Applied, GroupApplied, TimelineError, Timelines};
 
 impl Timelines {
-    /// Applies an AddFollow: a group of one.
-    pub(super) async fn add_follow(&self, event: &AddFollow) -> Result<Applied, TimelineError> {
-        let group = self.add_follows(&[event]).await?;
-        Ok(Applied {
-            recipients: group.recipients.first().copied().unwrap_or(0),
-            ..group.total
-        })
-    }
-
     /// Applies AddFollows of any followees: index each edge, backfill each followee's newest
     /// posts, as many as `backfill_posts`, whenever they were created (none for a celebrity,
     /// who is pulled at read).
@@ -39,39 +25,26 @@ impl Timelines {
         &self,
         events: &[&AddFollow],
     ) -> Result<GroupApplied, TimelineError> {
-        let mut pairs = Vec::with_capacity(events.len());
-        for event in events {
-            pairs.push(validate(
-                "add_follow",
-                event.follower_id,
-                event.followee_id,
-            )?);
-        }
+        let pairs = events
+            .iter()
+            .map(|event| validate("add_follow", event.follower_id, event.followee_id))
+            .collect::<Result<Vec<_>, _>>()?;
         let backfill = self.inner.config.backfill_posts;
         let per_event = 4 + usize::from(backfill > 0);
-        let mut group = GroupApplied {
-            recipients: vec![0; pairs.len()],
-            ..GroupApplied::default()
-        };
+        let mut group = GroupApplied::of(pairs.len());
         let pipeline = self.inner.redis.pipeline();
         for &(follower, followee) in &pairs {
-            // Into an unbuilt index too: harmless, since its rebuild lists this committed edge.
-            let () = pipeline
-                .sadd(keys::followers(followee), follower.to_string())
-                .await?;
-            let () = pipeline
-                .sismember(keys::followers(followee), keys::SENTINEL)
-                .await?;
-            let () = pipeline
-                .zscore(keys::author_posts(followee), keys::SENTINEL)
-                .await?;
-            let () = pipeline.scard(keys::followers(followee)).await?;
+            queue_all(&pipeline, vec![timeline::follow(followee, follower)]).await?;
+            read::<_, ()>(&pipeline, Read::FollowersBuilt(followee)).await?;
+            read::<_, ()>(&pipeline, Read::PostsBuilt(followee)).await?;
+            read::<_, ()>(&pipeline, Read::FollowerCount(followee)).await?;
             // Ranks 0..-1 would mean "all": with no backfill, ask for nothing instead.
             if backfill > 0 {
-                let stop = i64::try_from(backfill).unwrap_or(i64::MAX) - 1;
-                let () = pipeline
-                    .zrevrange(keys::author_posts(followee), 0, stop, true)
-                    .await?;
+                let newest = Read::NewestPosts {
+                    author: followee,
+                    count: backfill,
+                };
+                read::<_, ()>(&pipeline, newest).await?;
             }
         }
         let replies: Vec<Value> = pipeline.all().await?;
@@ -96,12 +69,7 @@ impl Timelines {
             let Some(Some(posts)) = newest.get(&followee) else {
                 continue;
             };
-            let entries: Vec<Entry> = posts
-                .iter()
-                .filter(|(_, member)| member != keys::SENTINEL)
-                .take(backfill)
-                .cloned()
-                .collect();
+            let entries: Vec<Entry> = posts.iter().take(backfill).cloned().collect();
             if !entries.is_empty() {
                 group.recipients[index] = 1;
                 timelines.entry(follower).or_default().extend(entries);
@@ -110,13 +78,9 @@ impl Timelines {
         if timelines.is_empty() {
             return Ok(group);
         }
-        // Always trimmed: a follow is rare, and a backfill can add up to `backfill` at once.
         let writes: Vec<KeyWrites> = timelines
             .into_iter()
-            .map(|(follower, entries)| KeyWrites {
-                key: keys::timeline(follower),
-                ops: vec![zadd(&entries), self.list_trim()],
-            })
+            .map(|(follower, entries)| self.rules().backfill(follower, &entries))
             .collect();
         self.write_timelines(writes, &mut group.total).await?;
         Ok(group)
@@ -134,11 +98,10 @@ impl Timelines {
         reply: &impl Fn(usize) -> Value,
         applied: &mut Applied,
     ) -> Result<Option<Vec<Entry>>, TimelineError> {
-        let followers_built = sentinel_present(&reply(1));
-        let posts_built = sentinel_present(&reply(2));
+        let followers_built = timeline::built(&reply(1));
+        let posts_built = timeline::built(&reply(2));
         let followers = if followers_built {
-            let cardinality: i64 = reply(3).convert()?;
-            usize::try_from(cardinality - 1).unwrap_or(0) // less the sentinel
+            timeline::follower_count(&reply(3))
         } else {
             self.rebuild_followers(followee, applied).await?.len()
         };
@@ -149,16 +112,7 @@ impl Timelines {
         if !posts_built {
             return Ok(Some(self.rebuild_author_posts(followee, applied).await?));
         }
-        let pairs: Vec<(String, f64)> = match reply(4) {
-            Value::Null => Vec::new(),
-            value => value.convert()?,
-        };
-        Ok(Some(
-            pairs
-                .into_iter()
-                .map(|(member, score)| (score, member))
-                .collect(),
-        ))
+        Ok(Some(timeline::entries(reply(4))?))
     }
 
     /// Applies a RemoveFollow: unindex the edge, remove every post of the followee's list, and
@@ -171,70 +125,38 @@ impl Timelines {
         let (follower, followee) = validate("remove_follow", event.follower_id, event.followee_id)?;
         let mut applied = Applied::default();
         let pipeline = self.inner.redis.pipeline();
-        let () = pipeline
-            .srem(keys::followers(followee), follower.to_string())
-            .await?;
-        let () = pipeline
-            .sismember(keys::followers(followee), keys::SENTINEL)
-            .await?;
-        let () = pipeline
-            .zscore(keys::author_posts(followee), keys::SENTINEL)
-            .await?;
-        let () = pipeline
-            .zrange(
-                keys::author_posts(followee),
-                0,
-                -1,
-                None,
-                false,
-                None,
-                false,
-            )
-            .await?;
-        let () = pipeline
-            .zrange(
-                keys::author_retracted(followee),
-                0,
-                -1,
-                None,
-                false,
-                None,
-                false,
-            )
-            .await?;
+        queue_all(&pipeline, vec![timeline::unfollow(followee, follower)]).await?;
+        read::<_, ()>(&pipeline, Read::FollowersBuilt(followee)).await?;
+        read::<_, ()>(&pipeline, Read::PostsBuilt(followee)).await?;
+        read::<_, ()>(&pipeline, Read::AllPosts(followee)).await?;
+        read::<_, ()>(&pipeline, Read::Retracted(followee)).await?;
         let replies: Vec<Value> = pipeline.all().await?;
         applied.commands += 5;
-        let mut replies = replies.into_iter();
-        let _removed = replies.next();
-        let followers_built = replies.next().is_some_and(|r| sentinel_present(&r));
-        let posts_built = replies.next().is_some_and(|r| sentinel_present(&r));
-        let all_posts = replies.next().unwrap_or(Value::Null);
-        let deleted: Vec<String> = match replies.next() {
-            None | Some(Value::Null) => Vec::new(),
-            Some(value) => value.convert()?,
-        };
+        // The SREM's reply first, then the reads'.
+        let mut replies = replies.into_iter().skip(1);
+        let mut next = || replies.next().unwrap_or(Value::Null);
+        let followers_built = timeline::built(&next());
+        let posts_built = timeline::built(&next());
+        let all_posts = next();
+        let deleted = timeline::members(next())?;
 
         if !followers_built {
             // The edge is already gone at the source, so the rebuilt index leaves it out.
             self.rebuild_followers(followee, &mut applied).await?;
         }
         let mut members: Vec<String> = if posts_built {
-            all_posts.convert()?
+            timeline::members(all_posts)?
         } else {
             let entries = self.rebuild_author_posts(followee, &mut applied).await?;
             entries.into_iter().map(|(_, member)| member).collect()
         };
-        members.retain(|member| member != keys::SENTINEL);
         // Deleted posts too: one deleted after this unfollow's writes were lost (a failover)
         // left `ap:` before this replayed unfollow could list it.
         members.extend(deleted);
         if members.is_empty() {
             return Ok(applied);
         }
-        let write = KeyWrites {
-            key: keys::timeline(follower),
-            ops: vec![Op::Zrem(members)],
-        };
+        let write = timeline::unfan(follower, members);
         self.write_timelines(vec![write], &mut applied).await?;
         Ok(applied)
     }

@@ -2,7 +2,9 @@
 //!
 //! [`Timelines::apply`] applies one `FanoutEvent` with idempotent, per-node pipelined writes;
 //! a missing follower index or author list is rebuilt from a [`GraphSource`] (post-service).
-//! The Redis layout, which the read side relies on, is `feedline_redis::keys`.
+//! What each event writes and reads, key by key (the sentinel, the trim, `SET NX`, the TTL), is
+//! `feedline_redis::timeline`, which the read side follows too; this module decides which of
+//! those writes an event makes and batches them.
 //!
 //! - `store`: the [`Timelines`] handle, dispatch, reads and the health ping.
 //! - `deliver`, `retract`, `follow`: one event kind each.

@@ -1,62 +1,20 @@
 //! Writes grouped per cluster node: one pipeline per node (split at `max_pipeline` commands),
-//! all sent at once, every reply awaited.
+//! all sent at once, every reply awaited. What each write is, and its wire form, is
+//! `feedline_redis::timeline`'s; the batching is fan-out's.
 //!
 //! fred routes each command of a pipeline by its own key and follows MOVED/ASK, so the grouping
 //! here is for batching only: a stale routing table costs a redirection, never a lost write.
 
 use std::collections::BTreeMap;
 
-use feedline_redis::keys::Entry;
-use fred::bytes::Bytes;
-use fred::clients::{Client, Pipeline};
-use fred::interfaces::{
-    ClientLike as _, ClusterInterface as _, SetsInterface as _, SortedSetsInterface as _,
-};
+use feedline_redis::timeline::{KeyWrites, queue_all};
+use fred::clients::Client;
+use fred::interfaces::ClusterInterface as _;
 use fred::types::config::Server;
-use fred::types::{ClusterHash, CustomCommand, Value};
 use futures::future::join_all;
 use tracing::Instrument as _;
 
 use super::{Applied, TimelineError, Timelines};
-
-/// A sorted-set entry in its wire form: score and member, encoded once per post and shared
-/// by every timeline it goes to (a copy is a reference count, not an allocation).
-pub(crate) type Encoded = (Bytes, Bytes);
-
-/// The wire form of `entry`. Scores are whole milliseconds (or the sentinel's 0), which `f64`
-/// displays without exponent or fraction, as Redis reads them.
-pub(crate) fn encode(entry: &Entry) -> Encoded {
-    let (score, member) = entry;
-    (Bytes::from(score.to_string()), Bytes::from(member.clone()))
-}
-
-/// A ZADD of `entries`.
-pub(crate) fn zadd(entries: &[Entry]) -> Op {
-    Op::Zadd(entries.iter().map(encode).collect())
-}
-
-/// One command on the key of its [`KeyWrites`].
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Op {
-    /// ZADD of (score, member) pairs, encoded.
-    Zadd(Vec<Encoded>),
-    /// ZREM of members.
-    Zrem(Vec<String>),
-    /// ZREMRANGEBYRANK start stop.
-    ZremRangeByRank(i64, i64),
-    /// SADD of members.
-    Sadd(Vec<String>),
-}
-
-/// The commands for one key, kept in one pipeline and in order (a ZADD before its trim, a
-/// rebuild before its sentinel).
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct KeyWrites {
-    /// The key every op applies to.
-    pub key: String,
-    /// Sent in this order.
-    pub ops: Vec<Op>,
-}
 
 /// What a [`send_per_node`] call sent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -167,40 +125,15 @@ fn batch<N: Clone>(nodes: BTreeMap<N, Vec<KeyWrites>>, max: usize) -> Vec<(N, Ve
 /// One pipeline: queue every op, then wait for all replies (the first error reply fails it).
 async fn send(redis: &Client, writes: Vec<KeyWrites>) -> Result<(), TimelineError> {
     let pipeline = redis.pipeline();
-    for write in writes {
-        for op in write.ops {
-            queue(&pipeline, write.key.clone(), op).await?;
-        }
-    }
+    queue_all(&pipeline, writes).await?;
     pipeline.all::<()>().await?;
-    Ok(())
-}
-
-/// Adds one command to `pipeline`; the await returns as soon as it is buffered.
-async fn queue(pipeline: &Pipeline<Client>, key: String, op: Op) -> Result<(), TimelineError> {
-    match op {
-        Op::Zadd(entries) => {
-            // Sent as built: fred's typed `zadd` would format every score and copy every
-            // member again for each timeline (a profile of the random-followers shape).
-            let mut args = Vec::with_capacity(1 + 2 * entries.len());
-            args.push(Value::from(key));
-            for (score, member) in entries {
-                args.push(Value::Bytes(score));
-                args.push(Value::Bytes(member));
-            }
-            let command = CustomCommand::new_static("ZADD", ClusterHash::FirstKey, false);
-            pipeline.custom(command, args).await?
-        }
-        Op::Zrem(members) => pipeline.zrem(key, members).await?,
-        Op::ZremRangeByRank(start, stop) => pipeline.zremrangebyrank(key, start, stop).await?,
-        Op::Sadd(members) => pipeline.sadd(key, members).await?,
-    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use feedline_redis::timeline::Op;
 
     fn write(key: &str, ops: usize) -> KeyWrites {
         KeyWrites {
@@ -212,14 +145,6 @@ mod tests {
     fn sizes(batches: &[(i32, Vec<KeyWrites>)]) -> Vec<(i32, usize)> {
         let size = |(n, b): &(i32, Vec<KeyWrites>)| (*n, b.iter().map(|w| w.ops.len()).sum());
         batches.iter().map(size).collect()
-    }
-
-    #[test]
-    fn entries_are_encoded_as_redis_reads_scores() {
-        let post = encode(&(1_733_500_000_123.0, "0000000000000000005".to_owned()));
-        assert_eq!(&post.0[..], b"1733500000123");
-        assert_eq!(&post.1[..], b"0000000000000000005");
-        assert_eq!(&encode(&(0.0, "0".to_owned())).0[..], b"0");
     }
 
     #[test]

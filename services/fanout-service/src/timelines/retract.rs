@@ -2,12 +2,9 @@
 //! recent deletions and take it out of every follower's timeline.
 
 use feedline_proto::fanout::v1::RetractPost;
-use fred::interfaces::{KeysInterface as _, SetsInterface as _, SortedSetsInterface as _};
-use fred::types::Value;
-
-use super::index::{parse_ids, sentinel_present};
-use super::pipeline::{KeyWrites, Op};
 use feedline_redis::keys;
+use feedline_redis::timeline::{self, Read, queue_all, read};
+use fred::types::Value;
 
 use super::{Applied, TimelineError, Timelines};
 
@@ -25,62 +22,35 @@ impl Timelines {
         let mut applied = Applied::default();
         // First and on its own: readers hydrate through pc:, so they stop showing the post as
         // soon as this lands, before the slower timeline removals.
-        self.tombstone(event.post_id).await?;
+        let tombstone = self.rules().tombstone(event.post_id);
+        queue_all(&self.inner.redis, vec![tombstone]).await?;
         applied.commands += 1;
 
         let pipeline = self.inner.redis.pipeline();
-        let () = pipeline.zrem(keys::author_posts(author), &member).await?;
-        // Remembered for a later (or replayed) unfollow: see `keys::author_retracted`.
-        let retracted = keys::author_retracted(author);
-        let () = pipeline
-            .zadd(&retracted, None, None, false, false, (0.0, member.as_str()))
-            .await?;
-        let () = pipeline
-            .zremrangebyrank(&retracted, 0, -(self.retracted_cap() + 1))
-            .await?;
-        let () = pipeline
-            .sismember(keys::followers(author), keys::SENTINEL)
-            .await?;
-        let () = pipeline.smembers(keys::followers(author)).await?;
+        // Out of `ap:`, and remembered for a later (or replayed) unfollow in `ar:`: see
+        // `keys::author_retracted`.
+        let moved = vec![
+            timeline::unlist_post(author, &member),
+            self.rules().retracted(author, &member),
+        ];
+        queue_all(&pipeline, moved).await?;
+        read::<_, ()>(&pipeline, Read::FollowersBuilt(author)).await?;
+        read::<_, ()>(&pipeline, Read::Followers(author)).await?;
         let mut replies: Vec<Value> = pipeline.all().await?;
         applied.commands += 5;
-        let members: Vec<String> = replies.pop().unwrap_or(Value::Null).convert()?;
-        let built = replies.pop().is_some_and(|reply| sentinel_present(&reply));
+        let members = replies.pop().unwrap_or(Value::Null);
+        let built = replies.pop().is_some_and(|reply| timeline::built(&reply));
         let followers = if built {
-            parse_ids(&members)
+            timeline::follower_ids(members)?
         } else {
             self.rebuild_followers(author, &mut applied).await?
         };
 
         let writes = followers
             .iter()
-            .map(|&follower| KeyWrites {
-                key: keys::timeline(follower),
-                ops: vec![Op::Zrem(vec![member.clone()])],
-            })
+            .map(|&follower| timeline::unfan(follower, vec![member.clone()]))
             .collect();
         self.write_timelines(writes, &mut applied).await?;
         Ok(applied)
-    }
-
-    /// How many deletions `ar:{A}` keeps: as many as a timeline holds entries.
-    pub(super) fn retracted_cap(&self) -> i64 {
-        i64::try_from(self.inner.config.timeline_cap).unwrap_or(i64::MAX)
-    }
-
-    /// `SET pc:{P} "" EX ttl`, overwriting the cached post: the empty string means deleted.
-    async fn tombstone(&self, post_id: i64) -> Result<(), TimelineError> {
-        let () = self
-            .inner
-            .redis
-            .set(
-                keys::post_cache(post_id),
-                "",
-                Some(self.cache_expiration()),
-                None,
-                false,
-            )
-            .await?;
-        Ok(())
     }
 }

@@ -5,9 +5,9 @@ use std::sync::atomic::AtomicU64;
 
 use feedline_proto::fanout::v1::FanoutEvent;
 use feedline_proto::fanout::v1::fanout_event::Kind;
-use feedline_redis::keys;
+use feedline_redis::timeline::{self, Read, Rules};
 use fred::clients::Client;
-use fred::interfaces::SortedSetsInterface as _;
+use fred::types::Value;
 
 use super::replication::{ReplicaCounts, count_reconnections};
 use super::{GraphSource, GroupApplied, TimelineConfig, TimelineError};
@@ -35,6 +35,8 @@ pub(super) struct Inner {
     pub(super) redis: Client,
     pub(super) source: Arc<dyn GraphSource>,
     pub(super) config: TimelineConfig,
+    /// The trim and TTL of `config`, as `feedline_redis::timeline` applies them.
+    pub(super) rules: Rules,
     /// Connected replicas per master, for the durability step.
     pub(super) replicas: ReplicaCounts,
     /// The client's reconnections so far (counted only with the durability step on).
@@ -54,6 +56,7 @@ impl Timelines {
             inner: Arc::new(Inner {
                 redis,
                 source,
+                rules: Rules::new(config.timeline_cap, config.post_cache_ttl),
                 config,
                 replicas: ReplicaCounts::default(),
                 reconnects,
@@ -67,19 +70,16 @@ impl Timelines {
     /// No retry happens here: the caller decides with [`TimelineError::is_permanent`].
     #[tracing::instrument(skip_all, fields(event_id = event.event_id))]
     pub async fn apply(&self, event: &FanoutEvent) -> Result<Applied, TimelineError> {
-        let mark = self.replication_mark();
-        let applied = self.apply_unreplicated(event).await?;
-        self.await_replication(mark).await?;
-        Ok(applied)
+        self.replicated(self.apply_unreplicated(event)).await
     }
 
     /// [`Timelines::apply`] without the durability step.
     async fn apply_unreplicated(&self, event: &FanoutEvent) -> Result<Applied, TimelineError> {
         match &event.kind {
             None => Err(TimelineError::Malformed("event has no kind".into())),
-            Some(Kind::DeliverPost(deliver)) => self.deliver(deliver).await,
+            Some(Kind::DeliverPost(deliver)) => Ok(self.deliver_many(&[deliver]).await?.single()),
             Some(Kind::RetractPost(retract)) => self.retract(retract).await,
-            Some(Kind::AddFollow(follow)) => self.add_follow(follow).await,
+            Some(Kind::AddFollow(follow)) => Ok(self.add_follows(&[follow]).await?.single()),
             Some(Kind::RemoveFollow(unfollow)) => self.remove_follow(unfollow).await,
         }
     }
@@ -93,19 +93,15 @@ impl Timelines {
         &self,
         events: &[&FanoutEvent],
     ) -> Result<GroupApplied, TimelineError> {
-        let deliveries = events
-            .iter()
-            .map(|event| match &event.kind {
-                Some(Kind::DeliverPost(deliver)) => Ok(deliver),
-                _ => Err(TimelineError::Malformed(
-                    "apply_deliveries: not a delivery".into(),
-                )),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mark = self.replication_mark();
-        let group = self.deliver_many(&deliveries).await?;
-        self.await_replication(mark).await?;
-        Ok(group)
+        let deliveries = all_of(
+            events,
+            "apply_deliveries: not a delivery",
+            |kind| match kind {
+                Kind::DeliverPost(deliver) => Some(deliver),
+                _ => None,
+            },
+        )?;
+        self.replicated(self.deliver_many(&deliveries)).await
     }
 
     /// Applies AddFollow events of any followees as one group: one pipeline indexes every edge
@@ -117,19 +113,23 @@ impl Timelines {
         &self,
         events: &[&FanoutEvent],
     ) -> Result<GroupApplied, TimelineError> {
-        let follows = events
-            .iter()
-            .map(|event| match &event.kind {
-                Some(Kind::AddFollow(follow)) => Ok(follow),
-                _ => Err(TimelineError::Malformed(
-                    "apply_follows: not a follow".into(),
-                )),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let follows = all_of(events, "apply_follows: not a follow", |kind| match kind {
+            Kind::AddFollow(follow) => Some(follow),
+            _ => None,
+        })?;
+        self.replicated(self.add_follows(&follows)).await
+    }
+
+    /// Runs `writes` after a replication mark, then the durability step (a future does nothing
+    /// until awaited, so the mark comes first).
+    async fn replicated<T>(
+        &self,
+        writes: impl Future<Output = Result<T, TimelineError>>,
+    ) -> Result<T, TimelineError> {
         let mark = self.replication_mark();
-        let group = self.add_follows(&follows).await?;
+        let done = writes.await?;
         self.await_replication(mark).await?;
-        Ok(group)
+        Ok(done)
     }
 
     /// Newest-first post ids of `user_id`'s home timeline, at most `limit`.
@@ -137,20 +137,29 @@ impl Timelines {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let stop = i64::try_from(limit).unwrap_or(i64::MAX) - 1;
-        let members: Vec<String> = self
-            .inner
-            .redis
-            .zrevrange(keys::timeline(user_id), 0, stop, false)
-            .await?;
-        Ok(members
-            .iter()
-            .filter_map(|m| keys::parse_member(m))
-            .collect())
+        let newest = Read::NewestInTimeline {
+            user: user_id,
+            count: limit,
+        };
+        let reply: Value = timeline::read(&self.inner.redis, newest).await?;
+        Ok(timeline::post_ids(reply)?)
     }
 
     /// PINGs every master in the cached routing table (2 s each). For the health probe.
     pub async fn ping(&self) -> Result<(), TimelineError> {
         Ok(feedline_redis::ping_masters(&self.inner.redis).await?)
     }
+}
+
+/// The payloads `pick` finds in `events`, or Malformed(`why`) if one event has another kind.
+fn all_of<'e, T>(
+    events: &[&'e FanoutEvent],
+    why: &str,
+    pick: impl Fn(&'e Kind) -> Option<&'e T>,
+) -> Result<Vec<&'e T>, TimelineError> {
+    events
+        .iter()
+        .map(|event| event.kind.as_ref().and_then(&pick))
+        .map(|payload| payload.ok_or_else(|| TimelineError::Malformed(why.into())))
+        .collect()
 }

@@ -3,10 +3,11 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fanout_service::timelines::{PostServiceSource, TimelineConfig, Timelines};
 use feedline_stack::Service;
+use feedline_test_harness::eventually;
 
 /// The whole fan-out path; dereferences to the shared stack (`stack.cluster`, `stack.fanout`,
 /// and through it post-service's clients: `stack.user(..)`, `stack.post(..)`, ...).
@@ -55,6 +56,22 @@ impl Stack {
         self.stack.stop().await.unwrap();
     }
 
+    /// Starts a (second) fanout-service on `addr`, on this stack's cluster and post-service:
+    /// fan-out resuming where post-service's relay was pointed while it was stopped.
+    pub async fn start_fanout_at(&self, addr: std::net::SocketAddr) -> feedline_stack::Running {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let config = fanout_service::Config::from_env(
+            &[
+                ("FEEDLINE_LISTEN_ADDR".to_owned(), addr.to_string()),
+                ("FEEDLINE_REDIS_URL".to_owned(), self.cluster.url()),
+                ("FEEDLINE_POST_SERVICE_URL".to_owned(), self.post.url()),
+            ]
+            .into(),
+        )
+        .unwrap();
+        feedline_stack::Running::spawn(listener, config, fanout_service::run).unwrap()
+    }
+
     /// The user's timeline, newest first.
     pub async fn timeline(&self, user_id: i64) -> Vec<i64> {
         self.timelines.timeline(user_id, 10_000).await.unwrap()
@@ -63,37 +80,29 @@ impl Stack {
     /// Polls until `post_id` is in author `author_id`'s own list (`ap:{A}`).
     pub async fn wait_for_author_list(&self, author_id: i64, post_id: i64, deadline: Duration) {
         use fred::prelude::SortedSetsInterface as _;
-        let start = Instant::now();
         let member = format!("{post_id:019}");
-        loop {
+        let what = format!("post {post_id} in ap:{{{author_id}}}");
+        eventually(&what, deadline, || async {
             let score: Option<f64> = self
                 .redis
                 .zscore(format!("ap:{{{author_id}}}"), member.as_str())
-                .await
-                .unwrap();
-            if score.is_some() {
-                return;
-            }
-            assert!(
-                start.elapsed() < deadline,
-                "post {post_id} never reached ap:{{{author_id}}}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+                .await?;
+            anyhow::ensure!(score.is_some(), "not there");
+            Ok(())
+        })
+        .await
+        .unwrap();
     }
 
     /// Polls the timeline until it equals `expected` (newest first) or `deadline` passes.
     pub async fn wait_for_timeline(&self, user_id: i64, expected: &[i64], deadline: Duration) {
-        let start = Instant::now();
-        loop {
+        let what = format!("timeline of {user_id} equal to {expected:?}");
+        eventually(&what, deadline, || async {
             let got = self.timeline(user_id).await;
-            if got == expected {
-                return;
-            }
-            if start.elapsed() > deadline {
-                panic!("timeline of {user_id}: expected {expected:?}, got {got:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            anyhow::ensure!(got == expected, "got {got:?}");
+            Ok(())
+        })
+        .await
+        .unwrap();
     }
 }

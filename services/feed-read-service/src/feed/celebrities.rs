@@ -11,9 +11,9 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use feedline_redis::keys;
+use feedline_redis::timeline::{self, Read};
 use fred::clients::Client;
-use fred::interfaces::SetsInterface as _;
+use fred::types::Value;
 
 use crate::error::FeedError;
 
@@ -49,12 +49,8 @@ impl Celebrities {
 
     /// The set as Redis holds it now.
     pub async fn read(redis: &Client) -> Result<Arc<[i64]>, FeedError> {
-        let members: Vec<String> = redis.smembers(keys::CELEBRITIES).await?;
-        Ok(members
-            .iter()
-            .filter_map(|m| m.parse().ok())
-            .filter(|&id: &i64| id > 0)
-            .collect())
+        let reply: Value = timeline::read(redis, Read::Celebrities).await?;
+        Ok(timeline::celebrity_ids(reply)?.into())
     }
 
     fn cached(&self, now: Instant) -> Option<Arc<[i64]>> {

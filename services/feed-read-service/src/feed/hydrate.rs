@@ -5,23 +5,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use feedline_proto::post::v1::Post;
-use feedline_proto::prost::Message as _;
-use feedline_redis::keys;
-use fred::bytes::Bytes;
-use fred::interfaces::{ClientLike as _, KeysInterface as _};
-use fred::types::{SetOptions, Value};
+use feedline_redis::timeline::{Cached, Read, cached, queue_all, read};
+use fred::interfaces::ClientLike as _;
+use fred::types::Value;
 
 use super::window::Candidate;
 use super::{Feed, Item};
 use crate::error::FeedError;
-
-/// What the cache holds for a post.
-enum Cached {
-    Post(Post),
-    /// The empty string: the post was deleted (fanout-service's retract writes it first).
-    Deleted,
-    Missing,
-}
 
 impl Feed {
     /// The live posts of `candidates`, in their order.
@@ -31,7 +21,7 @@ impl Feed {
         }
         let pipeline = self.redis.pipeline();
         for candidate in candidates {
-            let () = pipeline.get(keys::post_cache(candidate.post_id)).await?;
+            read::<_, ()>(&pipeline, Read::CachedPost(candidate.post_id)).await?;
         }
         // fred writes a pipeline's commands one by one and flushes each (a syscall, and a Redis
         // wake-up) unless another command waits behind it in the client's queue. A PING sent
@@ -43,7 +33,7 @@ impl Feed {
         let (replies, _pong): (Result<Vec<Value>, _>, Result<Value, _>) =
             tokio::join!(within_deadline(pipeline.all()), self.redis.ping(None));
         let replies = replies?;
-        let mut cached: Vec<Cached> = replies.into_iter().map(read_cached).collect();
+        let mut cached: Vec<Cached> = replies.into_iter().map(cached).collect();
         let misses: Vec<i64> = candidates
             .iter()
             .zip(&cached)
@@ -80,26 +70,13 @@ impl Feed {
     #[tracing::instrument(skip_all, fields(misses = ids.len()))]
     async fn fetch_and_cache(&self, ids: &[i64]) -> Result<HashMap<i64, Post>, FeedError> {
         let (posts, missing) = self.source.batch_get(ids).await?;
+        let writes = posts
+            .iter()
+            .map(|post| self.rules.cache_post(post))
+            .chain(missing.iter().map(|&id| self.rules.cache_missing(id)))
+            .collect();
         let pipeline = self.redis.pipeline();
-        let cache = |key: String, value: Bytes| {
-            pipeline.set::<(), _, _>(
-                key,
-                value,
-                Some(self.cache_expiration()),
-                Some(SetOptions::NX),
-                false,
-            )
-        };
-        for post in &posts {
-            cache(
-                keys::post_cache(post.post_id),
-                Bytes::from(post.encode_to_vec()),
-            )
-            .await?;
-        }
-        for &id in &missing {
-            cache(keys::post_cache(id), Bytes::new()).await?;
-        }
+        queue_all(&pipeline, writes).await?;
         let _: Vec<Value> = within_deadline(pipeline.all()).await?;
         Ok(posts.into_iter().map(|post| (post.post_id, post)).collect())
     }
@@ -122,45 +99,4 @@ async fn within_deadline<T>(
                 "the read's deadline passed",
             ))
         })
-}
-
-/// One GET reply. A value that does not decode is treated as missing, so it is fetched again
-/// (and, NX, left as it is: it expires).
-fn read_cached(reply: Value) -> Cached {
-    let bytes = match &reply {
-        Value::Null => return Cached::Missing,
-        Value::Bytes(bytes) => bytes.as_ref(),
-        Value::String(text) => text.as_bytes(),
-        _ => return Cached::Missing,
-    };
-    if bytes.is_empty() {
-        return Cached::Deleted;
-    }
-    match Post::decode(bytes) {
-        Ok(post) if post.post_id > 0 => Cached::Post(post),
-        _ => Cached::Missing,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_posts_tombstones_and_misses() {
-        let post = Post {
-            post_id: 5,
-            author_id: 2,
-            body: "hi".into(),
-            create_time: None,
-        };
-        let encoded = Value::Bytes(Bytes::from(post.encode_to_vec()));
-        assert!(matches!(read_cached(encoded), Cached::Post(p) if p == post));
-        assert!(matches!(read_cached(Value::from("")), Cached::Deleted));
-        assert!(matches!(read_cached(Value::Null), Cached::Missing));
-        assert!(matches!(
-            read_cached(Value::from("\u{ff}not protobuf")),
-            Cached::Missing
-        ));
-    }
 }

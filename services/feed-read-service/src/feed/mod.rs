@@ -4,8 +4,8 @@
 //! posts) and the `ap:` lists of the celebrities they follow (`window`), merges them newest
 //! first, hydrates the posts from the `pc:` cache with misses fetched from post-service
 //! (`hydrate`), and drops deleted ones; another round runs while the page is short. A timeline
-//! without its sentinel is rebuilt from post-service first (`rebuild`). The Redis layout is
-//! `feedline_redis::keys`, shared with fanout-service, which writes it.
+//! without its sentinel is rebuilt from post-service first (`rebuild`). Every Redis read and
+//! write follows `feedline_redis::timeline`, the rules fanout-service writes by too.
 //!
 //! - `celebrities`: the authors readers pull, kept in memory for a moment.
 //! - `cursor`: the position a page ends at, and its opaque token.
@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use feedline_proto::post::v1::Post;
+use feedline_redis::timeline::Rules;
 use fred::clients::Client;
-use fred::types::Expiration;
 
 pub use cursor::Cursor;
 pub use source::PostSource;
@@ -99,6 +99,8 @@ pub struct Feed {
     /// Who may read which feed, shared by every clone.
     readers: Arc<readers::Readers>,
     config: FeedConfig,
+    /// The trim and TTL of `config`, as `feedline_redis::timeline` applies them.
+    rules: Rules,
 }
 
 impl Feed {
@@ -109,6 +111,7 @@ impl Feed {
             source,
             celebrities: Arc::new(celebrities::Celebrities::new(config.celebrities_refresh)),
             readers: Arc::default(),
+            rules: Rules::new(config.timeline_cap, config.post_cache_ttl),
             config,
         }
     }
@@ -169,12 +172,6 @@ impl Feed {
             items,
             next: cursor,
         })
-    }
-
-    /// EX of what this service writes into `pc:` (at least 1 s: Redis rejects EX 0).
-    fn cache_expiration(&self) -> Expiration {
-        let ttl = self.config.post_cache_ttl.as_secs();
-        Expiration::EX(i64::try_from(ttl).unwrap_or(i64::MAX).max(1))
     }
 
     /// PINGs every master; for the health probe.

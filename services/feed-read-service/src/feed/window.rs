@@ -8,9 +8,8 @@
 use std::collections::HashSet;
 
 use feedline_redis::keys;
-use fred::interfaces::{SetsInterface as _, SortedSetsInterface as _};
+use feedline_redis::timeline::{self, Read, read};
 use fred::types::Value;
-use fred::types::sorted_sets::{ZRange, ZRangeBound, ZRangeKind};
 
 use super::celebrities::Celebrities;
 use super::{Cursor, Feed, Source};
@@ -72,33 +71,33 @@ impl List {
         }
     }
 
-    /// Takes one ZREVRANGEBYSCORE reply of `asked` entries at most.
+    /// Takes one [`Read::Page`] reply of `asked` entries at most.
     fn absorb(
         &mut self,
         reply: Value,
         asked: usize,
         after: Option<Cursor>,
     ) -> Result<(), FeedError> {
-        let reply: Vec<(String, f64)> = match reply {
-            Value::Null => Vec::new(),
-            reply => reply.convert()?,
+        let page = timeline::page_entries(reply)?;
+        self.offset += page.returned;
+        self.exhausted = page.returned < asked;
+        // Entries of the cursor's own millisecond up to the cursor were on earlier pages.
+        let after_cursor = |&(millis, post_id): &(i64, i64)| {
+            after.is_none_or(|cursor| cursor.precedes(millis, post_id))
         };
-        self.offset += reply.len();
-        self.exhausted = reply.len() < asked;
-        for (member, score) in reply {
-            // The sentinel and anything that is not a post id are skipped.
-            let Some(post_id) = keys::parse_member(&member) else {
-                continue;
-            };
-            // Scores are whole milliseconds, exact in an f64.
-            let millis = score as i64;
-            // Entries of the cursor's own millisecond up to the cursor were on earlier pages.
-            if after.is_some_and(|c| !c.precedes(millis, post_id)) {
-                continue;
-            }
-            self.entries.push((millis, post_id));
-        }
+        self.entries
+            .extend(page.entries.into_iter().filter(after_cursor));
         Ok(())
+    }
+
+    /// The read of up to `count` entries after what this list has read so far.
+    fn next_read(&self, after: Option<Cursor>, count: usize) -> Read {
+        Read::Page {
+            key: self.key.clone(),
+            at_most_millis: after.map(|cursor| cursor.millis),
+            offset: self.offset,
+            count,
+        }
     }
 }
 
@@ -147,11 +146,11 @@ impl Feed {
         // A pipeline, not concurrent commands: each fred command future is about 5 KB, and
         // moving several into a join cost more CPU than the writes it saved (measured).
         let pipeline = self.redis.pipeline();
-        let () = pipeline.zscore(&list.key, keys::SENTINEL).await?;
-        let () = queue_read(&pipeline, &list.key, after, 0, asked).await?;
+        read::<_, ()>(&pipeline, Read::TimelineBuilt(user)).await?;
+        read::<_, ()>(&pipeline, list.next_read(after, asked)).await?;
         let mut replies: Vec<Value> = pipeline.all().await?;
         let entries = replies.pop().unwrap_or(Value::Null);
-        let built = !matches!(replies.pop(), None | Some(Value::Null));
+        let built = replies.pop().is_some_and(|reply| timeline::built(&reply));
         list.absorb(entries, asked, after)?;
         Ok((built, list))
     }
@@ -177,25 +176,29 @@ impl Feed {
             return Ok(Vec::new());
         }
         let pipeline = self.redis.pipeline();
-        for &celebrity in celebrities {
-            let members = vec![user.to_string(), keys::SENTINEL.to_owned()];
-            let () = pipeline
-                .smismember(keys::followers(celebrity), members)
-                .await?;
-            let () = queue_read(&pipeline, &keys::author_posts(celebrity), after, 0, asked).await?;
+        let lists: Vec<List> = celebrities
+            .iter()
+            .map(|&celebrity| List::new(keys::author_posts(celebrity), Source::Pulled))
+            .collect();
+        for (&celebrity, list) in celebrities.iter().zip(&lists) {
+            let follows = Read::Follows {
+                author: celebrity,
+                user,
+            };
+            read::<_, ()>(&pipeline, follows).await?;
+            read::<_, ()>(&pipeline, list.next_read(after, asked)).await?;
         }
         let replies: Vec<Value> = pipeline.all().await?;
         let mut following: Option<HashSet<i64>> = None;
-        let mut lists = Vec::new();
-        for (&celebrity, pair) in celebrities.iter().zip(replies.chunks(2)) {
+        let mut pulled = Vec::new();
+        for ((&celebrity, mut list), pair) in celebrities.iter().zip(lists).zip(replies.chunks(2)) {
             let [membership, entries] = pair else {
                 continue;
             };
-            let membership: Vec<bool> = membership.clone().convert()?;
-            let follows = match membership.as_slice() {
-                [follows, true] => *follows,
+            let follows = match timeline::follows(membership.clone())? {
+                Some(follows) => follows,
                 // The index is not built: ask the source of truth (once per read).
-                _ => {
+                None => {
                     if following.is_none() {
                         following = Some(self.source.following(user).await?);
                     }
@@ -203,12 +206,11 @@ impl Feed {
                 }
             };
             if follows {
-                let mut list = List::new(keys::author_posts(celebrity), Source::Pulled);
                 list.absorb(entries.clone(), asked, after)?;
-                lists.push(list);
+                pulled.push(list);
             }
         }
-        Ok(lists)
+        Ok(pulled)
     }
 
     /// Reads on until `list` holds `need` entries or ends (only entries tied with the cursor
@@ -221,55 +223,11 @@ impl Feed {
     ) -> Result<(), FeedError> {
         while !list.exhausted && list.entries.len() < need {
             let asked = need - list.entries.len() + SLACK;
-            let (max, min, limit) = range(after, list.offset, asked);
-            let reply: Value = self
-                .redis
-                .zrevrangebyscore(&list.key, max, min, true, Some(limit))
-                .await?;
+            let reply: Value = read(&self.redis, list.next_read(after, asked)).await?;
             list.absorb(reply, asked, after)?;
         }
         Ok(())
     }
-}
-
-/// Queues `ZREVRANGEBYSCORE key <cursor ms or +inf> (0 WITHSCORES LIMIT offset count`.
-async fn queue_read(
-    pipeline: &fred::clients::Pipeline<fred::clients::Client>,
-    key: &str,
-    after: Option<Cursor>,
-    offset: usize,
-    count: usize,
-) -> Result<(), FeedError> {
-    let (max, min, limit) = range(after, offset, count);
-    let () = pipeline
-        .zrevrangebyscore(key, max, min, true, Some(limit))
-        .await?;
-    Ok(())
-}
-
-/// The arguments of `ZREVRANGEBYSCORE key <cursor ms or +inf> (0 WITHSCORES LIMIT offset
-/// count`: the entries from the cursor's millisecond down, newest first; `(0` leaves out the
-/// sentinel.
-fn range(after: Option<Cursor>, offset: usize, count: usize) -> (ZRange, ZRange, (i64, i64)) {
-    let max = match after {
-        Some(cursor) => ZRange {
-            kind: ZRangeKind::Inclusive,
-            range: ZRangeBound::Score(cursor.millis as f64),
-        },
-        None => ZRange {
-            kind: ZRangeKind::Inclusive,
-            range: ZRangeBound::InfiniteScore,
-        },
-    };
-    let min = ZRange {
-        kind: ZRangeKind::Exclusive,
-        range: ZRangeBound::Score(0.0),
-    };
-    let limit = (
-        i64::try_from(offset).unwrap_or(i64::MAX),
-        i64::try_from(count).unwrap_or(i64::MAX),
-    );
-    (max, min, limit)
 }
 
 /// Merges the lists newest first, a post in several once (as fanned out if it was), and keeps

@@ -2,13 +2,14 @@
 //! fanout-service and feed-read-service on ephemeral ports, with clients.
 #![allow(dead_code)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use feedline_proto::feed::v1::feed_service_client::FeedServiceClient;
 use feedline_proto::feed::v1::{FeedItemSource, GetFeedRequest, GetFeedResponse};
 use feedline_proto::post::v1::Post;
 use feedline_redis::keys;
 use feedline_stack::Service;
+use feedline_test_harness::eventually;
 use fred::prelude::SortedSetsInterface as _;
 use tonic::transport::Channel;
 
@@ -103,37 +104,30 @@ impl Stack {
 
     /// Polls the first page until its post ids are `expected` (newest first).
     pub async fn wait_for_feed(&self, user_id: i64, expected: &[i64]) {
-        let start = Instant::now();
-        loop {
+        let what = format!("feed of {user_id} equal to {expected:?}");
+        eventually(&what, FANOUT_DEADLINE, || async {
             let got: Vec<i64> = self.first_page(user_id).await.iter().map(|s| s.0).collect();
-            if got == expected {
-                return;
-            }
-            if start.elapsed() > FANOUT_DEADLINE {
-                panic!("feed of {user_id}: expected {expected:?}, got {got:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            anyhow::ensure!(got == expected, "got {got:?}");
+            Ok(())
+        })
+        .await
+        .unwrap();
     }
     /// Polls until `post_id` has left `user_id`'s timeline in Redis. The feed hides a deleted
     /// post as soon as its tombstone is written, before the retract reaches the timelines, so a
     /// test that edits a timeline after a delete waits for this first.
     pub async fn wait_until_retracted(&self, user_id: i64, post_id: i64) {
-        let start = Instant::now();
-        loop {
+        let what = format!("post {post_id} gone from the timeline of {user_id}");
+        eventually(&what, FANOUT_DEADLINE, || async {
             let score: Option<f64> = self
                 .redis
                 .zscore(keys::timeline(user_id), keys::member(post_id))
-                .await
-                .unwrap();
-            if score.is_none() {
-                return;
-            }
-            if start.elapsed() > FANOUT_DEADLINE {
-                panic!("post {post_id} still in the timeline of {user_id}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+                .await?;
+            anyhow::ensure!(score.is_none(), "still there");
+            Ok(())
+        })
+        .await
+        .unwrap();
     }
 }
 

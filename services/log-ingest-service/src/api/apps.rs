@@ -7,9 +7,9 @@ use super::AppState;
 use super::auth::admitted;
 use super::keys::key_message;
 use super::query::nanos_to_timestamp;
+use super::validate;
 use crate::apps::admin;
 use crate::error::Error;
-use crate::validate;
 
 /// Handles LogService.CreateApp.
 pub async fn create_app(

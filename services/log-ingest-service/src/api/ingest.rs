@@ -16,10 +16,10 @@ use tracing::Instrument as _;
 
 use super::AppState;
 use super::status::stream_answer;
+use super::validate;
 use crate::error::{Error, Result};
 use crate::pipeline::{Pipeline, now_nanos};
 use crate::record::Outcome;
-use crate::validate;
 
 /// Batches of one stream being written at once; beyond this the stream is not read, so a
 /// client cannot make one stream hold an unbounded number of answers.

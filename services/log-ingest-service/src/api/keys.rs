@@ -10,10 +10,10 @@ use tonic::{Request, Response, Status};
 use super::AppState;
 use super::auth::admitted;
 use super::query::nanos_to_timestamp;
+use super::validate;
 use crate::apps::admin;
 use crate::error::Error;
 use crate::store::AppKey;
-use crate::validate;
 
 /// A key as answered: ids and times, no secret.
 pub(super) fn key_message(key: &AppKey) -> AppKeyMessage {

@@ -8,6 +8,7 @@ mod keys;
 mod query;
 mod state;
 mod status;
+pub mod validate;
 
 use std::sync::Arc;
 

@@ -8,9 +8,9 @@ use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
 
 use super::AppState;
+use super::validate;
 use crate::error::Error;
 use crate::record::StoredRecord;
-use crate::validate;
 
 /// Handles LogService.QueryLogs.
 pub async fn query_logs(

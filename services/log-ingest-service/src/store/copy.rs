@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use sea_orm::sqlx;
 
 use super::Store;
-use super::write::query_error;
+use super::rows::query_error;
 use crate::error::Result;
 use crate::record::NewRecord;
 

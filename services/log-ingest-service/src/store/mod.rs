@@ -3,9 +3,9 @@
 
 mod apps;
 mod copy;
-mod db_error;
 mod keys;
 mod query;
+mod rows;
 mod write;
 
 use std::sync::Arc;
@@ -17,6 +17,10 @@ use sea_orm_migration::MigratorTrait as _;
 
 use crate::error::Result;
 use crate::migration::Migrator;
+// The database error classification is the kit's, shared by every service: an unreachable
+// database is `Unavailable` (retryable), anything else `Internal`.
+use feedline_service_kit::database::db_error;
+feedline_service_kit::from_db_err!(crate::error::Error);
 
 pub use apps::{App, AppRef};
 pub use keys::{AppKey, KeyRow};

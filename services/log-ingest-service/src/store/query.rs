@@ -5,9 +5,10 @@ use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait as _, LikeExpr, Order, Query};
 
 use super::Store;
+use super::rows::decode_record;
 use crate::error::Result;
+use crate::record::LogQuery;
 use crate::record::StoredRecord;
-use crate::validate::LogQuery;
 
 const COLUMNS: [&str; 10] = [
     "id",
@@ -85,7 +86,7 @@ impl Store {
         let mut records = Vec::with_capacity(rows.len());
         for row in rows {
             records.push(StoredRecord {
-                record: super::write::decode_record(&row)?,
+                record: decode_record(&row)?,
                 receive_unix_nano: row.try_get_by_index(9)?,
             });
         }

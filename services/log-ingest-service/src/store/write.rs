@@ -12,15 +12,13 @@
 //! repeat, the batch fails instead of acknowledging a record that is not stored.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use sea_orm::sqlx;
-use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, QueryResult, RuntimeErr, Statement, TransactionTrait, Value,
-};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait, Value};
 
 use super::Store;
 use super::copy::Copied;
+use super::rows::{CONTENT, decode_record, query_error};
 use crate::error::{Error, Result};
 use crate::record::NewRecord;
 
@@ -37,10 +35,6 @@ const PG_INSERT: &str = "INSERT INTO log_records (id, app_id, time_unix_nano, le
 
 const COLUMNS: &str = "id, app_id, time_unix_nano, level, service, message, attributes, \
                        trace_id, client_record_id, receive_unix_nano";
-
-/// The columns that make a record what it is, in `NewRecord`'s order.
-const CONTENT: &str = "id, app_id, time_unix_nano, level, service, message, attributes, \
-                       trace_id, client_record_id";
 
 impl Store {
     /// Writes `records` in one transaction, received at `receive_unix_nano`. `retry` says an
@@ -273,27 +267,6 @@ async fn stored_equal<'r, C: ConnectionTrait>(
         }
     }
     Ok(same)
-}
-
-/// A record from a row whose first columns are [`CONTENT`], in that order (`query.rs` reads
-/// the same columns first).
-pub(super) fn decode_record(row: &QueryResult) -> Result<NewRecord, DbErr> {
-    Ok(NewRecord {
-        id: row.try_get_by_index(0)?,
-        app_id: row.try_get_by_index(1)?,
-        time_unix_nano: row.try_get_by_index(2)?,
-        level: row.try_get_by_index(3)?,
-        service: row.try_get_by_index(4)?,
-        message: row.try_get_by_index(5)?,
-        attributes: row.try_get_by_index(6)?,
-        trace_id: row.try_get_by_index(7)?,
-        client_record_id: row.try_get_by_index(8)?,
-    })
-}
-
-/// An error of a statement run through sqlx directly, classified like sea-orm's own.
-pub(super) fn query_error(e: sqlx::Error) -> crate::error::Error {
-    DbErr::Query(RuntimeErr::SqlxError(Arc::new(e))).into()
 }
 
 /// `(?, ..., ?), ...` for `rows` rows of ten columns.

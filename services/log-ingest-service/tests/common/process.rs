@@ -20,12 +20,12 @@ impl ServiceProcess {
     }
 
     /// SIGKILL: no shutdown code runs.
-    pub async fn kill(self) {
+    pub async fn kill(mut self) {
         self.0.kill().await.expect("SIGKILL");
     }
 
     /// SIGTERM, then waits for the exit; returns whether it exited successfully.
-    pub async fn terminate(self, within: Duration) -> bool {
+    pub async fn terminate(mut self, within: Duration) -> bool {
         let exit = self.0.terminate(within).await;
         exit.expect("exited within the grace period").success()
     }
@@ -34,9 +34,4 @@ impl ServiceProcess {
     pub fn rss_kib(&self) -> u64 {
         self.0.rss_kib().expect("VmRSS")
     }
-}
-
-/// A free port on 127.0.0.1 for a process to listen on.
-pub async fn free_addr() -> SocketAddr {
-    feedline_test_harness::free_addr().await.expect("listener")
 }

@@ -7,6 +7,7 @@ use feedline_proto::graph::v1::*;
 use feedline_service_kit::validation::Violations;
 use tonic::{Request, Response, Status};
 
+use super::validate;
 use super::{AppState, caller};
 use crate::acting;
 use crate::convert::user_to_proto;
@@ -14,7 +15,6 @@ use crate::error::Error;
 use crate::page_token::{self, List};
 use crate::rate_limit::Quota;
 use crate::store::{FollowChange, NewUser, Page};
-use crate::validate;
 
 /// Default and largest page of follower / followee ids.
 const DEFAULT_PAGE: u64 = 100;

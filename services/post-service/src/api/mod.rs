@@ -6,6 +6,7 @@ mod graph;
 mod posts;
 mod state;
 mod status;
+pub mod validate;
 
 pub use graph::GraphApi;
 pub use posts::PostApi;

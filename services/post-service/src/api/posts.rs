@@ -7,13 +7,13 @@ use feedline_proto::post::v1::*;
 use feedline_service_kit::validation::Violations;
 use tonic::{Request, Response, Status};
 
+use super::validate;
 use super::{AppState, caller, dead_letters};
 use crate::convert::post_to_proto;
 use crate::error::Error;
 use crate::page_token::{self, List};
 use crate::rate_limit::Quota;
 use crate::store::{NewPost, Page};
-use crate::validate;
 
 /// Default and largest page of an author's posts.
 const DEFAULT_PAGE: u64 = 20;

@@ -2,19 +2,14 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use super::ddl::{create_table, drop_table, foreign_key, index, migration, table};
 use super::m20261121_000001_create_users::Users;
-use super::with_table_options;
 
-/// Creates `follows`.
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let table = Table::create()
-            .table(Follows::Table)
-            .if_not_exists()
+migration! {
+    /// Creates `follows`.
+    up(manager) {
+        let mut table = table(Follows::Table);
+        table
             .col(big_integer(Follows::FolloweeId))
             .col(big_integer(Follows::FollowerId))
             .col(big_integer(Follows::CreatedAtMs))
@@ -23,39 +18,25 @@ impl MigrationTrait for Migration {
                     .col(Follows::FolloweeId)
                     .col(Follows::FollowerId),
             )
-            .foreign_key(
-                ForeignKey::create()
-                    .name("fk_follows_followee")
-                    .from(Follows::Table, Follows::FolloweeId)
-                    .to(Users::Table, Users::Id),
-            )
-            .foreign_key(
-                ForeignKey::create()
-                    .name("fk_follows_follower")
-                    .from(Follows::Table, Follows::FollowerId)
-                    .to(Users::Table, Users::Id),
-            )
-            .to_owned();
+            .foreign_key(&mut foreign_key(
+                "fk_follows_followee",
+                (Follows::Table, Follows::FolloweeId),
+                (Users::Table, Users::Id),
+            ))
+            .foreign_key(&mut foreign_key(
+                "fk_follows_follower",
+                (Follows::Table, Follows::FollowerId),
+                (Users::Table, Users::Id),
+            ));
+        create_table(manager, &mut table).await?;
+        let columns = [Follows::FollowerId, Follows::FolloweeId];
+        let mut by_follower = index("idx_follows_follower_followee", Follows::Table, columns);
         manager
-            .create_table(with_table_options(manager, table))
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_follows_follower_followee")
-                    .table(Follows::Table)
-                    .col(Follows::FollowerId)
-                    .col(Follows::FolloweeId)
-                    .to_owned(),
-            )
+            .create_index(by_follower.if_not_exists().to_owned())
             .await
     }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Follows::Table).to_owned())
-            .await
+    down(manager) {
+        drop_table(manager, Follows::Table).await
     }
 }
 

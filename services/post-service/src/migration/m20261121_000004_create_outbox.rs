@@ -2,42 +2,31 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use super::with_table_options;
+use super::ddl::{create_table, drop_table, migration, table, trace_columns};
 
-/// Creates `outbox`.
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let table = Table::create()
-            .table(Outbox::Table)
-            .if_not_exists()
+migration! {
+    /// Creates `outbox`.
+    up(manager) {
+        let mut table = table(Outbox::Table);
+        table
             .col(big_pk_auto(Outbox::Id))
             .col(string_len(Outbox::Kind, 32))
-            .col(blob(Outbox::Payload))
-            .col(string_len(Outbox::Traceparent, 64).default(""))
-            .col(string_len(Outbox::Tracestate, 512).default(""))
+            .col(blob(Outbox::Payload));
+        trace_columns(&mut table, Outbox::Traceparent, Outbox::Tracestate)
             .col(big_integer(Outbox::CreatedAtMs))
             .col(integer(Outbox::Attempts).default(0))
             .col(big_integer(Outbox::AvailableAtMs))
-            .col(big_integer_null(Outbox::ClaimedUntilMs))
-            .to_owned();
-        manager
-            .create_table(with_table_options(manager, table))
-            .await
+            .col(big_integer_null(Outbox::ClaimedUntilMs));
+        create_table(manager, &mut table).await
     }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Outbox::Table).to_owned())
-            .await
+    down(manager) {
+        drop_table(manager, Outbox::Table).await
     }
 }
 
-#[derive(DeriveIden)]
-enum Outbox {
+/// `outbox` and its columns, shared with the later migrations that read or alter it.
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum Outbox {
     Table,
     Id,
     Kind,

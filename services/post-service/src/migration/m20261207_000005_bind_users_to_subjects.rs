@@ -2,18 +2,15 @@
 
 use sea_orm_migration::prelude::*;
 
+use super::ddl::{index, migration};
 use super::m20261121_000001_create_users::Users;
 
 /// The unique index on `users.subject` (several NULLs are allowed on every backend).
 const INDEX: &str = "users_subject_key";
 
-/// Adds `users.subject` and its unique index.
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+migration! {
+    /// Adds `users.subject` and its unique index.
+    up(manager) {
         manager
             .alter_table(
                 Table::alter()
@@ -22,19 +19,10 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name(INDEX)
-                    .table(Users::Table)
-                    .col(Subject::Subject)
-                    .unique()
-                    .to_owned(),
-            )
-            .await
+        let mut subject = index(INDEX, Users::Table, [Subject::Subject]);
+        manager.create_index(subject.unique().to_owned()).await
     }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+    down(manager) {
         manager
             .drop_index(Index::drop().name(INDEX).table(Users::Table).to_owned())
             .await?;

@@ -3,35 +3,24 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use super::with_table_options;
+use super::ddl::{create_table, drop_table, migration, table};
 
-/// Creates `outbox_applied`.
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+migration! {
+    /// Creates `outbox_applied`.
+    up(manager) {
         // No index but the key: replays read in id order, and pruning walks the key from the
         // front, where the oldest rows are (ids are applied in nearly ascending order).
-        let table = Table::create()
-            .table(OutboxApplied::Table)
-            .if_not_exists()
+        let mut table = table(OutboxApplied::Table);
+        table
             .col(big_integer(OutboxApplied::Id).primary_key())
             .col(string_len(OutboxApplied::Kind, 32))
             .col(blob(OutboxApplied::Payload))
             .col(big_integer(OutboxApplied::CreatedAtMs))
-            .col(big_integer(OutboxApplied::AppliedAtMs))
-            .to_owned();
-        manager
-            .create_table(with_table_options(manager, table))
-            .await
+            .col(big_integer(OutboxApplied::AppliedAtMs));
+        create_table(manager, &mut table).await
     }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(OutboxApplied::Table).to_owned())
-            .await
+    down(manager) {
+        drop_table(manager, OutboxApplied::Table).await
     }
 }
 

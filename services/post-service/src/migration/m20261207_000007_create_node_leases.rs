@@ -2,24 +2,16 @@
 //! id's high-water mark. The table's definition is the kit's (`ids::lease`), shared with
 //! log-ingest-service; with both services on one database, both see one table.
 
-use feedline_service_kit::ids::lease::{create_table, drop_table};
-use sea_orm_migration::prelude::*;
+use feedline_service_kit::ids::lease;
 
-use super::with_table_options;
+use super::ddl::{self, migration};
 
-/// Creates `node_leases`.
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(with_table_options(manager, create_table()))
-            .await
+migration! {
+    /// Creates `node_leases`.
+    up(manager) {
+        ddl::create_table(manager, &mut lease::create_table()).await
     }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(drop_table()).await
+    down(manager) {
+        manager.drop_table(lease::drop_table()).await
     }
 }

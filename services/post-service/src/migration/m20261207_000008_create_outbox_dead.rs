@@ -4,35 +4,27 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use super::with_table_options;
+use super::ddl::{create_table, drop_table, migration, table, trace_columns};
+use super::m20261121_000004_create_outbox::Outbox;
 
 /// `available_at_ms` of a row parked by earlier versions (before dead letters existed).
 const PARKED: i64 = i64::MAX;
 
-/// Creates `outbox_dead` and moves the parked rows of `outbox` into it.
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+migration! {
+    /// Creates `outbox_dead` and moves the parked rows of `outbox` into it.
+    up(manager) {
         // No index but the key: the table is small (an operator empties it) and listed by id.
-        let table = Table::create()
-            .table(OutboxDead::Table)
-            .if_not_exists()
+        let mut table = table(OutboxDead::Table);
+        table
             .col(big_integer(OutboxDead::Id).primary_key())
             .col(string_len(OutboxDead::Kind, 32))
-            .col(blob(OutboxDead::Payload))
-            .col(string_len(OutboxDead::Traceparent, 64).default(""))
-            .col(string_len(OutboxDead::Tracestate, 512).default(""))
+            .col(blob(OutboxDead::Payload));
+        trace_columns(&mut table, OutboxDead::Traceparent, OutboxDead::Tracestate)
             .col(big_integer(OutboxDead::CreatedAtMs))
             .col(integer(OutboxDead::Attempts))
             .col(text(OutboxDead::Error))
-            .col(big_integer(OutboxDead::DeadAtMs))
-            .to_owned();
-        manager
-            .create_table(with_table_options(manager, table))
-            .await?;
+            .col(big_integer(OutboxDead::DeadAtMs));
+        create_table(manager, &mut table).await?;
         let parked = Query::select()
             .columns([
                 Outbox::Id,
@@ -63,26 +55,9 @@ impl MigrationTrait for Migration {
             .to_owned();
         manager.exec_stmt(delete).await
     }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(OutboxDead::Table).to_owned())
-            .await
+    down(manager) {
+        drop_table(manager, OutboxDead::Table).await
     }
-}
-
-/// The columns of `outbox` this migration reads.
-#[derive(DeriveIden)]
-enum Outbox {
-    Table,
-    Id,
-    Kind,
-    Payload,
-    Traceparent,
-    Tracestate,
-    CreatedAtMs,
-    Attempts,
-    AvailableAtMs,
 }
 
 /// The table and its columns, shared with the store's queries.

@@ -5,16 +5,16 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use super::ddl::{index, migration};
+use super::m20261121_000004_create_outbox::Outbox;
+use super::m20261207_000008_create_outbox_dead::OutboxDead;
+
 /// The index admission control's front query uses.
 const INDEX: &str = "idx_outbox_attempts_ordering_key";
 
-/// Adds the column to both tables, and the index.
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+migration! {
+    /// Adds the column to both tables, and the index.
+    up(manager) {
         // One column per ALTER TABLE: SQLite takes no more.
         for table in [Outbox::Table.into_iden(), OutboxDead::Table.into_iden()] {
             manager
@@ -26,19 +26,12 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        let columns = [Outbox::Attempts.into_iden(), Added::OrderingKey.into_iden()];
         manager
-            .create_index(
-                Index::create()
-                    .name(INDEX)
-                    .table(Outbox::Table)
-                    .col(Outbox::Attempts)
-                    .col(Added::OrderingKey)
-                    .to_owned(),
-            )
+            .create_index(index(INDEX, Outbox::Table, columns))
             .await
     }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+    down(manager) {
         manager
             .drop_index(Index::drop().name(INDEX).table(Outbox::Table).to_owned())
             .await?;
@@ -54,19 +47,6 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
-}
-
-/// The columns of `outbox` this migration reads.
-#[derive(DeriveIden)]
-enum Outbox {
-    Table,
-    Attempts,
-}
-
-/// `outbox_dead`.
-#[derive(DeriveIden)]
-enum OutboxDead {
-    Table,
 }
 
 /// The column this migration adds, shared with the store's queries on `outbox_dead`.

@@ -2,36 +2,19 @@
 //! (the relay leader) and until when. Seeded free, so taking the lease is a conditional UPDATE
 //! on every backend.
 
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, schema::*};
 
-use super::with_table_options;
+use super::ddl::{create_table, drop_table, migration, table};
 
-/// Creates `relay_leases` and its one row.
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let table = Table::create()
-            .table(RelayLeases::Table)
-            .if_not_exists()
-            .col(
-                ColumnDef::new(RelayLeases::Id)
-                    .integer()
-                    .not_null()
-                    .primary_key(),
-            )
-            .col(ColumnDef::new(RelayLeases::Holder).text().not_null())
-            .col(
-                ColumnDef::new(RelayLeases::ExpiresAtMs)
-                    .big_integer()
-                    .not_null(),
-            )
-            .to_owned();
-        manager
-            .create_table(with_table_options(manager, table))
-            .await?;
+migration! {
+    /// Creates `relay_leases` and its one row.
+    up(manager) {
+        let mut table = table(RelayLeases::Table);
+        table
+            .col(integer(RelayLeases::Id).primary_key())
+            .col(text(RelayLeases::Holder))
+            .col(big_integer(RelayLeases::ExpiresAtMs));
+        create_table(manager, &mut table).await?;
         let seed = Query::insert()
             .into_table(RelayLeases::Table)
             .columns([
@@ -43,11 +26,8 @@ impl MigrationTrait for Migration {
             .to_owned();
         manager.exec_stmt(seed).await
     }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(RelayLeases::Table).to_owned())
-            .await
+    down(manager) {
+        drop_table(manager, RelayLeases::Table).await
     }
 }
 

@@ -3,6 +3,7 @@
 
 use sea_orm_migration::prelude::*;
 
+mod ddl;
 mod m20261121_000001_create_users;
 mod m20261121_000002_create_follows;
 mod m20261121_000003_create_posts;
@@ -13,6 +14,8 @@ mod m20261207_000007_create_node_leases;
 pub(crate) mod m20261207_000008_create_outbox_dead;
 pub(crate) mod m20261207_000009_add_outbox_ordering_key;
 pub(crate) mod m20261207_000010_create_relay_leases;
+#[cfg(test)]
+mod schema_tests;
 
 /// Every migration of post-service, in order.
 pub struct Migrator;
@@ -33,20 +36,4 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_create_relay_leases::Migration),
         ]
     }
-}
-
-/// Table options per backend: MySQL/MariaDB default to a 3-byte utf8 (or latin1) that cannot
-/// store emoji, and to case-insensitive comparison that would make `Alice` collide with
-/// `alice`'s idempotency keys; the other backends need nothing (and would reject the syntax).
-pub(crate) fn with_table_options(
-    manager: &SchemaManager,
-    mut table: TableCreateStatement,
-) -> TableCreateStatement {
-    if manager.get_database_backend() == sea_orm::DbBackend::MySql {
-        table
-            .character_set("utf8mb4")
-            .collate("utf8mb4_bin")
-            .engine("InnoDB");
-    }
-    table
 }

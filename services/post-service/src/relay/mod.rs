@@ -15,6 +15,9 @@
 //! `outbox_dead` with its last error (a warning and a counter say so), and its author's later
 //! events go on. An operator lists and requeues them (`ListDeadLetters`, `RequeueDeadLetters`).
 //!
+//! Encoded once: a row's payload goes out as the writer encoded it, with the row's id, commit
+//! time and trace context appended (`events`); the relay reads it only to check it decodes.
+//!
 //! Deadlines: every SQL call of the relay has one (`deadline`); past it the call fails like
 //! any other failure.
 //!
@@ -24,6 +27,7 @@
 //! on with new rows. Re-applying a suffix of the history in order leaves every key as its last
 //! event left it, so the timelines converge; new events never overtake replayed ones.
 
+mod acks;
 mod dead_letters;
 pub mod deadline;
 mod events;
@@ -31,6 +35,7 @@ mod holds;
 mod leader;
 pub mod prune;
 mod replay;
+mod send;
 mod session;
 mod wait;
 

@@ -1,24 +1,23 @@
-//! One relay session: a connection, a `Fanout` stream, claims sent in order, acks applied, and
-//! replays sent when fanout-service asks.
+//! One relay session: a connection, a `Fanout` stream, claims sent in order (`send`), acks
+//! applied (`acks`), and replays sent when fanout-service asks.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use feedline_proto::fanout::v1::fanout_service_client::FanoutServiceClient;
-use feedline_proto::fanout::v1::{FanoutEvent, FanoutOutcome, FanoutRequest, FanoutResponse};
+use feedline_proto::fanout::v1::{EncodedFanoutRequest, RelayClient};
 use feedline_service_kit::CancellationToken;
-use futures::FutureExt as _;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Endpoint;
 
 use super::RelayConfig;
-use super::dead_letters::{Burial, bury};
+use super::acks::{apply_acks, gather};
 use super::deadline::sql;
-use super::events::{decode_row, event_from_row, ordering_key, replay_from_row};
-use super::holds::{Holds, backoff};
-use super::replay::{Replay, earliest};
+use super::events::check_row;
+use super::holds::Holds;
+use super::replay::Replay;
+use super::send::{send_claimed, send_replay};
 use crate::ids::now_ms;
-use crate::store::{GiveUp, Store};
+use crate::store::Store;
 
 /// Why a session ended, and whether it got anything acknowledged first (which resets backoff).
 #[derive(Debug)]
@@ -35,22 +34,22 @@ pub struct SessionEnd {
 
 /// A new row sent and not yet answered.
 #[derive(Clone, Copy, Debug)]
-struct Sent {
+pub(super) struct Sent {
     /// Its ordering key (author), when its payload names one.
-    key: Option<i64>,
+    pub key: Option<i64>,
     /// Failed attempts before this one.
-    attempts: i32,
+    pub attempts: i32,
 }
 
 /// What a session has sent and not yet seen answered.
 #[derive(Default)]
-struct InFlight {
+pub(super) struct InFlight {
     /// New rows (claimed from `outbox`), by id.
-    live: BTreeMap<i64, Sent>,
+    pub live: BTreeMap<i64, Sent>,
     /// Replayed events (from `outbox_applied`): never the same ids as `live`.
-    replayed: BTreeSet<i64>,
+    pub replayed: BTreeSet<i64>,
     /// Set at the first claim: see [`SessionEnd::left_claims`].
-    claimed: bool,
+    pub claimed: bool,
 }
 
 /// Runs one session against `endpoint` until shutdown (`Ok`) or a failure (`Err`). Rows still
@@ -110,11 +109,11 @@ async fn drive(
         .connect()
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let mut client = FanoutServiceClient::new(feedline_service_kit::client_channel(
+    let mut client = RelayClient::new(feedline_service_kit::client_channel(
         channel,
         &config.credential,
     ));
-    let (tx, rx) = mpsc::channel::<FanoutRequest>(4);
+    let (tx, rx) = mpsc::channel::<EncodedFanoutRequest>(4);
     let mut acks = client
         .fanout(ReceiverStream::new(rx))
         .await
@@ -147,18 +146,18 @@ async fn drive(
             }
         } else if !rescan && inflight.live.len() < config.window {
             let room = (config.window - inflight.live.len()).min(config.batch) as u64;
-            let mut decoded = HashMap::new();
+            let mut checked = HashMap::new();
             inflight.claimed = true;
             let claim = sql(
                 store.claim_outbox_picking(after, room, lease_ms, |row, now| {
                     if inflight.live.contains_key(&row.id) {
                         return false;
                     }
-                    let event = decode_row(row);
-                    let key = event.as_ref().ok().and_then(ordering_key);
+                    let check = check_row(row);
+                    let key = check.as_ref().ok().copied().flatten();
                     let take = holds.pick(row.id, key, row.available_at_ms, now);
                     if take {
-                        decoded.insert(row.id, (event, key));
+                        checked.insert(row.id, check);
                     }
                     take
                 }),
@@ -167,7 +166,7 @@ async fn drive(
             .map_err(|e| format!("claim: {e}"))?;
             if let Some(last) = claim.last_seen {
                 after = Some(last);
-                send_claimed(store, &tx, inflight, claim.rows, decoded).await?;
+                send_claimed(store, &tx, inflight, claim.rows, checked).await?;
                 continue;
             }
             if !store.is_sqlite() {
@@ -203,257 +202,6 @@ async fn drive(
             }
             _ = signal.notified(), if !rescan => {}
             _ = tokio::time::sleep(config.poll) => {}
-        }
-    }
-}
-
-/// Sends the rows a claim took; a row whose payload does not decode is given up on at once.
-async fn send_claimed(
-    store: &Store,
-    tx: &mpsc::Sender<FanoutRequest>,
-    inflight: &mut InFlight,
-    rows: Vec<crate::entity::outbox::Model>,
-    mut decoded: HashMap<i64, (Result<FanoutEvent, String>, Option<i64>)>,
-) -> Result<(), String> {
-    let now = now_ms();
-    let mut events = Vec::with_capacity(rows.len());
-    let mut unreadable = Vec::new();
-    for row in rows {
-        let Some((event, key)) = decoded.remove(&row.id) else {
-            continue;
-        };
-        match event {
-            Ok(event) => {
-                inflight.live.insert(
-                    row.id,
-                    Sent {
-                        key,
-                        attempts: row.attempts,
-                    },
-                );
-                events.push(event_from_row(row, event, now));
-            }
-            Err(error) => unreadable.push(Burial {
-                letter: GiveUp {
-                    id: row.id,
-                    attempts: row.attempts + 1,
-                    error,
-                },
-                author: None,
-            }),
-        }
-    }
-    bury(store, unreadable).await?;
-    if !events.is_empty() {
-        tx.send(FanoutRequest { events })
-            .await
-            .map_err(|_| "stream closed while sending".to_owned())?;
-    }
-    Ok(())
-}
-
-/// Sends the replay's next page if it may go now; returns whether it sent anything. Ends the
-/// replay once everything is sent and answered.
-async fn send_replay(
-    store: &Store,
-    config: &RelayConfig,
-    tx: &mpsc::Sender<FanoutRequest>,
-    inflight: &mut InFlight,
-    slot: &mut Option<Replay>,
-) -> Result<bool, String> {
-    let Some(replay) = slot.as_mut() else {
-        return Ok(false);
-    };
-    if !replay.ready(&inflight.replayed) || inflight.replayed.len() >= config.window {
-        return Ok(false);
-    }
-    let room = (config.window - inflight.replayed.len()).min(config.batch) as u64;
-    let rows = sql(store.applied_page(replay.after, replay.since_ms, room))
-        .await
-        .map_err(|e| format!("replay read: {e}"))?;
-    let Some(last) = rows.last().map(|r| r.id) else {
-        if inflight.replayed.is_empty() {
-            tracing::info!(events = replay.applied, "outbox replay finished");
-            *slot = None;
-        }
-        return Ok(false);
-    };
-    replay.after = last;
-    let events: Vec<_> = rows.into_iter().filter_map(replay_from_row).collect();
-    inflight.replayed.extend(events.iter().map(|e| e.event_id));
-    if events.is_empty() {
-        return Ok(true);
-    }
-    tx.send(FanoutRequest { events })
-        .await
-        .map_err(|_| "stream closed while sending".to_owned())?;
-    Ok(true)
-}
-
-/// Most acks recorded in one bookkeeping round.
-const MAX_ACKS_PER_ROUND: usize = 10_000;
-
-/// The answer just read plus every answer already waiting behind it, so that one bookkeeping
-/// transaction covers them all (while it commits, more arrive: the next round is larger).
-/// Also returns why the stream ended, if it did: what arrived before that is recorded first.
-fn gather(
-    first: Result<Option<FanoutResponse>, tonic::Status>,
-    acks: &mut tonic::Streaming<FanoutResponse>,
-) -> (Option<FanoutResponse>, Option<String>) {
-    let ended = |message: Result<Option<FanoutResponse>, tonic::Status>| match message {
-        Ok(Some(response)) => Ok(response),
-        Ok(None) => Err("fanout-service closed the stream".to_owned()),
-        Err(status) => Err(format!("stream: {status}")),
-    };
-    let mut response = match ended(first) {
-        Ok(response) => response,
-        Err(why) => return (None, Some(why)),
-    };
-    while response.acks.len() < MAX_ACKS_PER_ROUND {
-        // `message` is cancel safe: a poll that finds nothing ready loses nothing.
-        let Some(message) = acks.message().now_or_never() else {
-            break;
-        };
-        match ended(message) {
-            Ok(more) => {
-                response.acks.extend(more.acks);
-                response.replay = earliest(response.replay, more.replay);
-            }
-            Err(why) => return (Some(response), Some(why)),
-        }
-    }
-    (Some(response), None)
-}
-
-/// What a round of acks calls for.
-#[derive(Debug, Default)]
-struct Round {
-    /// An event that answered RETRY was given up on: the stream must be replaced.
-    reconnect: bool,
-}
-
-/// A new row that did not apply.
-struct Failed {
-    id: i64,
-    sent: Sent,
-    /// REJECTED (permanent) rather than RETRY.
-    rejected: bool,
-    message: String,
-}
-
-/// Records one batch of acks: applied rows are retired; a REJECTED row, or one that answered
-/// RETRY for the `max_attempts`th time, is given up on; any other RETRY backs off (jittered)
-/// and holds only its own author.
-async fn apply_acks(
-    store: &Store,
-    config: &RelayConfig,
-    response: FanoutResponse,
-    inflight: &mut InFlight,
-    replay: &mut Option<Replay>,
-    holds: &mut Holds,
-) -> Result<Round, String> {
-    let mut applied = Vec::new();
-    let mut failed = Vec::new();
-    for ack in response.acks {
-        let outcome = FanoutOutcome::try_from(ack.outcome);
-        if inflight.replayed.remove(&ack.event_id) {
-            replay_answered(replay, ack.event_id, outcome, &ack.message);
-            continue;
-        }
-        let Some(sent) = inflight.live.remove(&ack.event_id) else {
-            continue; // not ours (a stale answer from before a reconnect): nothing to do
-        };
-        match outcome {
-            Ok(FanoutOutcome::Applied) => applied.push(ack.event_id),
-            outcome => failed.push(Failed {
-                id: ack.event_id,
-                sent,
-                rejected: outcome == Ok(FanoutOutcome::Rejected),
-                message: ack.message,
-            }),
-        }
-    }
-    sql(store.complete_outbox(&applied, !config.retention.is_zero()))
-        .await
-        .map_err(|e| format!("complete: {e}"))?;
-    failed.sort_by_key(|f| f.id);
-    let now = now_ms();
-    let mut round = Round::default();
-    let (mut burials, mut knock_on, mut retries) = (Vec::new(), Vec::new(), Vec::new());
-    // Authors with an earlier failure in this round: their later failures are knock-on ones.
-    let mut failing: HashSet<i64> = HashSet::new();
-    for Failed {
-        id,
-        sent,
-        rejected,
-        message,
-    } in failed
-    {
-        let attempts = sent.attempts + 1;
-        let give_up = |error: String| Burial {
-            letter: GiveUp {
-                id,
-                attempts,
-                error,
-            },
-            author: sent.key,
-        };
-        if rejected {
-            // Permanent: no retry can help, and fanout-service holds nothing of its author.
-            burials.push(give_up(format!("rejected: {message}")));
-            continue;
-        }
-        if sent
-            .key
-            .is_some_and(|key| failing.contains(&key) || holds.is_knock_on(key, id))
-        {
-            knock_on.push(id);
-            continue;
-        }
-        failing.extend(sent.key);
-        if attempts >= config.max_attempts as i32 {
-            burials.push(give_up(format!("retried {attempts} times: {message}")));
-            round.reconnect = true;
-            continue;
-        }
-        tracing::warn!(event_id = id, attempts, reason = %message, "fanout asked to retry an event; backing off its author");
-        let at = now + backoff(attempts).as_millis() as i64;
-        retries.push((id, at));
-        if let Some(key) = sent.key {
-            holds.hold(key, id, at);
-        }
-    }
-    bury(store, burials).await?;
-    sql(store.release_outbox(&knock_on, false))
-        .await
-        .map_err(|e| format!("release: {e}"))?;
-    sql(store.retry_outbox(&retries))
-        .await
-        .map_err(|e| format!("retry: {e}"))?;
-    Ok(round)
-}
-
-/// Records the answer to a replayed event: it stays retained whatever the outcome (it was
-/// applied once already); a RETRY makes the replay resume from it.
-fn replay_answered(
-    slot: &mut Option<Replay>,
-    event_id: i64,
-    outcome: Result<FanoutOutcome, prost::UnknownEnumValue>,
-    message: &str,
-) {
-    let Some(replay) = slot.as_mut() else {
-        return;
-    };
-    match outcome {
-        Ok(FanoutOutcome::Applied) => replay.applied(),
-        Ok(FanoutOutcome::Rejected) => {
-            tracing::error!(event_id, reason = %message, "fanout rejected a replayed event; skipping it");
-        }
-        _ => {
-            if !replay.retry(event_id) {
-                tracing::error!(event_id, reason = %message, "outbox replay keeps failing; abandoning it");
-                *slot = None;
-            }
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The domain of post-service: users, follows and posts in the database, each write committed
 //! with its outbox event in one transaction. Knows nothing of gRPC.
 
-mod db_error;
 mod dead_letters;
 mod follows;
 mod group;
@@ -24,6 +23,10 @@ use crate::error::{Error, Result};
 use crate::ids::{IdError, IdGenerator, LeaseError, LeaseSettings, NodeLease};
 use crate::migration::Migrator;
 use group::{BoxFuture, GroupCommit, MAX_QUEUED};
+// The database error classification is the kit's, shared by every service: an unreachable
+// database is `Unavailable` (retryable), anything else `Internal`.
+use feedline_service_kit::database::db_error;
+feedline_service_kit::from_db_err!(crate::error::Error);
 
 pub use dead_letters::{DeadLetter, GiveUp, MAX_REQUEUE};
 pub use follows::FollowChange;

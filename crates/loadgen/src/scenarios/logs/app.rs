@@ -31,14 +31,23 @@ impl Interceptor for AppKey {
     }
 }
 
+/// What CreateApp answered: the app's id and its key.
+#[derive(Clone, Debug)]
+pub struct CreatedApp {
+    pub app_id: i64,
+    pub name: String,
+    /// The secret for `x-app-key`.
+    pub key: String,
+}
+
 /// Creates app `name` (with `x-admin-token` when given, and `bearer`: the admin scope, when
-/// the stack verifies tokens); returns its key.
+/// the stack verifies tokens).
 pub async fn create(
     channel: &Channel,
     name: &str,
     admin_token: Option<&str>,
     bearer: &feedline_service_kit::auth::Credential,
-) -> Result<String> {
+) -> Result<CreatedApp> {
     let mut request = Request::new(CreateAppRequest {
         name: name.to_owned(),
     });
@@ -64,7 +73,12 @@ pub async fn create(
                 status.message()
             )
         })?;
-    Ok(response.into_inner().app_key)
+    let response = response.into_inner();
+    Ok(CreatedApp {
+        app_id: response.app.map_or(0, |app| app.app_id),
+        name: name.to_owned(),
+        key: response.app_key,
+    })
 }
 
 /// One client per channel, all sending `key`.

@@ -2,9 +2,9 @@
 //! then every acknowledged record looked up with QueryLogs: nothing missing, nothing twice.
 
 pub mod app;
-mod records;
-mod stream;
-mod unary;
+pub mod records;
+pub mod stream;
+pub mod unary;
 mod verify;
 pub mod wire;
 
@@ -29,8 +29,8 @@ pub async fn run(options: &LogsOptions, ctx: &Context<'_>) -> Result<Report> {
     let channels = connect::plain_channels(ctx.logs(), ctx.options.connections).await?;
     let app = format!("loadgen-{}", ctx.run_id);
     let bearer = connect::credential(ctx.target().token.as_deref())?;
-    let key = app::create(&channels[0], &app, options.admin_token.as_deref(), &bearer).await?;
-    let clients = app::clients(&channels, &key)?;
+    let created = app::create(&channels[0], &app, options.admin_token.as_deref(), &bearer).await?;
+    let clients = app::clients(&channels, &created.key)?;
     let mode = if options.stream { "stream" } else { "unary" };
     let shape = if options.stream {
         format!(

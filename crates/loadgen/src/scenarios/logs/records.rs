@@ -51,6 +51,32 @@ const LEVELS: [Severity; 4] = [
     Severity::Debug,
 ];
 
+/// The `service` of every record.
+pub const SERVICE: &str = "checkout";
+/// The attributes of every record.
+const ATTRIBUTES: [(&str, &str); 2] = [("host", "loadgen-1"), ("region", "eu-west-1")];
+/// [`ATTRIBUTES`] as log-ingest-service stores them: a JSON object with sorted keys (for the
+/// raw baselines, which write rows straight into the database).
+pub const ATTRIBUTES_JSON: &str = r#"{"host":"loadgen-1","region":"eu-west-1"}"#;
+
+/// The level of record `i` of a call.
+pub fn level(i: usize) -> Severity {
+    LEVELS[i % LEVELS.len()]
+}
+
+/// The message of record `i` of call `call` of `sender`: about 150 bytes, an access-log line.
+pub fn message(sender: usize, call: usize, i: usize) -> String {
+    format!(
+        "request completed: GET /api/v1/catalog/items?page=2&sort=price status=200 \
+         bytes=5120 dur_ms=12 peer=cat-7f9c sender={sender:05} call={call:07} record={i:04}"
+    )
+}
+
+/// `sender-call-record`: unique in a run, and mapped back to its slot by [`Numbering`].
+pub fn client_record_id(sender: usize, call: usize, i: usize) -> String {
+    format!("{sender}-{call}-{i}")
+}
+
 /// Call `call` of `sender`: `n` records stamped now. Built again for a retry, with the same
 /// client_record_ids, so a retry stores nothing twice.
 pub fn batch(sender: usize, call: usize, n: usize) -> Vec<LogRecord> {
@@ -58,32 +84,32 @@ pub fn batch(sender: usize, call: usize, n: usize) -> Vec<LogRecord> {
     (0..n)
         .map(|i| LogRecord {
             time: Some(time),
-            level: LEVELS[i % LEVELS.len()] as i32,
-            service: "checkout".to_owned(),
-            message: format!(
-                "request completed: GET /api/v1/catalog/items?page=2&sort=price status=200 \
-                 bytes=5120 dur_ms=12 peer=cat-7f9c sender={sender:05} call={call:07} record={i:04}"
-            ),
-            attributes: [
-                ("host".to_owned(), "loadgen-1".to_owned()),
-                ("region".to_owned(), "eu-west-1".to_owned()),
-            ]
-            .into_iter()
-            .collect(),
+            level: level(i) as i32,
+            service: SERVICE.to_owned(),
+            message: message(sender, call, i),
+            attributes: ATTRIBUTES
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             trace_id: String::new(),
-            client_record_id: format!("{sender}-{call}-{i}"),
+            client_record_id: client_record_id(sender, call, i),
         })
         .collect()
 }
 
+/// Now, in Unix nanoseconds.
+pub fn now_unix_nano() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 /// Now, in whole microseconds (like most clients' clocks).
 fn now() -> Timestamp {
-    let micros = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros());
+    let micros = now_unix_nano() / 1000;
     Timestamp {
-        seconds: (micros / 1_000_000) as i64,
-        nanos: (micros % 1_000_000) as i32 * 1000,
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
     }
 }
 
@@ -111,5 +137,11 @@ mod tests {
         assert_eq!(numbering.parse("x"), None);
         let len = records[0].message.len();
         assert!((140..=170).contains(&len), "{len}");
+    }
+
+    #[test]
+    fn the_stored_attributes_are_the_sent_ones() {
+        let sent: std::collections::BTreeMap<_, _> = ATTRIBUTES.into_iter().collect();
+        assert_eq!(serde_json::to_string(&sent).unwrap(), ATTRIBUTES_JSON);
     }
 }

@@ -24,8 +24,8 @@ struct InFlight {
 /// A batch due again after its retry delay.
 type Resend = Pin<Box<dyn Future<Output = (usize, Instant)> + Send>>;
 
-/// Sender `sender`'s stream: `calls` batches of `records`, `in_flight` at a time, until done
-/// or `stop`; which batches were acknowledged.
+/// Sender `sender`'s stream: `calls` batches of `records` (usize::MAX: no end but `stop`),
+/// `in_flight` at a time, until done or `stop`; which of the batches sent were acknowledged.
 pub async fn sender(
     mut client: KeyedClient,
     sender: usize,
@@ -34,7 +34,7 @@ pub async fn sender(
     stop: &CancellationToken,
 ) -> Vec<bool> {
     let (calls, records, in_flight) = shape;
-    let mut acked = vec![false; calls];
+    let mut acked = Vec::new();
     let (mut wire, outgoing) = Wire::new();
     let send = |wire: &mut Wire<InFlight>, call: usize, first_sent: Instant| {
         // A closed stream shows up as its end on the response side.
@@ -44,6 +44,7 @@ pub async fn sender(
     // Queued before the call opens: the first batches leave with the stream's headers.
     while next_call < calls.min(in_flight) {
         send(&mut wire, next_call, Instant::now());
+        acked.push(false);
         next_call += 1;
     }
     let mut responses = match client.ingest_stream(outgoing).await {
@@ -100,13 +101,14 @@ pub async fn sender(
                         }
                         if next_call < calls && !stop.is_cancelled() {
                             send(&mut wire, next_call, Instant::now());
+                            acked.push(false);
                             next_call += 1;
                         }
                     }
                     Code::ResourceExhausted | Code::Unavailable
                         if batch.first_sent.elapsed() <= GIVE_UP_AFTER =>
                     {
-                        recorder.retry();
+                        recorder.retry(&format!("{:?}", Code::from_i32(response.code)));
                         let delay = response
                             .retry_delay
                             .and_then(|d| std::time::Duration::try_from(d).ok())

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::app::KeyedClient;
 use super::records::batch;
-use crate::drive::retry_after;
+use crate::drive::{OpError, retry_after};
 use crate::stats::Recorder;
 
 /// When a retry answer carries no RetryInfo.
@@ -35,19 +35,30 @@ pub async fn sender(
         if stop.is_cancelled() {
             break;
         }
-        *acked = ingest(&mut client, sender, call, records, recorder).await;
+        let first_sent = Instant::now();
+        match ingest(&mut client, sender, call, records, recorder).await {
+            Ok(()) => {
+                recorder.ok(OP, first_sent.elapsed());
+                *acked = true;
+            }
+            Err(error) => recorder.error(OP, &error.kind, &error.message),
+        }
     }
     acked
 }
 
-/// One call, retried while the service asks; true once acknowledged.
-async fn ingest(
+/// The operation's name in the summary.
+pub const OP: &str = "Ingest";
+
+/// Call `call` of `sender` (`records` records), retried while the service asks (each retry
+/// noted in `recorder`); Ok once acknowledged in full.
+pub async fn ingest(
     client: &mut KeyedClient,
     sender: usize,
     call: usize,
     records: usize,
     recorder: &Recorder,
-) -> bool {
+) -> Result<(), OpError> {
     let first_sent = Instant::now();
     loop {
         let request = IngestRequest {
@@ -58,36 +69,30 @@ async fn ingest(
                 let response = response.into_inner();
                 let acknowledged = i64::from(response.accepted) + i64::from(response.duplicates);
                 if acknowledged != records as i64 {
-                    recorder.error(
-                        "Ingest",
+                    return Err(OpError::wrong(
                         "ShortAck",
-                        &format!("{records} records acknowledged as {acknowledged}"),
-                    );
-                    return false;
+                        format!("{records} records acknowledged as {acknowledged}"),
+                    ));
                 }
-                recorder.ok("Ingest", first_sent.elapsed());
-                return true;
+                return Ok(());
             }
             Err(status) => status,
         };
         let Some(delay) = retry_after(&status, DEFAULT_RETRY_DELAY) else {
-            recorder.error("Ingest", &format!("{:?}", status.code()), status.message());
-            return false;
+            return Err(OpError::status(&status));
         };
+        let kind = format!("{:?}", status.code());
         if first_sent.elapsed() > GIVE_UP_AFTER {
-            recorder.error(
-                "Ingest",
+            return Err(OpError::wrong(
                 "GaveUp",
-                &format!(
-                    "still {:?} after {}s: {}",
-                    status.code(),
+                format!(
+                    "still {kind} after {}s: {}",
                     GIVE_UP_AFTER.as_secs(),
                     status.message()
                 ),
-            );
-            return false;
+            ));
         }
-        recorder.retry();
+        recorder.retry(&kind);
         tokio::time::sleep(delay).await;
     }
 }
