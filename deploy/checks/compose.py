@@ -251,6 +251,21 @@ def check_database_url(root, prefix, url, services, depends, problems) -> None:
         problems.append(f"{prefix}: database {database} is not created by {host}")
 
 
+def loadgen_options(cli: Path) -> set[str]:
+    """The long options loadgen's clap definitions declare (`#[arg(long ...)] pub field`, as
+    `--field`, or `long = "name"`); empty when the folder cannot be read."""
+    known: set[str] = set()
+    try:
+        sources = [path.read_text() for path in sorted(cli.glob("*.rs"))]
+    except OSError:
+        return known
+    for text in sources:
+        for attr, field in re.findall(r'#\[arg\(([^\]]*\blong\b[^\]]*)\)\]\s*(?:///[^\n]*\s*)*pub ([a-z_]+):', text):
+            named = re.search(r'\blong\s*=\s*"([a-z-]+)"', attr)
+            known.add("--" + (named.group(1) if named else field.replace("_", "-")))
+    return known
+
+
 def check_loadgen(root, prefix, loadgen, services, problems) -> None:
     """The fan-out scenario, with options the binary accepts and addresses of the services."""
     if "loadgen" not in (loadgen.get("profiles") or []):
@@ -261,11 +276,9 @@ def check_loadgen(root, prefix, loadgen, services, problems) -> None:
     if not isinstance(command, list) or not command or command[0] != "fanout":
         problems.append(f"{prefix}: command must be a list starting with the `fanout` scenario")
         return
-    cli = root / "crates" / "loadgen" / "src" / "cli.rs"
-    try:
-        known = set(re.findall(r'"(--[a-z][a-z-]*)"', cli.read_text()))
-    except OSError:
-        known = set()
+    cli = root / "crates" / "loadgen" / "src" / "cli"
+    known = loadgen_options(cli)
+    if not known:
         problems.append(f"{prefix}: cannot read {rel(cli, root)} for loadgen's options")
     options: dict[str, str | None] = {}
     for index, token in enumerate(command[1:], 1):
@@ -273,7 +286,7 @@ def check_loadgen(root, prefix, loadgen, services, problems) -> None:
             following = command[index + 1] if index + 1 < len(command) else None
             options[token] = None if following is None or following.startswith("--") else following
             if known and token not in known:
-                problems.append(f"{prefix}: `{token}` is not an option of loadgen (crates/loadgen/src/cli.rs)")
+                problems.append(f"{prefix}: `{token}` is not an option of loadgen (crates/loadgen/src/cli/)")
     depends = conditions(loadgen)
     for flag, service in LOADGEN_ADDRS.items():
         address = (options.get(flag) or "").removeprefix("http://")

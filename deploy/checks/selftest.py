@@ -125,7 +125,7 @@ MUTATIONS = [
 def self_test(repo: Path) -> int:
     """Runs every mutation on a fresh copy of the files under `repo`; 0 when all were caught."""
     failures = []
-    sources = ["docker-compose.yml", ".dockerignore", "deploy", "crates/loadgen/src/cli.rs"]
+    sources = ["docker-compose.yml", ".dockerignore", "deploy", "crates/loadgen/src/cli"]
     for index, (file, old, new, expected) in enumerate(MUTATIONS, 1):
         with tempfile.TemporaryDirectory(prefix="feedline-deploy-check-") as tmp:
             root = Path(tmp)
