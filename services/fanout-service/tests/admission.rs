@@ -13,7 +13,7 @@ use common::Stack;
 use feedline_proto::graph::v1::{FollowRequest, ListFollowersRequest};
 use feedline_proto::post::v1::{CreatePostRequest, ListAuthorPostsRequest};
 use feedline_stack::Service;
-use feedline_test_harness::{eventually, free_addr, retry_delay};
+use feedline_test_harness::{eventually, retry_delay};
 use tonic::Code;
 
 /// Fan-out is asynchronous: every wait polls with this deadline.
@@ -22,12 +22,13 @@ const DEADLINE: Duration = Duration::from_secs(30);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_are_refused_past_the_backlog_bound_and_nothing_accepted_is_lost() {
     // post-service relays to an address where no fanout-service runs yet: fan-out is stopped.
-    let stopped = free_addr().unwrap();
+    let stopped = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stopped_addr = stopped.local_addr().unwrap();
     let stack = Stack::start_with(|builder| {
         builder.env(
             Service::Post,
             &[
-                ("FEEDLINE_FANOUT_URL", &format!("http://{stopped}")),
+                ("FEEDLINE_FANOUT_URL", &format!("http://{stopped_addr}")),
                 ("FEEDLINE_ADMISSION_MAX_LAG_MS", "1000"),
                 ("FEEDLINE_ADMISSION_REFRESH_MS", "20"),
             ],
@@ -111,7 +112,7 @@ async fn writes_are_refused_past_the_backlog_bound_and_nothing_accepted_is_lost(
     assert_eq!(listed, expected);
 
     // Fan-out resumes: every accepted post arrives, and writes are admitted again.
-    let fanout = stack.start_fanout_at(stopped).await;
+    let fanout = stack.start_fanout_on(stopped, &[]).await;
     let newest_first: Vec<i64> = accepted.iter().rev().copied().collect();
     stack.wait_for_timeline(bob, &newest_first, DEADLINE).await;
     eventually("writes admitted again", DEADLINE, || async {

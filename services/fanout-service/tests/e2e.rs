@@ -134,18 +134,78 @@ async fn a_celebrity_is_not_fanned_out() {
         stack.follow(fan, star).await;
     }
     let post = stack.post(star, "too famous to fan out").await.post_id;
-    stack.wait_for_author_list(star, post, DEADLINE).await;
     // d follows after the post: a celebrity is pulled at read time, never backfilled.
     stack.follow(d, star).await;
     let later = stack.post(star, "still famous").await.post_id;
-    stack.wait_for_author_list(star, later, DEADLINE).await;
-    for fan in [a, b, c, d] {
+    assert_never_in_timelines(&stack, star, &[post, later], &[a, b, c, d]).await;
+    stack.stop().await;
+}
+
+/// The source runs ahead of the event stream: a follow applied after its followee's `ap:` was
+/// lost rebuilds it from post-service, which already lists a post created once the followee
+/// had passed the threshold. The follower count must be at least as new as that list, or the
+/// backfill copies the post (as the index said 2 followers when the list said 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_celebrity_is_not_backfilled_from_a_rebuilt_list() {
+    const THRESHOLD: (&str, &str) = ("FEEDLINE_CELEBRITY_THRESHOLD", "2");
+    // post-service relays to an address where fanout-service runs only when the test says.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_to = listener.local_addr().unwrap();
+    let stack = Stack::start_with(|builder| {
+        builder.env(
+            feedline_stack::Service::Post,
+            &[("FEEDLINE_FANOUT_URL", &format!("http://{relay_to}"))],
+        )
+    })
+    .await;
+    let star = stack.user("star").await;
+    let (a, b, c) = (
+        stack.user("a_fan").await,
+        stack.user("b_fan").await,
+        stack.user("c_fan").await,
+    );
+    stack.follow(a, star).await;
+    let fanout = stack.start_fanout_on(listener, &[THRESHOLD]).await;
+    stack.wait_for_follower_index(star, a, DEADLINE).await;
+    fanout.stop().await.unwrap();
+    let listener = tokio::net::TcpListener::bind(relay_to).await.unwrap();
+
+    // While fan-out is stopped: `ap:` is lost, the followee passes the threshold and posts.
+    let _: i64 = fred::prelude::KeysInterface::del(&stack.redis, format!("ap:{{{star}}}"))
+        .await
+        .unwrap();
+    stack.follow(b, star).await;
+    stack.follow(c, star).await;
+    let post = stack
+        .post(star, "posted with three followers")
+        .await
+        .post_id;
+
+    let fanout = stack.start_fanout_on(listener, &[THRESHOLD]).await;
+    assert_never_in_timelines(&stack, star, &[post], &[a, b, c]).await;
+    fanout.stop().await.unwrap();
+    stack.stop().await;
+}
+
+/// Posts `author` a marker and waits until its delivery began: every earlier event of the
+/// author has then been applied (one author's events apply in order); then none of `posts` is
+/// in any of `readers`' timelines, and `author` is listed as a celebrity.
+async fn assert_never_in_timelines(stack: &Stack, author: i64, posts: &[i64], readers: &[i64]) {
+    let marker = stack.post(author, "marker").await.post_id;
+    stack.wait_for_author_list(author, marker, DEADLINE).await;
+    let listed: bool =
+        fred::prelude::SetsInterface::sismember(&stack.redis, "celebrities", author.to_string())
+            .await
+            .unwrap();
+    assert!(listed, "{author} is not listed as a celebrity");
+    for &reader in readers {
+        let timeline = stack.timeline(reader).await;
+        let copied: Vec<&i64> = posts.iter().filter(|p| timeline.contains(p)).collect();
         assert!(
-            stack.timeline(fan).await.is_empty(),
-            "no fan-out above the threshold"
+            copied.is_empty(),
+            "no fan-out above the threshold: {reader}'s timeline holds {copied:?}"
         );
     }
-    stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -181,11 +181,14 @@ impl Timelines {
         let mut audiences = HashMap::with_capacity(states.len());
         let mut to_read = Vec::new();
         for (&author, state) in states {
-            if !state.posts_built {
-                self.rebuild_author_posts(author, applied).await?;
-            }
-            if !state.followers_built {
-                let followers = self.rebuild_followers(author, applied).await?;
+            let rebuilt = if !state.posts_built {
+                Some(self.rebuild_author(author, applied).await?.followers)
+            } else if !state.followers_built {
+                Some(self.rebuild_followers(author, applied).await?)
+            } else {
+                None
+            };
+            if let Some(followers) = rebuilt {
                 let audience = if followers.len() > threshold {
                     self.pulled(author, applied).await?
                 } else {

@@ -10,6 +10,16 @@ use fred::types::Value;
 
 use super::{Applied, GroupApplied, TimelineError, Timelines};
 
+/// A followee of a group of follows.
+struct Followee {
+    /// Its newest posts, newest first (the backfill).
+    posts: Vec<Entry>,
+    /// Its follower count, when the group rebuilt its index from the source.
+    rebuilt_count: Option<usize>,
+    /// Whether this group listed it as a celebrity already.
+    listed: bool,
+}
+
 impl Timelines {
     /// Applies AddFollows of any followees: index each edge, backfill each followee's newest
     /// posts, as many as `backfill_posts`, whenever they were created (none for a celebrity,
@@ -50,8 +60,9 @@ impl Timelines {
         let replies: Vec<Value> = pipeline.all().await?;
         group.total.commands += per_event * pairs.len();
 
-        // Each followee's newest posts, read once per group; None for a celebrity.
-        let mut newest: HashMap<i64, Option<Vec<Entry>>> = HashMap::new();
+        // Each followee's newest posts, read (or rebuilt) once per group, and its follower count
+        // once rebuilt from the source.
+        let mut followees: HashMap<i64, Followee> = HashMap::new();
         let mut timelines: HashMap<i64, Vec<Entry>> = HashMap::new();
         for (index, &(follower, followee)) in pairs.iter().enumerate() {
             let reply = |i: usize| {
@@ -60,16 +71,32 @@ impl Timelines {
                     .cloned()
                     .unwrap_or(Value::Null)
             };
-            if let std::collections::hash_map::Entry::Vacant(slot) = newest.entry(followee) {
-                let list = self
-                    .followee_posts(followee, &reply, &mut group.total)
+            if let std::collections::hash_map::Entry::Vacant(slot) = followees.entry(followee) {
+                let state = self
+                    .followee(followee, backfill, &reply, &mut group.total)
                     .await?;
-                slot.insert(list);
+                slot.insert(state);
             }
-            let Some(Some(posts)) = newest.get(&followee) else {
+            let Some(state) = followees.get_mut(&followee) else {
                 continue;
             };
-            let entries: Vec<Entry> = posts.iter().take(backfill).cloned().collect();
+            // As if the group's follows applied one by one: each edge sees the count its own
+            // SADD left, unless the index was rebuilt (the source counts every follow of the
+            // group: they committed before their events were sent).
+            let followers = state
+                .rebuilt_count
+                .unwrap_or_else(|| timeline::follower_count(&reply(3)));
+            if followers > self.inner.config.celebrity_threshold {
+                // Listed, so the new follower's reads pull the followee's posts (even before
+                // the followee's next post marks them); never copied into the timeline: a
+                // backfill would put there what a delivery never would.
+                if !state.listed {
+                    self.mark_celebrity(followee, &mut group.total).await?;
+                    state.listed = true;
+                }
+                continue;
+            }
+            let entries: Vec<Entry> = state.posts.iter().take(backfill).cloned().collect();
             if !entries.is_empty() {
                 group.recipients[index] = 1;
                 timelines.entry(follower).or_default().extend(entries);
@@ -86,33 +113,41 @@ impl Timelines {
         Ok(group)
     }
 
-    /// The followee's newest posts (newest first) from the replies of [`Self::add_follows`]
-    /// (`reply(1..=4)`: index built, list built, index size, newest posts), rebuilding what
-    /// Redis lacks; None for a celebrity, whose posts are pulled at read time from `ap:` and
-    /// never copied into timelines: a backfill would put into a follower's timeline what a
-    /// delivery never would. Listed, so the new follower's reads pull the followee's posts
-    /// (even before the followee's next post marks them).
-    async fn followee_posts(
+    /// What a group needs of a followee, from the replies of the first of its edges in
+    /// [`Self::add_follows`] (`reply(1..=4)`: index built, list built, index size, newest
+    /// posts), rebuilding what Redis lacks.
+    async fn followee(
         &self,
         followee: i64,
+        backfill: usize,
         reply: &impl Fn(usize) -> Value,
         applied: &mut Applied,
-    ) -> Result<Option<Vec<Entry>>, TimelineError> {
+    ) -> Result<Followee, TimelineError> {
         let followers_built = timeline::built(&reply(1));
         let posts_built = timeline::built(&reply(2));
-        let followers = if followers_built {
-            timeline::follower_count(&reply(3))
+        let (posts, rebuilt_count) = if !posts_built {
+            // Followers re-read after the posts (see `rebuild_author`), built or not.
+            let rebuilt = self.rebuild_author(followee, applied).await?;
+            (rebuilt.posts, Some(rebuilt.followers.len()))
         } else {
-            self.rebuild_followers(followee, applied).await?.len()
+            let rebuilt_count = if followers_built {
+                None
+            } else {
+                Some(self.rebuild_followers(followee, applied).await?.len())
+            };
+            // With no backfill, `reply(4)` was never asked for.
+            let posts = if backfill > 0 {
+                timeline::entries(reply(4))?
+            } else {
+                Vec::new()
+            };
+            (posts, rebuilt_count)
         };
-        if followers > self.inner.config.celebrity_threshold {
-            self.mark_celebrity(followee, applied).await?;
-            return Ok(None);
-        }
-        if !posts_built {
-            return Ok(Some(self.rebuild_author_posts(followee, applied).await?));
-        }
-        Ok(Some(timeline::entries(reply(4))?))
+        Ok(Followee {
+            posts,
+            rebuilt_count,
+            listed: false,
+        })
     }
 
     /// Applies a RemoveFollow: unindex the edge, remove every post of the followee's list, and
@@ -140,15 +175,19 @@ impl Timelines {
         let all_posts = next();
         let deleted = timeline::members(next())?;
 
-        if !followers_built {
-            // The edge is already gone at the source, so the rebuilt index leaves it out.
-            self.rebuild_followers(followee, &mut applied).await?;
-        }
+        // The edge is already gone at the source, so a rebuilt index leaves it out.
         let mut members: Vec<String> = if posts_built {
+            if !followers_built {
+                self.rebuild_followers(followee, &mut applied).await?;
+            }
             timeline::members(all_posts)?
         } else {
-            let entries = self.rebuild_author_posts(followee, &mut applied).await?;
-            entries.into_iter().map(|(_, member)| member).collect()
+            let rebuilt = self.rebuild_author(followee, &mut applied).await?;
+            rebuilt
+                .posts
+                .into_iter()
+                .map(|(_, member)| member)
+                .collect()
         };
         // Deleted posts too: one deleted after this unfollow's writes were lost (a failover)
         // left `ap:` before this replayed unfollow could list it.

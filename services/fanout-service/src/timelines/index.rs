@@ -9,19 +9,34 @@ use feedline_redis::timeline::{self, KeyWrites, Rules};
 use super::pipeline::send_per_node;
 use super::{Applied, TimelineError, Timelines};
 
+/// An author's lists as [`Timelines::rebuild_author`] rebuilt them.
+pub(super) struct Rebuilt {
+    /// Its newest posts, newest first.
+    pub posts: Vec<Entry>,
+    /// Its followers, read after the posts.
+    pub followers: Vec<i64>,
+}
+
 impl Timelines {
     /// The trim and TTL every write here obeys.
     pub(super) fn rules(&self) -> &Rules {
         &self.inner.rules
     }
 
-    /// Rebuilds `ap:{author}` from the source's newest `cap` posts; returns them newest first.
+    /// Rebuilds `ap:{author}` from the source's newest `cap` posts, then refreshes `fl:{author}`
+    /// from the source: the one way `ap:` is rebuilt.
+    ///
+    /// The source runs ahead of the event stream: the posts it lists may include some whose
+    /// delivery is still on its way, created when the author had more followers than the index
+    /// has seen applied. Reading the followers after the posts makes the index at least as new
+    /// as every post the rebuild lists, so a backfill never copies a post that its own delivery
+    /// would have left to readers to pull (the celebrity rule).
     #[tracing::instrument(skip(self, applied))]
-    pub(super) async fn rebuild_author_posts(
+    pub(super) async fn rebuild_author(
         &self,
         author: i64,
         applied: &mut Applied,
-    ) -> Result<Vec<Entry>, TimelineError> {
+    ) -> Result<Rebuilt, TimelineError> {
         let cap = self.inner.config.timeline_cap;
         let posts = self.inner.source.latest_posts(author, cap).await?;
         // A post without a valid time cannot be scored; the source never sends one.
@@ -29,7 +44,11 @@ impl Timelines {
         let write = self.rules().rebuilt_author_posts(author, &entries);
         self.send_writes(vec![write], applied).await?;
         tracing::debug!(author, posts = entries.len(), "rebuilt author posts");
-        Ok(entries)
+        let followers = self.rebuild_followers(author, applied).await?;
+        Ok(Rebuilt {
+            posts: entries,
+            followers,
+        })
     }
 
     /// Rebuilds `fl:{author}` from the source; returns the follower ids.

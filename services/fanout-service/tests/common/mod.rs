@@ -56,19 +56,30 @@ impl Stack {
         self.stack.stop().await.unwrap();
     }
 
-    /// Starts a (second) fanout-service on `addr`, on this stack's cluster and post-service:
-    /// fan-out resuming where post-service's relay was pointed while it was stopped.
-    pub async fn start_fanout_at(&self, addr: std::net::SocketAddr) -> feedline_stack::Running {
-        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-        let config = fanout_service::Config::from_env(
-            &[
-                ("FEEDLINE_LISTEN_ADDR".to_owned(), addr.to_string()),
-                ("FEEDLINE_REDIS_URL".to_owned(), self.cluster.url()),
-                ("FEEDLINE_POST_SERVICE_URL".to_owned(), self.post.url()),
-            ]
-            .into(),
-        )
-        .unwrap();
+    /// Starts a (second) fanout-service on `listener`, on this stack's cluster and
+    /// post-service, with `env` added: fan-out resuming where post-service's relay was pointed
+    /// while it was stopped. Holding the listener meanwhile keeps the address from being taken
+    /// (the relay's connection waits in its backlog).
+    pub async fn start_fanout_on(
+        &self,
+        listener: tokio::net::TcpListener,
+        env: &[(&str, &str)],
+    ) -> feedline_stack::Running {
+        let addr = listener.local_addr().unwrap();
+        let own = [
+            ("FEEDLINE_LISTEN_ADDR", addr.to_string()),
+            ("FEEDLINE_REDIS_URL", self.cluster.url()),
+            ("FEEDLINE_POST_SERVICE_URL", self.post.url()),
+        ];
+        let mut vars = feedline_service_kit::Env::new();
+        for (name, value) in own
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain(env.iter().copied())
+        {
+            vars.insert(name.to_owned(), value.to_owned());
+        }
+        let config = fanout_service::Config::from_env(&vars).unwrap();
         feedline_stack::Running::spawn(listener, config, fanout_service::run).unwrap()
     }
 
@@ -88,6 +99,22 @@ impl Stack {
                 .zscore(format!("ap:{{{author_id}}}"), member.as_str())
                 .await?;
             anyhow::ensure!(score.is_some(), "not there");
+            Ok(())
+        })
+        .await
+        .unwrap();
+    }
+
+    /// Polls until `follower` is in author `author_id`'s follower index (`fl:{A}`).
+    pub async fn wait_for_follower_index(&self, author_id: i64, follower: i64, deadline: Duration) {
+        use fred::prelude::SetsInterface as _;
+        let what = format!("{follower} in fl:{{{author_id}}}");
+        eventually(&what, deadline, || async {
+            let there: bool = self
+                .redis
+                .sismember(format!("fl:{{{author_id}}}"), follower.to_string())
+                .await?;
+            anyhow::ensure!(there, "not there");
             Ok(())
         })
         .await
