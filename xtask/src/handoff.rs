@@ -73,8 +73,16 @@ pub fn dev(args: &[String]) -> Result<ExitCode> {
     exec(&bin, args)
 }
 
-/// Folders of the workspace that no build reads.
-const NOT_SOURCES: [&str; 5] = ["target", ".git", ".feedline", "node_modules", "fuzz"];
+/// Folders of the workspace that no build reads (`__pycache__`: the deploy checks, which
+/// `cargo xtask test` runs after building xtask-dev, write there).
+const NOT_SOURCES: [&str; 6] = [
+    "target",
+    ".git",
+    ".feedline",
+    "node_modules",
+    "fuzz",
+    "__pycache__",
+];
 
 /// Whether `bin` exists and is newer than every file of the workspace outside [`NOT_SOURCES`]
 /// and the target folder.
