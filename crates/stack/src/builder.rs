@@ -1,21 +1,11 @@
-//! Which services a stack runs and with which variables, and starting them in dependency order.
+//! Which services a stack runs and with which variables; [`crate::launch`] starts them.
 
-use std::future::Future;
-use std::time::Duration;
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use feedline_service_kit::auth::DevKeys;
-use feedline_service_kit::{CancellationToken, ConfigError, Env, TlsConfig};
-use feedline_test_harness::{
-    Backend, RedisCluster, Social, TestCa, TestDatabase, ephemeral_listener, wait_for_serving,
-    wait_for_serving_tls,
-};
-use tokio::net::TcpListener;
+use feedline_test_harness::{Backend, TestCa};
+use log_ingest_service::pipeline::FaultPlan;
 
-use crate::{Running, Stack};
-
-/// How long each service may take to report SERVING (a cold debug build migrates slowly).
-const READY_DEADLINE: Duration = Duration::from_secs(60);
+use crate::{Services, Stack};
 
 /// A service of the stack, to name whose environment [`StackBuilder::env`] changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,24 +20,33 @@ pub enum Service {
     Logs,
 }
 
-/// What to start. post-service (SQLite unless [`StackBuilder::post_database`] says otherwise,
-/// its relay polling every 50 ms and pointed at fanout-service) and fanout-service always run;
-/// feed-read-service and log-ingest-service only when asked for.
+/// What to start. [`StackBuilder::start`] starts the whole stack: a 3-master cluster,
+/// post-service (its relay polling every 50 ms and pointed at fanout-service) and
+/// fanout-service, and feed-read-service and log-ingest-service when asked for.
+/// [`StackBuilder::start_only`] starts only the services it names, and the cluster only when
+/// one of them (or [`StackBuilder::cluster`]) needs it. Each database is SQLite unless
+/// [`StackBuilder::database`] says otherwise.
 #[derive(Debug, Default)]
 pub struct StackBuilder {
-    feed: bool,
-    logs: bool,
-    /// post-service's database engine; SQLite when None.
-    post_backend: Option<Backend>,
+    pub(crate) feed: bool,
+    pub(crate) logs: bool,
+    /// A partial stack's cluster, though none of its services needs one.
+    pub(crate) cluster: bool,
+    /// Each service's database engine, when not SQLite.
+    pub(crate) backends: Vec<(Service, Backend)>,
+    /// A service's database that the test owns: used as it is, neither created nor deleted.
+    pub(crate) database_urls: Vec<(Service, String)>,
+    /// Injected batch-write failures of log-ingest-service.
+    pub(crate) logs_faults: FaultPlan,
     /// Applied after each service's own variables, so they win.
-    overrides: Vec<(Service, String, String)>,
+    pub(crate) overrides: Vec<(Service, String, String)>,
     /// Bearer tokens required, with a key of the stack's own.
-    auth: bool,
+    pub(crate) auth: bool,
     /// Every server, every call between services and the cluster on TLS, with a CA of the
     /// stack's own.
-    tls: bool,
+    pub(crate) tls: bool,
     /// Replicas per master of the cluster (0: 3 masters alone).
-    redis_replicas: usize,
+    pub(crate) redis_replicas: usize,
 }
 
 /// `iss` and `aud` of the tokens of a stack with [`StackBuilder::auth`].
@@ -62,16 +61,41 @@ impl StackBuilder {
         self
     }
 
-    /// Also runs log-ingest-service, on a SQLite database of its own.
+    /// Also runs log-ingest-service, on a database of its own.
     pub fn logs(mut self) -> Self {
         self.logs = true;
         self
     }
 
-    /// Runs post-service on a fresh database of `backend` (a server's must be enabled:
-    /// [`Backend::enabled`]; `start` fails otherwise).
-    pub fn post_database(mut self, backend: Backend) -> Self {
-        self.post_backend = Some(backend);
+    /// Also starts the cluster in a [`StackBuilder::start_only`] stack whose services do not
+    /// need one (a test that works on the timelines itself); the whole stack always has it.
+    pub fn cluster(mut self) -> Self {
+        self.cluster = true;
+        self
+    }
+
+    /// Runs post-service on a fresh database of `backend`: [`StackBuilder::database`].
+    pub fn post_database(self, backend: Backend) -> Self {
+        self.database(Service::Post, backend)
+    }
+
+    /// Runs `service` (post-service or log-ingest-service) on a fresh database of `backend` (a
+    /// server's must be enabled: [`Backend::enabled`]; `start` fails otherwise).
+    pub fn database(mut self, service: Service, backend: Backend) -> Self {
+        self.backends.push((service, backend));
+        self
+    }
+
+    /// Runs `service` on the database at `url`, which the test made and keeps: the stack
+    /// neither creates nor deletes it.
+    pub fn database_url(mut self, service: Service, url: &str) -> Self {
+        self.database_urls.push((service, url.to_owned()));
+        self
+    }
+
+    /// Makes log-ingest-service's batch writes fail as `faults` says.
+    pub fn logs_faults(mut self, faults: FaultPlan) -> Self {
+        self.logs_faults = faults;
         self
     }
 
@@ -106,123 +130,31 @@ impl StackBuilder {
         self
     }
 
-    /// Starts a 3-master cluster, the databases and the services, then waits until every
+    /// Starts the whole stack (a 3-master cluster, the databases, post-service, fanout-service
+    /// and what [`StackBuilder::feed`] and [`StackBuilder::logs`] add), then waits until every
     /// service is SERVING and connects to post-service.
-    pub async fn start(mut self) -> Result<Stack> {
-        let auth = if self.auth {
-            Some(self.install_auth()?)
-        } else {
-            None
-        };
-        let ca = if self.tls {
-            Some(self.install_tls()?)
-        } else {
-            None
-        };
-        let cluster = match &ca {
-            Some(ca) => RedisCluster::start_tls(3, self.redis_replicas, ca).await,
-            None => RedisCluster::start(3, self.redis_replicas).await,
-        };
-        let cluster = cluster.context("redis cluster")?;
-        let scheme = if ca.is_some() { "https" } else { "http" };
-        let backend = self.post_backend.unwrap_or(Backend::Sqlite);
-        let post_db = TestDatabase::create(backend)
-            .await?
-            .with_context(|| format!("the {} backend is not enabled", backend.name()))?;
-        let logs_db = if self.logs {
-            Some(TestDatabase::sqlite().await?)
-        } else {
-            None
-        };
-        let post_listener = ephemeral_listener().await?;
-        let fanout_listener = ephemeral_listener().await?;
-        let feed_listener = listener_if(self.feed).await?;
-        let logs_listener = listener_if(self.logs).await?;
-        // post-service and fanout-service each need the other's address before either runs.
-        let post_url = format!("{scheme}://{}", post_listener.local_addr()?);
-        let fanout_url = format!("{scheme}://{}", fanout_listener.local_addr()?);
-        // What both sides of the timelines read (`feedline_redis::TimelineEnv`).
-        let timeline_vars = [
-            ("FEEDLINE_REDIS_URL", cluster.url()),
-            ("FEEDLINE_POST_SERVICE_URL", post_url),
+    pub async fn start(self) -> Result<Stack> {
+        let wanted = [
+            Some(Service::Post),
+            Some(Service::Fanout),
+            self.feed.then_some(Service::Feed),
+            self.logs.then_some(Service::Logs),
         ];
+        let wanted: Vec<Service> = wanted.into_iter().flatten().collect();
+        Stack::new(crate::launch::launch(self, &wanted).await?).await
+    }
 
-        let fanout = self.spawn(
-            Service::Fanout,
-            fanout_listener,
-            timeline_vars.clone(),
-            fanout_service::Config::from_env,
-            fanout_service::run,
-        )?;
-        let post = self.spawn(
-            Service::Post,
-            post_listener,
-            [
-                ("FEEDLINE_DATABASE_URL", post_db.url().to_owned()),
-                ("FEEDLINE_FANOUT_URL", fanout_url),
-                ("FEEDLINE_RELAY_POLL_MS", "50".to_owned()),
-                // Where the per-user rate limits count (read with authentication on).
-                ("FEEDLINE_REDIS_URL", cluster.url()),
-            ],
-            post_service::Config::from_env,
-            post_service::run,
-        )?;
-        let feed = feed_listener.map(|listener| {
-            self.spawn(
-                Service::Feed,
-                listener,
-                timeline_vars.clone(),
-                feed_read_service::Config::from_env,
-                feed_read_service::run,
-            )
-        });
-        let feed = feed.transpose()?;
-        let logs = logs_listener.zip(logs_db.as_ref()).map(|(listener, db)| {
-            self.spawn(
-                Service::Logs,
-                listener,
-                [("FEEDLINE_DATABASE_URL", db.url().to_owned())],
-                log_ingest_service::Config::from_env,
-                log_ingest_service::run,
-            )
-        });
-        let logs = logs.transpose()?;
-
-        let (mut post, mut fanout, mut feed, mut logs) = (post, fanout, feed, logs);
-        let running = [
-            Some(&mut post),
-            Some(&mut fanout),
-            feed.as_mut(),
-            logs.as_mut(),
-        ];
-        for service in running.into_iter().flatten() {
-            match &ca {
-                Some(ca) => {
-                    service.tls = Some(TlsConfig::from_pem(None, Some(ca.ca_pem().into())));
-                    wait_for_serving_tls(service.addr, ca.ca_pem(), READY_DEADLINE).await?;
-                }
-                None => wait_for_serving(service.addr, "", READY_DEADLINE).await?,
-            }
-        }
-        let post_channel = post.channel().await?;
-        Ok(Stack {
-            cluster,
-            social: Social::new(post_channel.clone()),
-            post_channel,
-            post,
-            fanout,
-            feed,
-            logs,
-            databases: [post_db].into_iter().chain(logs_db).collect(),
-            keys: auth.as_ref().map(|(keys, _)| keys.clone()),
-            auth_dir: auth.map(|(_, dir)| dir),
-            ca,
-        })
+    /// Starts only `services`, each on its database, over a cluster only when fanout-service
+    /// or feed-read-service is among them (or [`StackBuilder::cluster`] asks for one), and
+    /// waits until each is SERVING. A service whose peer does not run has that peer's address
+    /// unset: post-service alone runs without its relay.
+    pub async fn start_only(self, services: &[Service]) -> Result<Services> {
+        crate::launch::launch(self, services).await
     }
 
     /// Makes the stack's CA and the variables that put every service on TLS, ahead of the
     /// test's own overrides.
-    fn install_tls(&mut self) -> Result<TestCa> {
+    pub(crate) fn install_tls(&mut self) -> Result<TestCa> {
         let ca = TestCa::new()?;
         let path = |p: std::path::PathBuf| p.display().to_string();
         let mut vars = Vec::new();
@@ -241,7 +173,7 @@ impl StackBuilder {
 
     /// Makes the stack's key and JWKS, and the variables that make every service verify
     /// tokens (and the callers among them present one), ahead of the test's own overrides.
-    fn install_auth(&mut self) -> Result<(DevKeys, tempfile::TempDir)> {
+    pub(crate) fn install_auth(&mut self) -> Result<(DevKeys, tempfile::TempDir)> {
         let dir = tempfile::tempdir()?;
         let keys = DevKeys::generate(ISSUER, AUDIENCE);
         keys.save(dir.path())?;
@@ -266,38 +198,4 @@ impl StackBuilder {
         self.overrides.splice(0..0, vars);
         Ok((keys, dir))
     }
-
-    /// Reads `service`'s config from its listen address, `vars` and the overrides, and spawns
-    /// its `run` on `listener`.
-    fn spawn<C, F, const N: usize>(
-        &self,
-        service: Service,
-        listener: TcpListener,
-        vars: [(&str, String); N],
-        from_env: fn(&Env) -> Result<C, ConfigError>,
-        run: impl FnOnce(C, TcpListener, CancellationToken) -> F,
-    ) -> Result<Running>
-    where
-        F: Future<Output = anyhow::Result<()>> + Send + 'static,
-    {
-        let listen = ("FEEDLINE_LISTEN_ADDR", listener.local_addr()?.to_string());
-        let mut env: Env = [listen]
-            .into_iter()
-            .chain(vars)
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-        let overrides = self.overrides.iter().filter(|(s, ..)| *s == service);
-        env.extend(overrides.map(|(_, k, v)| (k.clone(), v.clone())));
-        let config = from_env(&env).with_context(|| format!("{service:?} config"))?;
-        Running::spawn(listener, config, run)
-    }
-}
-
-/// A listener when the service runs.
-async fn listener_if(wanted: bool) -> Result<Option<TcpListener>> {
-    Ok(if wanted {
-        Some(ephemeral_listener().await?)
-    } else {
-        None
-    })
 }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use feedline_service_kit::{CancellationToken, TlsConfig};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -43,6 +43,22 @@ impl Running {
             task: tokio::spawn(run(config, listener, shutdown)),
             tls: None,
         })
+    }
+
+    /// Waits for `serving` (the service's health check), or fails as soon as the service's
+    /// `run` ends first (a start that failed), with its error.
+    pub(crate) async fn until_serving(
+        &mut self,
+        serving: impl Future<Output = Result<()>>,
+    ) -> Result<()> {
+        tokio::select! {
+            serving = serving => serving,
+            ended = &mut self.task => {
+                let ended = ended.context("the service task panicked")?;
+                let error = ended.err().unwrap_or_else(|| anyhow!("run returned Ok"));
+                Err(error.context(format!("the service on {} stopped before serving", self.addr)))
+            }
+        }
     }
 
     /// `http://` (or `https://` when it serves TLS) and the address, for a client or another

@@ -1,10 +1,11 @@
 //! The running stack: what a test talks to, and the stop in a fixed order.
 
-use anyhow::Result;
-use feedline_test_harness::{RedisCluster, Social, TestDatabase};
+use anyhow::{Context, Result};
+use feedline_test_harness::{RedisCluster, Social};
 use tonic::transport::Channel;
 
-use crate::{Running, StackBuilder};
+use crate::services::Held;
+use crate::{Running, Service, Services, StackBuilder};
 
 /// Services started by a [`StackBuilder`], and what they run on.
 pub struct Stack {
@@ -22,14 +23,11 @@ pub struct Stack {
     pub post_channel: Channel,
     /// post-service's clients over `post_channel`; also what `Stack` dereferences to.
     pub social: Social,
-    /// post-service's (and log-ingest-service's) database: dropping one deletes it, so they
-    /// are dropped only after `stop` has stopped the services that use them.
-    pub(crate) databases: Vec<TestDatabase>,
+    /// The databases and the JWKS file, kept until `stop` has stopped the services.
+    held: Held,
     /// The key every service trusts, when the stack verifies tokens
     /// ([`crate::StackBuilder::auth`]): mint the tests' tokens with it.
     pub keys: Option<feedline_service_kit::auth::DevKeys>,
-    /// Holds the JWKS file while the services run.
-    pub(crate) auth_dir: Option<tempfile::TempDir>,
     /// The CA every service and node trusts, when the stack runs on TLS
     /// ([`crate::StackBuilder::tls`]); its files live as long as the stack.
     pub ca: Option<feedline_test_harness::TestCa>,
@@ -50,26 +48,43 @@ impl Stack {
         StackBuilder::default()
     }
 
-    /// post-service's database URL, for a test that reads or writes its tables directly.
-    pub fn post_database_url(&self) -> &str {
-        self.databases[0].url()
+    /// The whole stack out of `services` (which must hold the cluster, post-service and
+    /// fanout-service), connected to post-service.
+    pub(crate) async fn new(services: Services) -> Result<Stack> {
+        let post = services.post.context("the stack runs post-service")?;
+        let post_channel = post.channel().await?;
+        Ok(Stack {
+            cluster: services.cluster.context("the stack runs a cluster")?,
+            social: Social::new(post_channel.clone()),
+            post_channel,
+            post,
+            fanout: services.fanout.context("the stack runs fanout-service")?,
+            feed: services.feed,
+            logs: services.logs,
+            held: services.held,
+            keys: services.keys,
+            ca: services.ca,
+        })
     }
 
-    /// Stops the services: the reader first, then the writer and its relay, then fanout-service
-    /// (so the relay ends its stream while fanout-service still answers), then log ingestion. The cluster
-    /// and the databases go after them.
+    /// post-service's database URL, for a test that reads or writes its tables directly.
+    pub fn post_database_url(&self) -> &str {
+        self.held.database_url(Service::Post).unwrap_or_default()
+    }
+
+    /// Stops the services in [`Services::stop`]'s order; the cluster and the databases go
+    /// after them.
     pub async fn stop(self) -> Result<()> {
-        if let Some(feed) = self.feed {
-            feed.stop().await?;
-        }
-        self.post.stop().await?;
-        self.fanout.stop().await?;
-        if let Some(logs) = self.logs {
-            logs.stop().await?;
-        }
-        drop(self.databases);
-        drop(self.auth_dir);
-        drop(self.ca);
-        Ok(())
+        let services = Services {
+            cluster: Some(self.cluster),
+            post: Some(self.post),
+            fanout: Some(self.fanout),
+            feed: self.feed,
+            logs: self.logs,
+            keys: self.keys,
+            ca: self.ca,
+            held: self.held,
+        };
+        services.stop().await
     }
 }

@@ -18,12 +18,11 @@ mod common {
     use std::time::Duration;
 
     use feedline_service_kit::ids::{Clock, IdGenerator, LeaseSettings, NodeLease, now_ms};
-    use feedline_service_kit::{CancellationToken, Env};
-    use feedline_test_harness::{Backend, TestDatabase, ephemeral_listener};
+    use feedline_stack::{Service, Services, Stack};
+    use feedline_test_harness::{Backend, TestDatabase};
     use post_service::migration::Migrator;
     use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
     use sea_orm_migration::MigratorTrait as _;
-    use tokio::task::JoinHandle;
 
     /// The wall clock set back by an amount the test changes.
     #[derive(Debug, Default)]
@@ -75,27 +74,14 @@ mod common {
             (ids, lease)
         }
 
-        /// Runs post-service on this database with `FEEDLINE_NODE_ID` = `node_id`; returns its
-        /// address, its shutdown token and its task.
-        pub async fn server(&self, node_id: &str) -> Server {
-            let listener = ephemeral_listener().await.expect("listener");
-            let addr = listener.local_addr().expect("addr");
-            let env: Env = [
-                ("FEEDLINE_DATABASE_URL", self.database.url().to_owned()),
-                ("FEEDLINE_LISTEN_ADDR", addr.to_string()),
-                ("FEEDLINE_NODE_ID", node_id.to_owned()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-            let config = post_service::Config::from_env(&env).expect("config");
-            let shutdown = CancellationToken::new();
-            let task = tokio::spawn(post_service::run(config, listener, shutdown.clone()));
-            Server {
-                addr,
-                shutdown,
-                task,
-            }
+        /// Runs post-service (the stack's, alone) on this database with `FEEDLINE_NODE_ID` =
+        /// `node_id`, once SERVING; the error of a start that failed.
+        pub async fn server(&self, node_id: &str) -> anyhow::Result<Services> {
+            Stack::builder()
+                .database_url(Service::Post, self.database.url())
+                .env(Service::Post, &[("FEEDLINE_NODE_ID", node_id)])
+                .start_only(&[Service::Post])
+                .await
         }
 
         /// Runs one statement on the lease table, as another party would.
@@ -106,14 +92,6 @@ mod common {
                 .await
                 .expect(sql);
         }
-    }
-
-    /// A post-service served in this process.
-    pub struct Server {
-        pub addr: std::net::SocketAddr,
-        /// Cancelled to stop it, as SIGTERM does.
-        pub shutdown: CancellationToken,
-        pub task: JoinHandle<anyhow::Result<()>>,
     }
 
     /// Short leases, so that renewal and loss happen within a test.
@@ -132,7 +110,7 @@ mod cases {
     use std::time::Duration;
 
     use feedline_service_kit::ids::{IdError, IdGenerator, LeaseError, NodeLease, node_of};
-    use feedline_test_harness::{eventually, wait_for_serving};
+    use feedline_test_harness::eventually;
 
     use sea_orm::{ConnectionTrait, Statement};
 
@@ -251,26 +229,15 @@ mod cases {
     }
 
     pub async fn a_pinned_node_id_held_by_a_live_replica_fails_the_start(s: &TestServer) {
-        let first = s.server("5").await;
-        wait_for_serving(first.addr, "", Duration::from_secs(30))
-            .await
-            .unwrap();
+        let first = s.server("5").await.unwrap();
         // A second replica pinned to the same node id stops with an error instead of serving.
         let second = s.server("5").await;
-        let ended = tokio::time::timeout(Duration::from_secs(30), second.task)
-            .await
-            .expect("the second replica stopped by itself")
-            .expect("no panic");
-        let error = ended.expect_err("the second replica failed").to_string();
+        let error = format!("{:#}", second.err().expect("the second replica failed"));
         assert!(error.contains("FEEDLINE_NODE_ID 5"), "{error}");
         // Unpinned, a replica takes the lowest free node id beside the first.
-        let third = s.server("").await;
-        wait_for_serving(third.addr, "", Duration::from_secs(30))
-            .await
-            .unwrap();
+        let third = s.server("").await.unwrap();
         for server in [first, third] {
-            server.shutdown.cancel();
-            server.task.await.unwrap().unwrap();
+            server.stop().await.unwrap();
         }
         let backend = s.db.get_database_backend();
         let sql = "SELECT expires_at_ms FROM node_leases";

@@ -12,31 +12,27 @@ use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::fanout::v1::{AddFollow, DeliverPost, FanoutEvent, RemoveFollow, RetractPost};
 use feedline_proto::post::v1::Post;
 use feedline_proto::prost::Message as _;
-use feedline_service_kit::{CancellationToken, Env};
-use feedline_test_harness::{
-    Backend, RedisCluster, Social, TestDatabase, ephemeral_listener, wait_for_serving,
-};
+use feedline_stack::{Service, Services};
+use feedline_test_harness::{RedisCluster, Social};
 use fred::prelude::{
     Builder, Client, ClientLike as _, Config, KeysInterface as _, SetsInterface as _,
     SortedSetsInterface as _,
 };
-use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 /// A sorted set as ZRANGE WITHSCORES returns it.
 type Scored = Vec<(String, f64)>;
 
-/// A Redis Cluster, a post-service on SQLite and a connected fred client, for one test.
+/// A Redis Cluster, a post-service on SQLite (the stack's, without its relay and without
+/// fanout-service) and a connected fred client, for one test.
 struct Stack {
     /// Dropping it kills the nodes; `ping_fails_when_the_cluster_is_down` stops it early.
     cluster: RedisCluster,
+    /// post-service and its database.
+    services: Services,
     redis: Client,
     channel: Channel,
     social: Social,
-    shutdown: CancellationToken,
-    server: JoinHandle<anyhow::Result<()>>,
-    /// Dropped after the server that uses it.
-    _database: TestDatabase,
 }
 
 impl std::ops::Deref for Stack {
@@ -50,46 +46,24 @@ impl std::ops::Deref for Stack {
 
 impl Stack {
     async fn start() -> Stack {
-        let (cluster, database) = tokio::join!(RedisCluster::start(3, 0), async {
-            TestDatabase::create(Backend::Sqlite).await
-        });
-        let cluster = cluster.expect("redis cluster");
-        let database = database
-            .expect("database")
-            .expect("sqlite is always enabled");
-        let listener = ephemeral_listener().await.expect("listener");
-        let addr = listener.local_addr().expect("addr");
-        let env: Env = [
-            ("FEEDLINE_DATABASE_URL", database.url().to_owned()),
-            ("FEEDLINE_LISTEN_ADDR", addr.to_string()),
-            ("FEEDLINE_SHUTDOWN_GRACE_MS", "5000".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        let config = post_service::Config::from_env(&env).expect("post-service config");
-        let shutdown = CancellationToken::new();
-        let server = tokio::spawn(post_service::run(config, listener, shutdown.clone()));
-        wait_for_serving(addr, "", Duration::from_secs(60))
+        let mut services = feedline_stack::Stack::builder()
+            .cluster()
+            .env(Service::Post, &[("FEEDLINE_SHUTDOWN_GRACE_MS", "5000")])
+            .start_only(&[Service::Post])
             .await
-            .expect("post-service serving");
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect to post-service");
-
+            .expect("cluster and post-service");
+        let cluster = services.cluster.take().expect("the stack runs a cluster");
+        let post = services.post.as_ref().expect("post-service runs");
+        let channel = post.channel().await.expect("connect to post-service");
         let config = Config::from_url(&cluster.url()).expect("cluster url");
         let redis = Builder::from_config(config).build().expect("fred client");
         redis.init().await.expect("cluster connected");
         Stack {
             cluster,
+            services,
             redis,
             social: Social::new(channel.clone()),
             channel,
-            shutdown,
-            server,
-            _database: database,
         }
     }
 
@@ -108,8 +82,7 @@ impl Stack {
     }
 
     async fn stop(self) {
-        self.shutdown.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(15), self.server).await;
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.services.stop()).await;
         // Bounded: after a test killed the cluster, QUIT has nobody to answer it.
         let _ = tokio::time::timeout(Duration::from_secs(2), self.redis.quit()).await;
     }

@@ -1,4 +1,5 @@
-//! A log-ingest-service on a fresh database and an ephemeral port, with a client, for one test;
+//! A log-ingest-service alone (the stack's [`Service::Logs`]) on a fresh database and an
+//! ephemeral port, with a client, for one test;
 //! and the oracle load that every fault test runs.
 #![allow(dead_code)]
 
@@ -13,11 +14,11 @@ use feedline_proto::logs::v1::{
     CreateAppRequest, ListAppKeysRequest, LogRecord, RevokeAppKeyRequest, RotateAppKeyRequest,
     Severity,
 };
-use feedline_service_kit::{CancellationToken, Env};
-use feedline_test_harness::{Backend, TestDatabase, ephemeral_listener, wait_for_serving};
+use feedline_service_kit::Env;
+use feedline_stack::{Service, Services, Stack, StackBuilder};
+use feedline_test_harness::Backend;
 use log_ingest_service::pipeline::FaultPlan;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
-use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 #[allow(unused_imports)] // not every test binary asserts violations
@@ -30,9 +31,8 @@ pub struct TestServer {
     /// Direct access to the service's database, to assert on what it wrote.
     pub db: DatabaseConnection,
     pub backend: Backend,
+    /// The service and its database, which goes away after the server that uses it.
     service: RunningService,
-    /// Dropped last: the database goes away after the server that uses it.
-    database: TestDatabase,
 }
 
 /// The admin token every test service is started with (`extra` may unset it with "").
@@ -40,18 +40,20 @@ pub const ADMIN_TOKEN: &str = "test-admin-token";
 
 /// The environment of a service on `database_url` listening on `addr`.
 pub fn service_env(database_url: &str, addr: SocketAddr, extra: &[(&str, &str)]) -> Env {
-    let mut env: Env = [
-        ("FEEDLINE_DATABASE_URL", database_url.to_owned()),
-        ("FEEDLINE_LISTEN_ADDR", addr.to_string()),
-        ("FEEDLINE_SHUTDOWN_GRACE_MS", "10000".to_owned()),
-        ("FEEDLINE_ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    env
+    let listen = addr.to_string();
+    let vars = [
+        ("FEEDLINE_DATABASE_URL", database_url),
+        ("FEEDLINE_LISTEN_ADDR", &listen),
+    ];
+    let vars = vars.iter().chain(DEFAULT_ENV).chain(extra);
+    vars.map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
+
+/// What every test service runs with, before the test's own variables.
+const DEFAULT_ENV: &[(&str, &str)] = &[
+    ("FEEDLINE_SHUTDOWN_GRACE_MS", "10000"),
+    ("FEEDLINE_ADMIN_TOKEN", ADMIN_TOKEN),
+];
 
 impl TestServer {
     /// Starts the service on `backend`; `None` when that backend is not enabled here.
@@ -65,18 +67,20 @@ impl TestServer {
         extra: &[(&str, &str)],
         faults: FaultPlan,
     ) -> Option<Self> {
-        let database = TestDatabase::create(backend)
+        if !backend.enabled() {
+            return None;
+        }
+        let builder = Stack::builder().database(Service::Logs, backend);
+        let service = RunningService::start_on(builder.logs_faults(faults), extra).await;
+        let db = Database::connect(service.database_url())
             .await
-            .expect("test database")?;
-        let service = RunningService::start_with(database.url(), extra, faults).await;
-        let db = Database::connect(database.url()).await.expect("db connect");
+            .expect("db connect");
         Some(Self {
             addr: service.addr,
             client: service.client.clone(),
             db,
             backend,
             service,
-            database,
         })
     }
 
@@ -88,64 +92,62 @@ impl TestServer {
     /// Another log-ingest-service on this server's database (a second replica), with `extra`
     /// environment.
     pub async fn replica(&self, extra: &[(&str, &str)]) -> RunningService {
-        RunningService::start(self.database.url(), extra).await
-    }
-
-    /// Cancels the server (as SIGTERM does) without waiting.
-    pub fn begin_shutdown(&self) {
-        self.service.shutdown.cancel();
+        RunningService::start(self.service.database_url(), extra).await
     }
 
     /// Stops the server and waits for its orderly shutdown.
     pub async fn stop(self) {
-        self.service.stop().await;
+        // The test's connection first: the stop deletes the database.
         let _ = self.db.close().await;
+        self.service.stop().await;
     }
 }
 
-/// A log-ingest-service served in this process, on a database someone else owns.
+/// A log-ingest-service alone (the stack's [`Service::Logs`]) served in this process.
 pub struct RunningService {
     pub addr: SocketAddr,
     pub client: LogServiceClient<Channel>,
-    /// Cancelled to stop it, as SIGTERM does.
-    shutdown: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
+    services: Services,
 }
 
 impl RunningService {
-    /// Starts a service on `database_url` (migrating it) with `extra` environment.
+    /// Starts a service on `database_url`, which someone else owns (migrating it), with
+    /// `extra` environment.
     pub async fn start(database_url: &str, extra: &[(&str, &str)]) -> Self {
-        Self::start_with(database_url, extra, FaultPlan::default()).await
+        let builder = Stack::builder().database_url(Service::Logs, database_url);
+        Self::start_on(builder, extra).await
     }
 
-    /// Same, with injected write failures.
-    async fn start_with(database_url: &str, extra: &[(&str, &str)], faults: FaultPlan) -> Self {
-        let listener = ephemeral_listener().await.expect("listener");
-        let addr = listener.local_addr().expect("local addr");
-        let env = service_env(database_url, addr, extra);
-        let mut config = log_ingest_service::Config::from_env(&env).expect("config");
-        config.pipeline.faults = faults;
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(log_ingest_service::run(config, listener, shutdown.clone()));
-        wait_for_serving(addr, "", Duration::from_secs(60))
+    /// Starts log-ingest-service alone as `builder` says, with `extra` environment.
+    async fn start_on(builder: StackBuilder, extra: &[(&str, &str)]) -> Self {
+        let services = builder
+            .env(Service::Logs, DEFAULT_ENV)
+            .env(Service::Logs, extra)
+            .start_only(&[Service::Logs])
             .await
             .expect("log-ingest-service became healthy");
+        let addr = services
+            .logs
+            .as_ref()
+            .expect("log-ingest-service runs")
+            .addr;
         Self {
             addr,
             client: client(addr).await,
-            shutdown,
-            task,
+            services,
         }
+    }
+
+    /// Its database's URL.
+    fn database_url(&self) -> &str {
+        let url = self.services.database_url(Service::Logs);
+        url.expect("log-ingest-service runs on a database")
     }
 
     /// Stops it and waits for its orderly shutdown.
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        let result = tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("log-ingest-service stopped within its grace period")
-            .expect("log-ingest-service task did not panic");
-        result.expect("log-ingest-service run returned Ok");
+        let stopped = self.services.stop().await;
+        stopped.expect("log-ingest-service stopped cleanly");
     }
 }
 
