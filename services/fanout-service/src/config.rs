@@ -1,7 +1,7 @@
 //! fanout-service configuration, read from the environment before any port is bound.
 
 use feedline_redis::TimelineEnv;
-use feedline_service_kit::config::{check_range, parse_or};
+use feedline_service_kit::config::{millis_or, parse_or, ranged_or};
 use feedline_service_kit::{ConfigError, Env, ServerConfig};
 
 use crate::DEFAULT_PORT;
@@ -48,31 +48,30 @@ impl Config {
         let shared = TimelineEnv::from_env(env)?;
         let timeline_cap = shared.timeline_cap;
         let defaults = TimelineConfig::default();
-        let celebrity_threshold = parse_or(
+        let celebrity_threshold = ranged_or(
             env,
             "FEEDLINE_CELEBRITY_THRESHOLD",
             defaults.celebrity_threshold,
-        )?;
-        check_range(
-            "FEEDLINE_CELEBRITY_THRESHOLD",
-            celebrity_threshold,
             1..=100_000_000,
         )?;
-        let backfill_posts = parse_or(env, "FEEDLINE_BACKFILL_POSTS", defaults.backfill_posts)?;
-        check_range("FEEDLINE_BACKFILL_POSTS", backfill_posts, 0..=timeline_cap)?;
+        let backfill_posts = ranged_or(
+            env,
+            "FEEDLINE_BACKFILL_POSTS",
+            defaults.backfill_posts,
+            0..=timeline_cap,
+        )?;
         let replication = replication_from_env(env, defaults.replication)?;
-        let lanes = parse_or(env, "FEEDLINE_FANOUT_LANES", 64usize)?;
-        check_range("FEEDLINE_FANOUT_LANES", lanes, 1..=4096)?;
-        let max_unacked = parse_or(env, "FEEDLINE_FANOUT_MAX_UNACKED", 10_000usize)?;
-        check_range("FEEDLINE_FANOUT_MAX_UNACKED", max_unacked, 1..=1_000_000)?;
-        let max_unacked_bytes = parse_or(
+        let lanes = ranged_or(env, "FEEDLINE_FANOUT_LANES", 64usize, 1..=4096)?;
+        let max_unacked = ranged_or(
+            env,
+            "FEEDLINE_FANOUT_MAX_UNACKED",
+            10_000usize,
+            1..=1_000_000,
+        )?;
+        let max_unacked_bytes = ranged_or(
             env,
             "FEEDLINE_FANOUT_MAX_UNACKED_BYTES",
             crate::api::DEFAULT_MAX_UNACKED_BYTES,
-        )?;
-        check_range(
-            "FEEDLINE_FANOUT_MAX_UNACKED_BYTES",
-            max_unacked_bytes,
             1 << 20..=1 << 31,
         )?;
         let replay_on_topology_change =
@@ -102,15 +101,19 @@ fn replication_from_env(
     env: &Env,
     defaults: ReplicationWait,
 ) -> Result<ReplicationWait, ConfigError> {
-    let replicas = parse_or(env, "FEEDLINE_FANOUT_WAIT_REPLICAS", defaults.replicas)?;
-    check_range("FEEDLINE_FANOUT_WAIT_REPLICAS", replicas, 0..=16)?;
-    let default_ms = u64::try_from(defaults.timeout.as_millis()).unwrap_or(u64::MAX);
-    let timeout_ms = parse_or(env, "FEEDLINE_FANOUT_WAIT_TIMEOUT_MS", default_ms)?;
-    check_range("FEEDLINE_FANOUT_WAIT_TIMEOUT_MS", timeout_ms, 1..=60_000)?;
-    Ok(ReplicationWait {
-        replicas,
-        timeout: std::time::Duration::from_millis(timeout_ms),
-    })
+    let replicas = ranged_or(
+        env,
+        "FEEDLINE_FANOUT_WAIT_REPLICAS",
+        defaults.replicas,
+        0..=16,
+    )?;
+    let timeout = millis_or(
+        env,
+        "FEEDLINE_FANOUT_WAIT_TIMEOUT_MS",
+        defaults.timeout,
+        1..=60_000,
+    )?;
+    Ok(ReplicationWait { replicas, timeout })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use common::Stack;
 use feedline_proto::fanout::v1::ReplayOutboxRequest;
 use feedline_proto::fanout::v1::fanout_service_client::FanoutServiceClient;
+use feedline_redis::keys;
 use fred::prelude::{KeysInterface as _, SortedSetsInterface as _};
 use tonic::Code;
 
@@ -48,67 +49,23 @@ async fn a_replay_repairs_lost_writes_and_keeps_unfollows_and_deletes() {
     // removals undone, as if the writes had never reached a replica that was then promoted.
     let mut missing = 0;
     for (i, fan) in fans.iter().enumerate().take(4) {
-        let lost: Vec<String> = posts[i..i + 3]
-            .iter()
-            .map(|p| feedline_redis::keys::member(*p))
-            .collect();
-        let removed: i64 = stack
-            .redis
-            .zrem(feedline_redis::keys::timeline(*fan), lost)
-            .await
-            .unwrap();
-        missing += removed;
+        missing += lose(&stack, *fan, &posts[i..i + 3]).await;
     }
-    let _: i64 = stack
-        .redis
-        .zadd(
-            feedline_redis::keys::timeline(carol),
-            None,
-            None,
-            false,
-            false,
-            vec![
-                (1.0, feedline_redis::keys::member(bobs)),
-                (2.0, feedline_redis::keys::member(bobs_deleted.post_id)),
-            ],
-        )
-        .await
-        .unwrap();
-    let _: i64 = stack
-        .redis
-        .zadd(
-            feedline_redis::keys::timeline(fans[7]),
-            None,
-            None,
-            false,
-            false,
-            (2.0, feedline_redis::keys::member(gone.post_id).as_str()),
-        )
-        .await
-        .unwrap();
+    let bobs_posts = vec![
+        (1.0, keys::member(bobs)),
+        (2.0, keys::member(bobs_deleted.post_id)),
+    ];
+    put_back(&stack, keys::timeline(carol), bobs_posts).await;
+    let gone_post = vec![(2.0, keys::member(gone.post_id))];
+    put_back(&stack, keys::timeline(fans[7]), gone_post).await;
     // Bob's keys lost the retract's writes too: the deleted post is back in his list, and his
     // recent deletions are gone. Its tombstone (another key, another node) survived, so the
     // replayed delivery drops the post from `ap:` before the replayed unfollow runs: only
     // `ar:`, rebuilt by that delivery, still names it for the unfollow.
-    let (score, member) = feedline_redis::keys::entry_of(&bobs_deleted).unwrap();
-    let _: i64 = stack
-        .redis
-        .zadd(
-            feedline_redis::keys::author_posts(bob),
-            None,
-            None,
-            false,
-            false,
-            (score, member.as_str()),
-        )
-        .await
-        .unwrap();
-    let _: i64 = stack
-        .redis
-        .del(feedline_redis::keys::author_retracted(bob))
-        .await
-        .unwrap();
-    let wrong = damage(&stack, &fans, &expected, carol).await;
+    let entry = keys::entry_of(&bobs_deleted).unwrap();
+    put_back(&stack, keys::author_posts(bob), vec![entry]).await;
+    let _: i64 = stack.redis.del(keys::author_retracted(bob)).await.unwrap();
+    let wrong = damage(&stack, &fans, &expected, Some(carol)).await;
     eprintln!("before the repair: {missing} entries missing, {wrong} timelines wrong");
     assert_eq!(missing, 12, "the damage is there to repair");
 
@@ -128,14 +85,8 @@ async fn a_replay_repairs_lost_writes_and_keeps_unfollows_and_deletes() {
     assert!(answer.sent, "the relay is connected");
 
     let start = Instant::now();
-    feedline_test_harness::eventually("the replay repairs every timeline", DEADLINE, || async {
-        match damage(&stack, &fans, &expected, carol).await {
-            0 => Ok(()),
-            wrong => Err(anyhow::anyhow!("{wrong} timelines still wrong")),
-        }
-    })
-    .await
-    .unwrap();
+    let repair = "the replay repairs every timeline";
+    wait_repaired(repair, &stack, &fans, &expected, Some(carol)).await;
     eprintln!("repaired in {:?}", start.elapsed());
     // Exactly once, and still so once the replay is over (nothing re-adds a removed entry late).
     for fan in &fans {
@@ -158,13 +109,7 @@ async fn a_failover_makes_fanout_replay_the_window_on_its_own() {
     // replica lacks them too), as an acknowledged write lost with a master would be.
     let mut missing = 0;
     for fan in &fans {
-        let lost = feedline_redis::keys::member(posts[1]);
-        let removed: i64 = stack
-            .redis
-            .zrem(feedline_redis::keys::timeline(*fan), lost)
-            .await
-            .unwrap();
-        missing += removed;
+        missing += lose(&stack, *fan, &posts[1..2]).await;
     }
     assert_eq!(missing, 12, "the damage is there to repair");
 
@@ -177,25 +122,8 @@ async fn a_failover_makes_fanout_replay_the_window_on_its_own() {
     eprintln!("killed {killed}, {promoted} promoted; {missing} entries missing");
     // No ReplayOutbox: fanout-service sees the new primary and asks for the replay itself.
     let start = Instant::now();
-    feedline_test_harness::eventually(
-        "the failover's replay repairs every timeline",
-        DEADLINE,
-        || async {
-            let mut wrong = 0;
-            for fan in &fans {
-                match stack.timelines.timeline(*fan, 10_000).await {
-                    Ok(timeline) if timeline == expected => {}
-                    _ => wrong += 1,
-                }
-            }
-            match wrong {
-                0 => Ok(()),
-                wrong => Err(anyhow::anyhow!("{wrong} timelines still wrong")),
-            }
-        },
-    )
-    .await
-    .unwrap();
+    let repair = "the failover's replay repairs every timeline";
+    wait_repaired(repair, &stack, &fans, &expected, None).await;
     eprintln!("repaired {:?} after the promotion", start.elapsed());
     stack.stop().await;
 }
@@ -220,17 +148,59 @@ async fn fans_and_posts(
     (followers, ids)
 }
 
+/// Removes `posts` from `user`'s timeline behind fanout-service's back; how many were there.
+async fn lose(stack: &Stack, user: i64, posts: &[i64]) -> i64 {
+    let members: Vec<String> = posts.iter().copied().map(keys::member).collect();
+    stack
+        .redis
+        .zrem(keys::timeline(user), members)
+        .await
+        .unwrap()
+}
+
+/// Adds `entries` (score, member) to sorted set `key` behind fanout-service's back, as a
+/// removal that never reached a promoted replica leaves them.
+async fn put_back(stack: &Stack, key: String, entries: Vec<(f64, String)>) {
+    let _: i64 = stack
+        .redis
+        .zadd(key, None, None, false, false, entries)
+        .await
+        .unwrap();
+}
+
 /// How many timelines differ from what they should hold: every fan exactly `expected` (newest
-/// first, each once), carol nothing.
-async fn damage(stack: &Stack, fans: &[i64], expected: &[i64], carol: i64) -> usize {
+/// first, each once), `emptied` (when given) nothing. One that cannot be read (a failover under
+/// way) counts as wrong.
+async fn damage(stack: &Stack, fans: &[i64], expected: &[i64], emptied: Option<i64>) -> usize {
+    let read = |user| async move { stack.timelines.timeline(user, 10_000).await.ok() };
     let mut wrong = 0;
     for fan in fans {
-        if stack.timeline(*fan).await != expected {
+        if read(*fan).await.as_deref() != Some(expected) {
             wrong += 1;
         }
     }
-    if !stack.timeline(carol).await.is_empty() {
+    if let Some(user) = emptied
+        && read(user).await.is_none_or(|timeline| !timeline.is_empty())
+    {
         wrong += 1;
     }
     wrong
+}
+
+/// Polls until [`damage`] finds no timeline wrong.
+async fn wait_repaired(
+    what: &str,
+    stack: &Stack,
+    fans: &[i64],
+    expected: &[i64],
+    emptied: Option<i64>,
+) {
+    feedline_test_harness::eventually(what, DEADLINE, || async {
+        match damage(stack, fans, expected, emptied).await {
+            0 => Ok(()),
+            wrong => Err(anyhow::anyhow!("{wrong} timelines still wrong")),
+        }
+    })
+    .await
+    .unwrap();
 }

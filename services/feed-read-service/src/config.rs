@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use feedline_redis::TimelineEnv;
-use feedline_service_kit::config::{check_range, parse_or};
+use feedline_service_kit::config::millis_or;
 use feedline_service_kit::{ConfigError, Env, ServerConfig};
 
 use crate::DEFAULT_PORT;
@@ -40,31 +40,25 @@ impl Config {
     /// Reads and validates the configuration.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let shared = TimelineEnv::from_env(env)?;
-        let refresh_ms = parse_or(
-            env,
-            "FEEDLINE_CELEBRITIES_REFRESH_MS",
-            DEFAULT_CELEBRITIES_REFRESH.as_millis() as u64,
-        )?;
-        check_range("FEEDLINE_CELEBRITIES_REFRESH_MS", refresh_ms, 0..=60_000)?;
-        let timeout_ms = parse_or(
-            env,
-            "FEEDLINE_REDIS_COMMAND_TIMEOUT_MS",
-            DEFAULT_REDIS_COMMAND_TIMEOUT.as_millis() as u64,
-        )?;
-        check_range(
-            "FEEDLINE_REDIS_COMMAND_TIMEOUT_MS",
-            timeout_ms,
-            100..=10_000,
-        )?;
         Ok(Self {
             server: ServerConfig::from_env(env, DEFAULT_PORT)?,
             redis_url: shared.redis_url,
             post_service_url: shared.post_service_url,
-            redis_command_timeout: Duration::from_millis(timeout_ms),
+            redis_command_timeout: millis_or(
+                env,
+                "FEEDLINE_REDIS_COMMAND_TIMEOUT_MS",
+                DEFAULT_REDIS_COMMAND_TIMEOUT,
+                100..=10_000,
+            )?,
             feed: FeedConfig {
                 timeline_cap: shared.timeline_cap,
                 post_cache_ttl: shared.post_cache_ttl,
-                celebrities_refresh: Duration::from_millis(refresh_ms),
+                celebrities_refresh: millis_or(
+                    env,
+                    "FEEDLINE_CELEBRITIES_REFRESH_MS",
+                    DEFAULT_CELEBRITIES_REFRESH,
+                    0..=60_000,
+                )?,
             },
         })
     }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use feedline_service_kit::config::{check_range, millis_or, parse_or};
+use feedline_service_kit::config::{millis_or, parse_or, ranged_or};
 use feedline_service_kit::database::database_url;
 use feedline_service_kit::ids::LeaseSettings;
 use feedline_service_kit::{ConfigError, Env, ServerConfig};
@@ -42,28 +42,28 @@ impl Config {
     /// Reads and validates the configuration.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let database_url = database_url(env, "sqlite://feedline-logs.db?mode=rwc")?;
-        let db_max_connections = parse_or(env, "FEEDLINE_DB_MAX_CONNECTIONS", 10u32)?;
-        check_range("FEEDLINE_DB_MAX_CONNECTIONS", db_max_connections, 2..=1000)?;
+        let db_max_connections = ranged_or(env, "FEEDLINE_DB_MAX_CONNECTIONS", 10u32, 2..=1000)?;
         let node_lease = LeaseSettings::from_env(env)?;
         let admin_token: String = parse_or(env, "FEEDLINE_ADMIN_TOKEN", String::new())?;
 
         // One connection stays free for queries and key lookups, so reads never starve.
         let max_workers = db_max_connections as usize - 1;
         let default_workers = max_workers.min(4);
-        let workers = parse_or(env, "FEEDLINE_INGEST_WORKERS", default_workers)?;
-        check_range("FEEDLINE_INGEST_WORKERS", workers, 1..=max_workers)?;
-        let queue_records = parse_or(env, "FEEDLINE_INGEST_QUEUE_RECORDS", 200_000usize)?;
-        check_range(
+        let workers = ranged_or(
+            env,
+            "FEEDLINE_INGEST_WORKERS",
+            default_workers,
+            1..=max_workers,
+        )?;
+        let queue_records = ranged_or(
+            env,
             "FEEDLINE_INGEST_QUEUE_RECORDS",
-            queue_records,
+            200_000usize,
             1000..=10_000_000,
         )?;
-        let queue_mib = parse_or(env, "FEEDLINE_INGEST_QUEUE_MIB", 128usize)?;
-        check_range("FEEDLINE_INGEST_QUEUE_MIB", queue_mib, 8..=65_536)?;
-        let batch_records = parse_or(env, "FEEDLINE_INGEST_BATCH_RECORDS", 4000usize)?;
-        check_range("FEEDLINE_INGEST_BATCH_RECORDS", batch_records, 1..=5000)?;
-        let batch_mib = parse_or(env, "FEEDLINE_INGEST_BATCH_MIB", 8usize)?;
-        check_range("FEEDLINE_INGEST_BATCH_MIB", batch_mib, 1..=256)?;
+        let queue_mib = ranged_or(env, "FEEDLINE_INGEST_QUEUE_MIB", 128usize, 8..=65_536)?;
+        let batch_records = ranged_or(env, "FEEDLINE_INGEST_BATCH_RECORDS", 4000usize, 1..=5000)?;
+        let batch_mib = ranged_or(env, "FEEDLINE_INGEST_BATCH_MIB", 8usize, 1..=256)?;
         Ok(Self {
             server: ServerConfig::from_env(env, DEFAULT_PORT)?,
             database_url,

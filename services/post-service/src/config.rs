@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use feedline_service_kit::config::{check_range, millis_or, parse_or};
+use feedline_service_kit::config::{millis_or, parse_or, ranged_or};
 use feedline_service_kit::database::database_url;
 use feedline_service_kit::{ConfigError, Env, ServerConfig};
 
@@ -40,8 +40,7 @@ impl Config {
     /// Reads and validates the configuration.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let database_url = database_url(env, "sqlite://feedline.db?mode=rwc")?;
-        let db_max_connections = parse_or(env, "FEEDLINE_DB_MAX_CONNECTIONS", 10u32)?;
-        check_range("FEEDLINE_DB_MAX_CONNECTIONS", db_max_connections, 1..=1000)?;
+        let db_max_connections = ranged_or(env, "FEEDLINE_DB_MAX_CONNECTIONS", 10u32, 1..=1000)?;
         let node_lease = LeaseSettings::from_env(env)?;
         let endpoints: String = parse_or(env, "FEEDLINE_FANOUT_URL", String::new())?;
         let endpoints: Vec<String> = endpoints
@@ -60,19 +59,15 @@ impl Config {
                 reason: "each address must start with http:// or https://".into(),
             });
         }
-        let batch = parse_or(env, "FEEDLINE_RELAY_BATCH", 500usize)?;
-        check_range("FEEDLINE_RELAY_BATCH", batch, 1..=1000)?;
-        let window = parse_or(env, "FEEDLINE_RELAY_WINDOW", 2000usize)?;
-        check_range("FEEDLINE_RELAY_WINDOW", window, 1..=10_000)?;
-        let max_attempts = parse_or(env, "FEEDLINE_RELAY_MAX_ATTEMPTS", 10u32)?;
-        check_range("FEEDLINE_RELAY_MAX_ATTEMPTS", max_attempts, 1..=1000)?;
-        let retention_min = parse_or(env, "FEEDLINE_OUTBOX_RETENTION_MIN", 10u64)?;
-        check_range("FEEDLINE_OUTBOX_RETENTION_MIN", retention_min, 0..=10_080)?;
+        let batch = ranged_or(env, "FEEDLINE_RELAY_BATCH", 500usize, 1..=1000)?;
+        let window = ranged_or(env, "FEEDLINE_RELAY_WINDOW", 2000usize, 1..=10_000)?;
+        let max_attempts = ranged_or(env, "FEEDLINE_RELAY_MAX_ATTEMPTS", 10u32, 1..=1000)?;
+        let retention_min = ranged_or(env, "FEEDLINE_OUTBOX_RETENTION_MIN", 10u64, 0..=10_080)?;
         let defaults = AdmissionConfig::default();
-        let max_backlog = parse_or(env, "FEEDLINE_ADMISSION_MAX_BACKLOG", defaults.max_backlog)?;
-        check_range(
+        let max_backlog = ranged_or(
+            env,
             "FEEDLINE_ADMISSION_MAX_BACKLOG",
-            max_backlog,
+            defaults.max_backlog,
             0..=100_000_000,
         )?;
         let admission = AdmissionConfig {

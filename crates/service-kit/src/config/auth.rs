@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, Env, check_range, parse_or};
+use super::{ConfigError, Env, parse_or, ranged_or};
 
 /// Reads the token verification settings: `FEEDLINE_AUTH_JWKS` (the identity provider's
 /// signing keys: a JWKS file, the document itself as a secret injected into the environment,
@@ -19,8 +19,7 @@ pub fn auth_from_env(env: &Env) -> Result<Option<feedline_auth::AuthConfig>, Con
     };
     let issuer = optional("FEEDLINE_AUTH_ISSUER")?;
     let audience = optional("FEEDLINE_AUTH_AUDIENCE")?;
-    let leeway = parse_or(env, "FEEDLINE_AUTH_LEEWAY_S", 30u64)?;
-    check_range("FEEDLINE_AUTH_LEEWAY_S", leeway, 0..=300)?;
+    let leeway = ranged_or(env, "FEEDLINE_AUTH_LEEWAY_S", 30u64, 0..=300)?;
     let admin_scope = parse_or(
         env,
         "FEEDLINE_AUTH_ADMIN_SCOPE",
@@ -31,8 +30,7 @@ pub fn auth_from_env(env: &Env) -> Result<Option<feedline_auth::AuthConfig>, Con
         "FEEDLINE_AUTH_SERVICE_SCOPE",
         feedline_auth::DEFAULT_SERVICE_SCOPE.to_owned(),
     )?;
-    let refresh = parse_or(env, "FEEDLINE_AUTH_JWKS_REFRESH_S", 300u64)?;
-    check_range("FEEDLINE_AUTH_JWKS_REFRESH_S", refresh, 10..=86_400)?;
+    let refresh = ranged_or(env, "FEEDLINE_AUTH_JWKS_REFRESH_S", 300u64, 10..=86_400)?;
     let Some(jwks) = optional("FEEDLINE_AUTH_JWKS")? else {
         return Ok(None);
     };

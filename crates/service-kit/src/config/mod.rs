@@ -11,5 +11,5 @@ mod tests;
 
 pub use auth::{auth_from_env, credential_from_env};
 pub use env::{Env, process_env};
-pub use parse::{ConfigError, check_range, millis_or, parse_or, url_or};
+pub use parse::{ConfigError, check_range, millis_or, parse_or, ranged_or, url_or};
 pub use server::ServerConfig;

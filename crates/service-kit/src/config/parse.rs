@@ -1,7 +1,8 @@
 //! A variable that cannot be used, and the readers that parse one with a default: a value,
-//! milliseconds in a range, a URL of a known scheme.
+//! a value in a range, milliseconds in a range, a URL of a known scheme.
 
 use std::fmt::Display;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -35,16 +36,29 @@ where
     }
 }
 
+/// Reads `name` as [`parse_or`] does; the value (given or default) must lie in `range`.
+pub fn ranged_or<T>(
+    env: &Env,
+    name: &str,
+    default: T,
+    range: RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + Display,
+    T::Err: Display,
+{
+    let value = parse_or(env, name, default)?;
+    check_range(name, value, range)
+}
+
 /// Reads a duration given in milliseconds, which must lie in `range`.
 pub fn millis_or(
     env: &Env,
     name: &str,
     default: Duration,
-    range: std::ops::RangeInclusive<u64>,
+    range: RangeInclusive<u64>,
 ) -> Result<Duration, ConfigError> {
-    let millis = parse_or(env, name, default.as_millis() as u64)?;
-    check_range(name, millis, range)?;
-    Ok(Duration::from_millis(millis))
+    ranged_or(env, name, default.as_millis() as u64, range).map(Duration::from_millis)
 }
 
 /// Reads a URL that must start with one of `schemes` (e.g. `"http://"`); unset or empty
@@ -67,14 +81,14 @@ pub fn url_or(
     }
 }
 
-/// Fails unless `value` lies in `range`.
+/// `value`, which must lie in `range`.
 pub fn check_range<T: PartialOrd + Display>(
     name: &str,
     value: T,
-    range: std::ops::RangeInclusive<T>,
-) -> Result<(), ConfigError> {
+    range: RangeInclusive<T>,
+) -> Result<T, ConfigError> {
     if range.contains(&value) {
-        Ok(())
+        Ok(value)
     } else {
         Err(ConfigError {
             variable: name.to_owned(),

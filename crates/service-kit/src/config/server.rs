@@ -3,9 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{
-    ConfigError, Env, auth_from_env, check_range, credential_from_env, millis_or, parse_or,
-};
+use super::{ConfigError, Env, auth_from_env, credential_from_env, millis_or, parse_or, ranged_or};
 
 /// Settings of the gRPC server itself, common to every service.
 #[derive(Clone, Debug)]
@@ -49,23 +47,16 @@ impl ServerConfig {
             "FEEDLINE_LISTEN_ADDR",
             SocketAddr::from(([0, 0, 0, 0], default_port)),
         )?;
-        let max_concurrent_requests = parse_or(env, "FEEDLINE_MAX_CONCURRENT_REQUESTS", 1024)?;
-        check_range(
-            "FEEDLINE_MAX_CONCURRENT_REQUESTS",
-            max_concurrent_requests,
-            1..=1_000_000,
-        )?;
-        let max_open_streams = parse_or(env, "FEEDLINE_MAX_OPEN_STREAMS", 256)?;
-        check_range("FEEDLINE_MAX_OPEN_STREAMS", max_open_streams, 1..=100_000)?;
-        let http2_max_concurrent_streams =
-            parse_or(env, "FEEDLINE_HTTP2_MAX_CONCURRENT_STREAMS", 256)?;
-        check_range(
+        let max_concurrent_requests =
+            ranged_or(env, "FEEDLINE_MAX_CONCURRENT_REQUESTS", 1024, 1..=1_000_000)?;
+        let max_open_streams = ranged_or(env, "FEEDLINE_MAX_OPEN_STREAMS", 256, 1..=100_000)?;
+        let http2_max_concurrent_streams = ranged_or(
+            env,
             "FEEDLINE_HTTP2_MAX_CONCURRENT_STREAMS",
-            http2_max_concurrent_streams,
+            256,
             1..=100_000,
         )?;
-        let max_connections = parse_or(env, "FEEDLINE_MAX_CONNECTIONS", 4096)?;
-        check_range("FEEDLINE_MAX_CONNECTIONS", max_connections, 1..=1_000_000)?;
+        let max_connections = ranged_or(env, "FEEDLINE_MAX_CONNECTIONS", 4096, 1..=1_000_000)?;
         Ok(Self {
             listen_addr,
             request_timeout: millis_or(

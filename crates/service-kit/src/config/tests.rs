@@ -65,6 +65,22 @@ fn bad_values_name_the_variable() {
 }
 
 #[test]
+fn a_ranged_value_is_parsed_then_bounded() {
+    let read = |value: &str| ranged_or(&Env::from_pairs(&[("N", value)]), "N", 5u32, 1..=10);
+    assert_eq!(read("").unwrap(), 5, "unset or empty: the default");
+    assert_eq!((read("1").unwrap(), read(" 10 ").unwrap()), (1, 10));
+    let err = read("11").unwrap_err();
+    assert_eq!((err.variable.as_str(), err.value.as_str()), ("N", "11"));
+    assert!(err.reason.contains("between 1 and 10"), "{err}");
+    assert_eq!(read("x").unwrap_err().variable, "N");
+    let env = Env::new();
+    assert!(
+        ranged_or(&env, "N", 0u32, 1..=10).is_err(),
+        "so is the default"
+    );
+}
+
+#[test]
 fn auth_is_read_from_a_file_or_the_document_itself() {
     let off = ServerConfig::from_env(&Env::from_pairs(&[]), 1).unwrap();
     assert!(off.auth.is_none() && !off.credential.is_set());

@@ -12,7 +12,7 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 
 use super::{Clock, MAX_NODE_ID};
-use crate::config::{ConfigError, Env, check_range, parse_or};
+use crate::config::{ConfigError, Env, ranged_or};
 use crate::database::{is_unavailable, is_unique_violation};
 
 pub use table::{NodeLeases, create_table, drop_table};
@@ -49,19 +49,22 @@ impl LeaseSettings {
         let pinned: Option<u16> = match env.get("FEEDLINE_NODE_ID").map(|v| v.trim()) {
             None | Some("") => None,
             Some(_) => {
-                let id = parse_or(env, "FEEDLINE_NODE_ID", 0u16)?;
-                check_range("FEEDLINE_NODE_ID", id, 0..=MAX_NODE_ID)?;
+                let id = ranged_or(env, "FEEDLINE_NODE_ID", 0u16, 0..=MAX_NODE_ID)?;
                 Some(id)
             }
         };
-        let ttl = parse_or(env, "FEEDLINE_NODE_LEASE_TTL_SECS", defaults.ttl.as_secs())?;
-        check_range("FEEDLINE_NODE_LEASE_TTL_SECS", ttl, 3..=3600)?;
-        let wait = parse_or(
+        let ttl = ranged_or(
+            env,
+            "FEEDLINE_NODE_LEASE_TTL_SECS",
+            defaults.ttl.as_secs(),
+            3..=3600,
+        )?;
+        let wait = ranged_or(
             env,
             "FEEDLINE_NODE_CLOCK_WAIT_MS",
             defaults.max_clock_wait.as_millis() as u64,
+            0..=600_000,
         )?;
-        check_range("FEEDLINE_NODE_CLOCK_WAIT_MS", wait, 0..=600_000)?;
         Ok(Self {
             pinned,
             ttl: Duration::from_secs(ttl),

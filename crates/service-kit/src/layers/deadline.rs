@@ -68,6 +68,7 @@ impl Guard for DeadlineLayer {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_calls::{grpc_status, request};
     use super::*;
     use tower::{Layer as _, ServiceExt as _};
 
@@ -80,12 +81,10 @@ mod tests {
             Ok::<_, std::convert::Infallible>(http::Response::new(String::from("done")))
         });
         let svc = DeadlineLayer::new(Duration::from_secs(1)).layer(inner);
-        let call = |path: &str| http::Request::builder().uri(path).body(()).unwrap();
 
-        let slow = svc.clone().oneshot(call("/a.B/Slow")).await.unwrap();
-        let code = slow.headers().get("grpc-status").unwrap().to_str().unwrap();
-        assert_eq!(code, "4", "DEADLINE_EXCEEDED");
-        let fast = svc.oneshot(call("/a.B/Fast")).await.unwrap();
+        let slow = svc.clone().oneshot(request("/a.B/Slow")).await.unwrap();
+        assert_eq!(grpc_status(&slow), Some("4"), "DEADLINE_EXCEEDED");
+        let fast = svc.oneshot(request("/a.B/Fast")).await.unwrap();
         assert_eq!(fast.body(), "done");
     }
 

@@ -17,6 +17,8 @@ mod deadline;
 mod guard;
 mod shed;
 mod streams;
+#[cfg(test)]
+mod test_calls;
 
 pub use deadline::{DeadlineLayer, DeadlineService};
 pub use guard::{Guard, Guarded};

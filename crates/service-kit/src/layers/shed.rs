@@ -55,15 +55,9 @@ impl Guard for ShedLayer {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_calls::{answer, grpc_status, request};
     use super::*;
     use tower::{Layer as _, Service as _, ServiceExt as _};
-
-    fn grpc_status(response: &http::Response<String>) -> Option<&str> {
-        response
-            .headers()
-            .get("grpc-status")
-            .and_then(|v| v.to_str().ok())
-    }
 
     #[tokio::test]
     async fn sheds_beyond_the_limit_and_admits_again_after() {
@@ -77,25 +71,18 @@ mod tests {
             }
         });
         let mut svc = ShedLayer::new(1).layer(inner);
-        let call = |path: &str| http::Request::builder().uri(path).body(()).unwrap();
 
-        let held = svc.ready().await.unwrap().call(call("/a.B/C"));
+        let held = svc.ready().await.unwrap().call(request("/a.B/C"));
         let held = tokio::spawn(held);
         // The permit is taken synchronously by `call`, so the next call is over the limit.
-        let shed = svc
-            .ready()
-            .await
-            .unwrap()
-            .call(call("/a.B/C"))
-            .await
-            .unwrap();
+        let shed = answer(&mut svc, "/a.B/C").await;
         assert_eq!(grpc_status(&shed), Some("8"), "RESOURCE_EXHAUSTED");
 
         let exempt = svc
             .ready()
             .await
             .unwrap()
-            .call(call("/grpc.health.v1.Health/Check"));
+            .call(request("/grpc.health.v1.Health/Check"));
         let exempt = tokio::spawn(exempt);
         release_tx.send(true).unwrap();
         assert_eq!(held.await.unwrap().unwrap().body(), "done");
@@ -104,13 +91,7 @@ mod tests {
             "done",
             "health is never shed"
         );
-        let again = svc
-            .ready()
-            .await
-            .unwrap()
-            .call(call("/a.B/C"))
-            .await
-            .unwrap();
+        let again = answer(&mut svc, "/a.B/C").await;
         assert_eq!(again.body(), "done", "the permit came back");
     }
 }

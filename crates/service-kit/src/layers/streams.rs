@@ -166,18 +166,12 @@ impl<St: Stream> Stream for Held<St> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_calls::{answer, grpc_status};
     use super::*;
     use futures::StreamExt as _;
-    use tower::{Layer as _, Service as _, ServiceExt as _};
+    use tower::Layer as _;
 
     const STREAM: &str = "/feedline.fanout.v1.FanoutService/Fanout";
-
-    fn grpc_status(response: &http::Response<String>) -> Option<&str> {
-        response
-            .headers()
-            .get("grpc-status")
-            .and_then(|v| v.to_str().ok())
-    }
 
     #[test]
     fn the_streaming_methods_come_from_the_protos() {
@@ -206,24 +200,17 @@ mod tests {
         });
         let streaming = HashSet::from([STREAM.to_owned()]);
         let mut svc = StreamLimitLayer::new(1, streaming).layer(inner);
-        let call = |path: &str| http::Request::builder().uri(path).body(()).unwrap();
 
-        let first = svc.ready().await.unwrap().call(call(STREAM)).await.unwrap();
+        let first = answer(&mut svc, STREAM).await;
         assert_eq!(first.body(), "open");
         let held = held_rx.recv().await.unwrap();
-        let refused = svc.ready().await.unwrap().call(call(STREAM)).await.unwrap();
+        let refused = answer(&mut svc, STREAM).await;
         assert_eq!(grpc_status(&refused), Some("8"), "RESOURCE_EXHAUSTED");
-        let unary = svc
-            .ready()
-            .await
-            .unwrap()
-            .call(call("/a.B/Unary"))
-            .await
-            .unwrap();
+        let unary = answer(&mut svc, "/a.B/Unary").await;
         assert_eq!(unary.body(), "open", "unary calls are not counted");
         drop(held_rx.recv().await); // the unary call's stream
         drop(held);
-        let again = svc.ready().await.unwrap().call(call(STREAM)).await.unwrap();
+        let again = answer(&mut svc, STREAM).await;
         assert_eq!(again.body(), "open", "the slot came back");
         // A stream that ends frees its slot even before it is dropped.
         let mut ended = hold(
@@ -231,7 +218,7 @@ mod tests {
             futures::stream::empty::<()>(),
         );
         assert!(ended.next().await.is_none());
-        let more = svc.ready().await.unwrap().call(call(STREAM)).await.unwrap();
+        let more = answer(&mut svc, STREAM).await;
         assert_eq!(more.body(), "open");
     }
 }

@@ -10,7 +10,7 @@
 use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 
-use super::execute_all;
+use super::ddl::{TableIndex, create_table, execute_all};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -18,46 +18,40 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let sql = match manager.get_database_backend() {
-            DbBackend::MySql => {
-                // MEDIUMTEXT: attributes may exceed TEXT's 64 KiB.
-                "CREATE TABLE log_records (
-                    id BIGINT NOT NULL PRIMARY KEY,
-                    app_id BIGINT NOT NULL,
-                    time_unix_nano BIGINT NOT NULL,
-                    level SMALLINT NOT NULL,
-                    service VARCHAR(128) NOT NULL,
-                    message MEDIUMTEXT NOT NULL,
-                    attributes MEDIUMTEXT NOT NULL,
-                    trace_id CHAR(32) NULL,
-                    client_record_id VARCHAR(128) NULL,
-                    receive_unix_nano BIGINT NOT NULL,
-                    KEY log_records_app_time (app_id, time_unix_nano, id),
-                    UNIQUE KEY log_records_app_client_id (app_id, client_record_id)
-                ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-            }
-            _ => {
-                "CREATE TABLE log_records (
-                    id BIGINT NOT NULL PRIMARY KEY,
-                    app_id BIGINT NOT NULL,
-                    time_unix_nano BIGINT NOT NULL,
-                    level SMALLINT NOT NULL,
-                    service VARCHAR(128) NOT NULL,
-                    message TEXT NOT NULL,
-                    attributes TEXT NOT NULL,
-                    trace_id CHAR(32) NULL,
-                    client_record_id VARCHAR(128) NULL,
-                    receive_unix_nano BIGINT NOT NULL
-                );
-                CREATE INDEX log_records_app_time ON log_records (app_id, time_unix_nano, id);
-                CREATE UNIQUE INDEX log_records_app_client_id
-                    ON log_records (app_id, client_record_id)"
-            }
-        };
-        execute_all(manager, sql).await
+        let sql = create_log_records(manager.get_database_backend(), "log_records");
+        execute_all(manager, &sql).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         execute_all(manager, "DROP TABLE log_records").await
     }
+}
+
+/// The SQL that creates a table `table` with `log_records`' columns and indexes on `backend`
+/// (`;`-separated statements). Public for the benchmark's raw baselines, which write the same
+/// rows into tables of this exact shape, so they do the same write work as the service.
+pub fn create_log_records(backend: DbBackend, table: &str) -> String {
+    // MEDIUMTEXT on MySQL: attributes may exceed TEXT's 64 KiB.
+    let text = if backend == DbBackend::MySql {
+        "MEDIUMTEXT"
+    } else {
+        "TEXT"
+    };
+    let columns = format!(
+        "id BIGINT NOT NULL PRIMARY KEY,
+        app_id BIGINT NOT NULL,
+        time_unix_nano BIGINT NOT NULL,
+        level SMALLINT NOT NULL,
+        service VARCHAR(128) NOT NULL,
+        message {text} NOT NULL,
+        attributes {text} NOT NULL,
+        trace_id CHAR(32) NULL,
+        client_record_id VARCHAR(128) NULL,
+        receive_unix_nano BIGINT NOT NULL"
+    );
+    let indexes = [
+        TableIndex::plain("app_time", "app_id, time_unix_nano, id"),
+        TableIndex::unique("app_client_id", "app_id, client_record_id"),
+    ];
+    create_table(backend, table, &columns, &indexes)
 }

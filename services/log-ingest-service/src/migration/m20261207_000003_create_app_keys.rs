@@ -8,7 +8,7 @@
 use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 
-use super::execute_all;
+use super::ddl::{TableIndex, create_table, execute_all};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -20,34 +20,23 @@ const MOVE_KEYS: &str = "INSERT INTO app_keys (id, app_id, key_hash, create_unix
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let (create, drop_column) = match manager.get_database_backend() {
-            DbBackend::MySql => (
-                "CREATE TABLE app_keys (
-                    id BIGINT NOT NULL PRIMARY KEY,
-                    app_id BIGINT NOT NULL,
-                    key_hash CHAR(64) NOT NULL,
-                    create_unix_nano BIGINT NOT NULL,
-                    revoke_unix_nano BIGINT NULL,
-                    UNIQUE KEY app_keys_key_hash (key_hash),
-                    KEY app_keys_app (app_id, id)
-                ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-                "ALTER TABLE apps DROP INDEX apps_key_hash, DROP COLUMN key_hash",
-            ),
-            _ => (
-                "CREATE TABLE app_keys (
-                    id BIGINT NOT NULL PRIMARY KEY,
-                    app_id BIGINT NOT NULL,
-                    key_hash CHAR(64) NOT NULL,
-                    create_unix_nano BIGINT NOT NULL,
-                    revoke_unix_nano BIGINT NULL
-                );
-                CREATE UNIQUE INDEX app_keys_key_hash ON app_keys (key_hash);
-                CREATE INDEX app_keys_app ON app_keys (app_id, id)",
-                // SQLite drops a column only once no index uses it.
-                "DROP INDEX apps_key_hash; ALTER TABLE apps DROP COLUMN key_hash",
-            ),
+        let backend = manager.get_database_backend();
+        let columns = "id BIGINT NOT NULL PRIMARY KEY,
+            app_id BIGINT NOT NULL,
+            key_hash CHAR(64) NOT NULL,
+            create_unix_nano BIGINT NOT NULL,
+            revoke_unix_nano BIGINT NULL";
+        let indexes = [
+            TableIndex::unique("key_hash", "key_hash"),
+            TableIndex::plain("app", "app_id, id"),
+        ];
+        let create = create_table(backend, "app_keys", columns, &indexes);
+        let drop_column = match backend {
+            DbBackend::MySql => "ALTER TABLE apps DROP INDEX apps_key_hash, DROP COLUMN key_hash",
+            // SQLite drops a column only once no index uses it.
+            _ => "DROP INDEX apps_key_hash; ALTER TABLE apps DROP COLUMN key_hash",
         };
-        execute_all(manager, create).await?;
+        execute_all(manager, &create).await?;
         execute_all(manager, MOVE_KEYS).await?;
         execute_all(manager, drop_column).await
     }

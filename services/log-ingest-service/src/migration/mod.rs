@@ -5,10 +5,13 @@
 
 use sea_orm_migration::prelude::*;
 
+mod ddl;
 mod m20261122_000001_create_apps;
 mod m20261122_000002_create_log_records;
 mod m20261207_000003_create_app_keys;
 mod m20261207_000004_create_node_leases;
+
+pub use m20261122_000002_create_log_records::create_log_records;
 
 /// Applies log-ingest-service's migrations in order.
 pub struct Migrator;
@@ -28,15 +31,4 @@ impl MigratorTrait for Migrator {
         // Its own table, so the service can share a database with post-service.
         "seaql_migrations_log_ingest".into()
     }
-}
-
-/// Runs each statement of `sql` (separated by `;`) on the manager's connection.
-async fn execute_all(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
-    for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-        manager
-            .get_connection()
-            .execute_unprepared(statement)
-            .await?;
-    }
-    Ok(())
 }

@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
+use log_ingest_service::migration::create_log_records;
+use sea_orm::DbBackend;
 use sea_orm::sqlx::postgres::PgConnection;
 use sea_orm::sqlx::{self, AssertSqlSafe, Connection as _};
 
@@ -82,25 +84,10 @@ pub async fn connect(url: &str) -> Result<PgConnection> {
     }
 }
 
-/// Creates `table` with the schema and indexes of log-ingest-service's `log_records`, for the
-/// raw baselines: same columns, same primary key, same two indexes, so the same write work.
+/// Creates `table` with the schema and indexes of log-ingest-service's `log_records` (the
+/// service's own DDL), for the raw baselines: the same write work as the service's.
 pub async fn create_log_table(connection: &mut PgConnection, table: &str) -> Result<()> {
-    let sql = format!(
-        "CREATE TABLE {table} (
-            id BIGINT NOT NULL PRIMARY KEY,
-            app_id BIGINT NOT NULL,
-            time_unix_nano BIGINT NOT NULL,
-            level SMALLINT NOT NULL,
-            service VARCHAR(128) NOT NULL,
-            message TEXT NOT NULL,
-            attributes TEXT NOT NULL,
-            trace_id CHAR(32) NULL,
-            client_record_id VARCHAR(128) NULL,
-            receive_unix_nano BIGINT NOT NULL
-        );
-        CREATE INDEX {table}_app_time ON {table} (app_id, time_unix_nano, id);
-        CREATE UNIQUE INDEX {table}_app_client_id ON {table} (app_id, client_record_id)"
-    );
+    let sql = create_log_records(DbBackend::Postgres, table);
     sqlx::raw_sql(AssertSqlSafe(sql))
         .execute(connection)
         .await
