@@ -15,7 +15,7 @@ use fanout_service::timelines::{
 };
 use feedline_proto::fanout::v1::fanout_event::Kind;
 use feedline_proto::fanout::v1::{DeliverPost, FanoutEvent};
-use feedline_test_harness::{RedisCluster, Social, eventually};
+use feedline_test_harness::{RedisCluster, eventually};
 use fred::prelude::{Builder, ClientLike as _, Config};
 use fred::types::InfoKind;
 use fred::types::{ClusterHash, CustomCommand, Value};
@@ -90,14 +90,21 @@ fn deliver(post: feedline_proto::post::v1::Post) -> FanoutEvent {
     }
 }
 
-/// An author with `n` followers.
-async fn author_with_followers(social: &Social, n: usize) -> (i64, Vec<i64>) {
-    let author = social.user("author").await;
+/// An author with `n` followers, all in the follower index (the stack's own fan-out applies
+/// the follows; a delivery applied before it has would reach only some of them). One
+/// followee's follows apply in order, so the last one indexed means all are.
+async fn author_with_followers(stack: &Stack, n: usize) -> (i64, Vec<i64>) {
+    let author = stack.user("author").await;
     let mut followers = Vec::new();
     for i in 0..n {
-        let follower = social.user(&format!("fan{i}")).await;
-        social.follow(follower, author).await;
+        let follower = stack.user(&format!("fan{i}")).await;
+        stack.follow(follower, author).await;
         followers.push(follower);
+    }
+    if let Some(&last) = followers.last() {
+        stack
+            .wait_for_follower_index(author, last, Duration::from_secs(30))
+            .await;
     }
     (author, followers)
 }
