@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use feedline_service_kit::config::{check_range, parse_or, url_or};
+use feedline_service_kit::config::{ranged_or, url_or};
 use feedline_service_kit::{ConfigError, Env};
 
 /// The local cluster of `cargo xtask up` (ports 30001-30003): every service's default.
@@ -48,16 +48,16 @@ impl TimelineEnv {
             "http://127.0.0.1:50051",
             &["http://", "https://"],
         )?;
-        let timeline_cap = parse_or(env, "FEEDLINE_TIMELINE_CAP", DEFAULT_TIMELINE_CAP)?;
-        check_range("FEEDLINE_TIMELINE_CAP", timeline_cap, 10..=100_000)?;
-        let ttl_secs = parse_or(
+        let timeline_cap = ranged_or(
+            env,
+            "FEEDLINE_TIMELINE_CAP",
+            DEFAULT_TIMELINE_CAP,
+            10..=100_000,
+        )?;
+        let ttl_secs = ranged_or(
             env,
             "FEEDLINE_POST_CACHE_TTL_SECS",
             DEFAULT_POST_CACHE_TTL.as_secs(),
-        )?;
-        check_range(
-            "FEEDLINE_POST_CACHE_TTL_SECS",
-            ttl_secs,
             60..=365 * 24 * 3600,
         )?;
         Ok(Self {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use feedline_service_kit::config::{check_range, parse_or};
+use feedline_service_kit::config::ranged_or;
 use feedline_service_kit::{ConfigError, Env};
 
 /// Posts a user may create per window by default: well above what a person writes in an
@@ -58,18 +58,22 @@ impl RateLimitConfig {
     /// Reads and validates the limits; `authenticated`: whether callers are verified (with
     /// authentication off nobody is limited, so Redis is not needed).
     pub fn from_env(env: &Env, authenticated: bool) -> Result<Self, ConfigError> {
-        let posts = parse_or(env, "FEEDLINE_RATE_LIMIT_POSTS", DEFAULT_POSTS)?;
-        check_range("FEEDLINE_RATE_LIMIT_POSTS", posts, 0..=MAX_LIMIT)?;
-        let follows = parse_or(env, "FEEDLINE_RATE_LIMIT_FOLLOWS", DEFAULT_FOLLOWS)?;
-        check_range("FEEDLINE_RATE_LIMIT_FOLLOWS", follows, 0..=MAX_LIMIT)?;
-        let window = parse_or(
+        let posts = ranged_or(
+            env,
+            "FEEDLINE_RATE_LIMIT_POSTS",
+            DEFAULT_POSTS,
+            0..=MAX_LIMIT,
+        )?;
+        let follows = ranged_or(
+            env,
+            "FEEDLINE_RATE_LIMIT_FOLLOWS",
+            DEFAULT_FOLLOWS,
+            0..=MAX_LIMIT,
+        )?;
+        let window = ranged_or(
             env,
             "FEEDLINE_RATE_LIMIT_WINDOW_SECS",
             DEFAULT_WINDOW.as_secs(),
-        )?;
-        check_range(
-            "FEEDLINE_RATE_LIMIT_WINDOW_SECS",
-            window,
             1..=MAX_WINDOW_SECS,
         )?;
         let on = authenticated && (posts > 0 || follows > 0);
