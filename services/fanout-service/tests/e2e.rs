@@ -187,10 +187,15 @@ async fn a_celebrity_is_not_backfilled_from_a_rebuilt_list() {
     stack.stop().await;
 }
 
-/// Posts `author` a marker and waits until its delivery began: every earlier event of the
-/// author has then been applied (one author's events apply in order); then none of `posts` is
-/// in any of `readers`' timelines, and `author` is listed as a celebrity.
+/// Waits until the delivery of `posts` (by `author`) began, then posts `author` a marker and
+/// waits until its delivery began too: the marker cannot join the unit that applies `posts`
+/// (it runs already), so every earlier event of the author has then been applied in full (one
+/// author's events apply in order, one unit at a time). Then none of `posts` is in any of
+/// `readers`' timelines, and `author` is listed as a celebrity.
 async fn assert_never_in_timelines(stack: &Stack, author: i64, posts: &[i64], readers: &[i64]) {
+    for &post in posts {
+        stack.wait_for_author_list(author, post, DEADLINE).await;
+    }
     let marker = stack.post(author, "marker").await.post_id;
     stack.wait_for_author_list(author, marker, DEADLINE).await;
     let listed: bool =
