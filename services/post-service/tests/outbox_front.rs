@@ -7,6 +7,7 @@
 feedline_test_harness::on_every_backend!(
     events_held_behind_a_failing_one_are_not_the_front,
     every_write_records_its_ordering_key,
+    a_front_from_an_id_looks_only_from_there,
 );
 
 #[path = "store_server/mod.rs"]
@@ -179,5 +180,33 @@ mod cases {
         post(s, bob).await;
         let bob_next = rows(s).await.last().unwrap().id;
         assert_eq!(front(s).await, Some(bob_next));
+    }
+
+    pub async fn a_front_from_an_id_looks_only_from_there(s: &TestServer) {
+        let alice = user(s, "alice").await;
+        for _ in 0..3 {
+            post(s, alice).await;
+        }
+        let ids: Vec<i64> = rows(s).await.iter().map(|row| row.id).collect();
+        let [first, second, third] = ids[..] else {
+            panic!("three rows: {ids:?}");
+        };
+        let from = |id| async move {
+            let front = s.store.outbox_front_from(id).await.unwrap();
+            front.map(|f| (f.oldest_id, f.backlog))
+        };
+        assert_eq!(from(None).await, Some((first, 3)), "the whole outbox");
+        assert_eq!(
+            from(Some(first)).await,
+            Some((first, 3)),
+            "from is inclusive"
+        );
+        assert_eq!(from(Some(second)).await, Some((second, 2)));
+        assert_eq!(from(Some(third + 1)).await, None, "nothing from there on");
+        assert_eq!(
+            s.store.outbox_front().await.unwrap().map(|f| f.oldest_id),
+            Some(first),
+            "a row below the floor is found from the start"
+        );
     }
 }
