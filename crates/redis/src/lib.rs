@@ -6,6 +6,7 @@
 mod config;
 mod connect;
 mod errors;
+mod flush;
 pub mod keys;
 mod maintain;
 pub mod timeline;
@@ -17,4 +18,5 @@ pub use connect::{
     DEFAULT_COMMAND_TIMEOUT, Reach, connect, connect_with, ping_masters, probe_masters,
 };
 pub use errors::{count_error, declare_errors};
+pub use flush::flushed_together;
 pub use maintain::{Cluster, maintain};

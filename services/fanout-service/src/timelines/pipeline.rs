@@ -46,7 +46,8 @@ impl Timelines {
 /// more goes alone in a bigger one), concurrently; Ok only when every reply is OK. On error,
 /// it still waits for every pipeline, so no write of this call lands after it returns. Each
 /// pipeline is a `fanout.pipeline` span (its node and commands) and a sample of
-/// `feedline.fanout.pipeline.commands`.
+/// `feedline.fanout.pipeline.commands`. A PING goes behind them, so that each node's commands
+/// leave in about one socket write (`feedline_redis::flushed_together`).
 pub(crate) async fn send_per_node(
     redis: &Client,
     writes: Vec<KeyWrites>,
@@ -77,7 +78,7 @@ pub(crate) async fn send_per_node(
         }
         pipelines.push(send(redis, batch).instrument(span));
     }
-    let replies = join_all(pipelines).await;
+    let replies = feedline_redis::flushed_together(redis, join_all(pipelines)).await;
     replies.into_iter().collect::<Result<Vec<()>, _>>()?;
     Ok(sent)
 }
