@@ -136,8 +136,7 @@ impl Timelines {
             read::<_, ()>(&pipeline, Read::CacheLength(post.post_id)).await?;
         }
         // `all`, not `last`: `last` would hide an error reply.
-        let replies: Vec<Value> =
-            feedline_redis::flushed_together(&self.inner.redis, pipeline.all()).await?;
+        let replies: Vec<Value> = self.replies(pipeline).await?;
         applied.commands += RECORD_COMMANDS * posts.len();
         let reply = |i: usize| replies.get(i).cloned().unwrap_or(Value::Null);
 
@@ -207,8 +206,7 @@ impl Timelines {
             for &author in &to_read {
                 read::<_, ()>(&pipeline, Read::Followers(author)).await?;
             }
-            let replies: Vec<Value> =
-                feedline_redis::flushed_together(&self.inner.redis, pipeline.all()).await?;
+            let replies: Vec<Value> = self.replies(pipeline).await?;
             applied.commands += to_read.len();
             for (author, reply) in to_read.into_iter().zip(replies) {
                 let followers = timeline::follower_ids(reply)?;

@@ -57,8 +57,7 @@ impl Timelines {
                 read::<_, ()>(&pipeline, newest).await?;
             }
         }
-        let replies: Vec<Value> =
-            feedline_redis::flushed_together(&self.inner.redis, pipeline.all()).await?;
+        let replies: Vec<Value> = self.replies(pipeline).await?;
         group.total.commands += per_event * pairs.len();
 
         // Each followee's newest posts, read (or rebuilt) once per group, and its follower count
@@ -166,8 +165,7 @@ impl Timelines {
         read::<_, ()>(&pipeline, Read::PostsBuilt(followee)).await?;
         read::<_, ()>(&pipeline, Read::AllPosts(followee)).await?;
         read::<_, ()>(&pipeline, Read::Retracted(followee)).await?;
-        let replies: Vec<Value> =
-            feedline_redis::flushed_together(&self.inner.redis, pipeline.all()).await?;
+        let replies: Vec<Value> = self.replies(pipeline).await?;
         applied.commands += 5;
         // The SREM's reply first, then the reads'.
         let mut replies = replies.into_iter().skip(1);

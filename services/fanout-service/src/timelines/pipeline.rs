@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 
 use feedline_redis::timeline::{KeyWrites, queue_all};
-use fred::clients::Client;
+use fred::clients::{Client, Pipeline};
 use fred::interfaces::ClusterInterface as _;
+use fred::types::Value;
 use fred::types::config::Server;
 use futures::future::join_all;
 use tracing::Instrument as _;
@@ -26,6 +27,15 @@ pub(crate) struct Sent {
 }
 
 impl Timelines {
+    /// Every reply of `pipeline` (built on this handle's client), its commands sent in about
+    /// one socket write per node (`feedline_redis::flushed_together`).
+    pub(super) async fn replies(
+        &self,
+        pipeline: Pipeline<Client>,
+    ) -> Result<Vec<Value>, fred::error::Error> {
+        feedline_redis::flushed_together(&self.inner.redis, pipeline.all()).await
+    }
+
     /// Sends writes to home timelines, per cluster node, and counts them: each write is one
     /// timeline reached. Delivery, retraction, follow and unfollow all write through here.
     pub(super) async fn write_timelines(

@@ -36,8 +36,7 @@ impl Timelines {
         queue_all(&pipeline, moved).await?;
         read::<_, ()>(&pipeline, Read::FollowersBuilt(author)).await?;
         read::<_, ()>(&pipeline, Read::Followers(author)).await?;
-        let mut replies: Vec<Value> =
-            feedline_redis::flushed_together(&self.inner.redis, pipeline.all()).await?;
+        let mut replies: Vec<Value> = self.replies(pipeline).await?;
         applied.commands += 5;
         let members = replies.pop().unwrap_or(Value::Null);
         let built = replies.pop().is_some_and(|reply| timeline::built(&reply));
